@@ -1,0 +1,48 @@
+"""What a stage emits besides kept documents: drops (with a reason) and quarantined records (with an error).
+
+Every input record ends as exactly one of: a kept document, a Drop, or a Quarantined record, so the
+manifest's accounting adds up.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True)
+class Drop:
+    """A document removed by a stage, for a reason (e.g. stage='quality', reason='too_short')."""
+    doc_id: str
+    source: str
+    subset: str
+    stage: str
+    reason: str
+    chars: int = 0
+    detail: str = ""  # e.g. the id a duplicate lost to, the benchmark item it matched
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True, ensure_ascii=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class Quarantined:
+    """A raw record (or document) that could not be processed, kept with its error for inspection."""
+    source: str
+    url: str
+    stage: str
+    error: str
+    sha256: str = ""
+    content_type: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, line: str) -> "Quarantined":
+        return cls(**json.loads(line))
+
+
+def drop_from_json(line: str) -> Drop:
+    data: dict[str, Any] = json.loads(line)
+    return Drop(**data)
