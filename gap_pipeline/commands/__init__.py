@@ -1,0 +1,1 @@
+"""One module per `gap` subcommand; each exposes register(subparsers)."""

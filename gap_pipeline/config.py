@@ -1,0 +1,169 @@
+"""Corpus configuration: one YAML file holding every threshold, the sources, mixture, tokenizer and shards.
+
+The shipped `default.yaml` defines every key. A user file overrides any subset of it; an unknown key,
+a value of the wrong type or an out-of-range value is rejected with a message naming the key.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from schemas.document import SUBSETS
+
+
+class ConfigError(ValueError):
+    """A config file is unreadable or holds an unknown key or bad value (the message names it)."""
+
+
+# Maps whose keys are free (subset names) rather than fixed by the default file.
+_SUBSET_MAPS = {"dedup.subset_priority", "split.validation_fraction", "mixture.shares", "mixture.factors"}
+_NULLABLE = {"tokenizer.model"}
+_CHOICES = {
+    "extract.citations": ("tag", "remove"),
+    "extract.tables": ("linearize", "caption", "drop"),
+    "mixture.mode": ("shares", "factors", "natural"),
+    "tokenizer.model_type": ("bpe", "unigram"),
+}
+
+
+def default_config() -> dict[str, Any]:
+    text = resources.files("gap_pipeline").joinpath("default.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+            list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
+
+
+def _merge(base: dict[str, Any], override: Any, path: str) -> dict[str, Any]:
+    if not isinstance(override, dict):
+        raise ConfigError(f"{path or 'config'}: expected a mapping, got {_type_name(override)}")
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        full = f"{path}.{key}" if path else str(key)
+        if key not in base:
+            known = ", ".join(sorted(base))
+            raise ConfigError(f"unknown config key {full!r} (known keys here: {known})")
+        default = base[key]
+        if full in _SUBSET_MAPS:
+            if not isinstance(value, dict):
+                raise ConfigError(f"{full}: expected a mapping of subset -> number, got {_type_name(value)}")
+            for subset, number in value.items():
+                if subset not in SUBSETS:
+                    raise ConfigError(f"{full}.{subset}: unknown subset (known: {', '.join(SUBSETS)})")
+                if isinstance(number, bool) or not isinstance(number, (int, float)):
+                    raise ConfigError(f"{full}.{subset}: expected a number, got {number!r}")
+            merged[key] = dict(value)
+        elif isinstance(default, dict):
+            merged[key] = _merge(default, value, full)
+        elif value is None and full in _NULLABLE:
+            merged[key] = None
+        elif full in _NULLABLE:
+            if not isinstance(value, str):
+                raise ConfigError(f"{full}: expected a path string or null, got {value!r}")
+            merged[key] = value
+        else:
+            if isinstance(default, bool) != isinstance(value, bool):
+                raise ConfigError(f"{full}: expected {_type_name(default)}, got {value!r}")
+            if isinstance(default, float) and isinstance(value, int):
+                value = float(value)
+            if not isinstance(value, type(default)):
+                raise ConfigError(f"{full}: expected {_type_name(default)}, got {value!r}")
+            merged[key] = value
+    return merged
+
+
+def _check_ranges(cfg: dict[str, Any]) -> None:
+    def need(cond: bool, key: str, msg: str) -> None:
+        if not cond:
+            raise ConfigError(f"{key}: {msg}")
+
+    for key, choices in _CHOICES.items():
+        section, name = key.split(".")
+        need(cfg[section][name] in choices, key, f"must be one of {choices}, got {cfg[section][name]!r}")
+    need(all(s in SUBSETS for s in cfg["sources"]) or all(isinstance(s, str) for s in cfg["sources"]),
+         "sources", "must be a list of source names")
+    q = cfg["quality"]
+    need(q["min_words"] >= 0, "quality.min_words", "must be >= 0")
+    need(q["max_words"] > q["min_words"], "quality.max_words", "must exceed quality.min_words")
+    for k in ("max_symbol_ratio", "max_digit_ratio", "max_bullet_line_ratio", "max_duplicate_line_fraction",
+              "max_top_ngram_fraction", "max_dup_ngram_fraction", "min_alpha_word_fraction"):
+        need(0.0 <= q[k] <= 1.0, f"quality.{k}", "must be between 0 and 1")
+    d = cfg["dedup"]
+    need(d["shingle_size"] >= 1, "dedup.shingle_size", "must be >= 1")
+    need(d["bands"] >= 1 and d["rows"] >= 1, "dedup.bands", "bands and rows must be >= 1")
+    need(d["bands"] * d["rows"] <= d["num_perm"], "dedup.bands",
+         f"bands x rows ({d['bands']}x{d['rows']}) must not exceed dedup.num_perm ({d['num_perm']})")
+    need(0.0 < d["threshold"] <= 1.0, "dedup.threshold", "must be in (0, 1]")
+    lang = cfg["language"]
+    need(0.0 <= lang["min_prob"] <= 1.0, "language.min_prob", "must be between 0 and 1")
+    need(lang["window_chars"] > 0 and lang["max_windows"] > 0, "language.window_chars", "windows must be positive")
+    need(cfg["decontamination"]["ngram"] >= 1, "decontamination.ngram", "must be >= 1")
+    for subset, frac in cfg["split"]["validation_fraction"].items():
+        need(0.0 <= frac < 1.0, f"split.validation_fraction.{subset}", "must be in [0, 1)")
+    mix = cfg["mixture"]
+    if mix["mode"] == "shares":
+        shares = mix["shares"]
+        need(bool(shares), "mixture.shares", "must name at least one subset")
+        need(all(v >= 0 for v in shares.values()), "mixture.shares", "shares must be >= 0")
+        need(abs(sum(shares.values()) - 1.0) < 1e-6, "mixture.shares",
+             f"must sum to 1, got {sum(shares.values()):.6f}")
+    if mix["mode"] == "factors":
+        need(bool(mix["factors"]), "mixture.factors", "must name at least one subset when mode is 'factors'")
+        need(all(v >= 0 for v in mix["factors"].values()), "mixture.factors", "factors must be >= 0")
+    tok = cfg["tokenizer"]
+    need(tok["vocab_size"] >= 64, "tokenizer.vocab_size", "must be >= 64")
+    need(tok["max_sentence_length"] >= 256, "tokenizer.max_sentence_length", "must be >= 256")
+    pack = cfg["packing"]
+    need(pack["seq_len"] >= 8, "packing.seq_len", "must be >= 8")
+    need(pack["buckets"] >= 1, "packing.buckets", "must be >= 1")
+    need(cfg["shards"]["target_bytes"] >= 4096, "shards.target_bytes", "must be >= 4096")
+
+
+def validate_config(user: dict[str, Any] | None) -> dict[str, Any]:
+    """Merge a user mapping over the defaults and check every value."""
+    cfg = _merge(default_config(), user or {}, "")
+    _check_ranges(cfg)
+    return cfg
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Load and validate a config file (None: the shipped defaults)."""
+    user: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file not found: {p}")
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {p} is not valid YAML: {exc}") from exc
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {p} must hold a mapping at the top level")
+        user = loaded
+    if overrides:
+        user = _deep_update(copy.deepcopy(user), overrides)
+    return validate_config(user)
+
+
+def _deep_update(base: dict[str, Any], updates: dict[str, Any]) -> dict[str, Any]:
+    for key, value in updates.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _deep_update(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def config_hash(cfg: dict[str, Any]) -> str:
+    """A stable hash of the effective config, recorded in the manifest."""
+    return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()
