@@ -1,0 +1,19 @@
+"""Extraction settings (config section `extract`)."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True)
+class ExtractOptions:
+    citations: str = "tag"          # tag | remove
+    tables: str = "linearize"       # linearize | caption | drop
+    max_content_bytes: int = 64 * 1024 * 1024
+    pdf_max_pages: int = 500
+    pdf_timeout_s: int = 120
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any]) -> "ExtractOptions":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in section.items() if k in names})
