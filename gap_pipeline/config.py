@@ -152,7 +152,25 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         user = loaded
     if overrides:
         user = _deep_update(copy.deepcopy(user), overrides)
-    return validate_config(user)
+    cfg = validate_config(user)
+    if path is not None:
+        _resolve_paths(cfg, Path(path).resolve().parent)
+    return cfg
+
+
+def _resolve(value: str, base: Path) -> str:
+    if "://" in value or Path(value).is_absolute():
+        return value
+    return str(base / value)
+
+
+def _resolve_paths(cfg: dict[str, Any], base: Path) -> None:
+    """Paths inside a config file are relative to that file, so a corpus folder can travel."""
+    if cfg["input"] != "sample":
+        cfg["input"] = _resolve(cfg["input"], base)
+    if cfg["tokenizer"]["model"]:
+        cfg["tokenizer"]["model"] = _resolve(cfg["tokenizer"]["model"], base)
+    cfg["decontamination"]["benchmarks"] = [_resolve(b, base) for b in cfg["decontamination"]["benchmarks"]]
 
 
 def _deep_update(base: dict[str, Any], updates: dict[str, Any]) -> dict[str, Any]:

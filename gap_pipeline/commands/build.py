@@ -1,12 +1,49 @@
 """`gap build`: run the Beam pipeline from a raw store to tokenized Arrow shards."""
 from __future__ import annotations
 
+import json
+import os
+import sys
+
+EPILOG = """\
+Any option after `--` goes to Apache Beam unchanged, e.g.
+  gap build --config corpus.yaml --out gs://bucket/corpus -- --runner DataflowRunner \\
+      --project my-project --region europe-west1 --temp_location gs://bucket/tmp --setup_file ./setup.py
+The default runner is the local FnApiRunner (--workers N runs N worker processes)."""
+
 
 def register(sub) -> None:
+    import argparse
     p = sub.add_parser("build", help="Build the corpus: raw store -> Arrow shards + manifest",
-                       description="Build the corpus: raw store -> Arrow shards + manifest")
-    p.set_defaults(func=run)
+                       description="Build the corpus: raw store -> extract, clean, filter, dedup, split, "
+                                   "tokenize, pack, mix -> Arrow shards + manifest.json",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", help="corpus YAML (default: the embedded sample corpus config)")
+    p.add_argument("--input", help="raw store folder or URL (overrides the config's `input`)")
+    p.add_argument("--out", default="out/corpus", help="output folder or URL (default: out/corpus)")
+    p.add_argument("--workers", type=int, default=None, help="local worker processes (FnApiRunner)")
+    p.add_argument("--tokenizer", help="an existing sentencepiece .model instead of training one")
+    p.set_defaults(func=run, accepts_extra=True)
 
 
 def run(args) -> int:
-    raise SystemExit("gap build: not implemented yet")
+    from gap_pipeline.build import BuildError, run_build, sample_config_path
+    from gap_pipeline.config import ConfigError, load_config
+
+    overrides = {}
+    if args.input:
+        overrides["input"] = os.path.abspath(args.input) if "://" not in args.input else args.input
+    if args.tokenizer:
+        overrides.setdefault("tokenizer", {})["model"] = os.path.abspath(args.tokenizer)
+    beam_args = [a for a in getattr(args, "extra", []) if a != "--"]
+    try:
+        cfg = load_config(args.config or sample_config_path(), overrides)
+        manifest = run_build(cfg, args.out, beam_args=beam_args, workers=args.workers)
+    except (ConfigError, BuildError) as exc:
+        print(f"gap build: error: {exc}", file=sys.stderr)
+        return 2
+    acc = manifest["accounting"]
+    print(json.dumps({"out": args.out, "accounting": acc,
+                      "train_tokens": manifest["mixture"]["train_tokens"],
+                      "shards": len(manifest["shards"])}, indent=2))
+    return 0

@@ -1,0 +1,203 @@
+"""Assemble manifest.json after a build from the files the pipeline wrote, and check the accounting.
+
+Accounting identities (checked here and again by `gap verify`):
+- raw records:  in == excluded + quarantined + extracted
+- documents:    extracted == dropped (sum over every stage and reason) + kept
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from typing import Any
+
+import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
+
+from schemas.events import drop_from_json
+from schemas.manifest import MANIFEST_VERSION, validate_manifest
+
+# Canonical stage order for the report; stages not listed are appended in name order.
+STAGE_ORDER = ("extract", "clean", "quality", "fulltext", "dedup_exact", "dedup_near", "language", "decontaminate")
+
+
+class AccountingError(RuntimeError):
+    """The build's counts do not add up: something was lost or counted twice."""
+
+
+def _read(path: str) -> bytes:
+    with FileSystems.open(path) as fh:
+        return fh.read()
+
+
+def _glob(pattern: str) -> list[str]:
+    result = FileSystems.match([pattern])[0]
+    return sorted(m.path for m in result.metadata_list)
+
+
+def load_stats(out_dir: str) -> dict[tuple[str, ...], tuple[int, int, int]]:
+    raw = json.loads(_read(FileSystems.join(out_dir, "_build", "stats.json")))
+    return {tuple(k.split("\t")): tuple(v) for k, v in raw.items()}
+
+
+def _stage_rank(stage: str) -> tuple[int, str]:
+    return (STAGE_ORDER.index(stage) if stage in STAGE_ORDER else len(STAGE_ORDER), stage)
+
+
+def assemble_manifest(out_dir: str, cfg: dict[str, Any], *, config_hash: str, sources_info: dict[str, dict],
+                      extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    from transforms.dedup.near import dedup_manifest_info
+    from transforms.dedup.near import MinHashParams
+    from transforms.tokenizer import tokenizer_info
+
+    stats = load_stats(out_dir)
+
+    def total(kind: str, index: int = 0, **match: str) -> int:
+        return sum(v[index] for k, v in stats.items() if k[0] == kind)
+
+    # Raw records per source.
+    sources: dict[str, dict[str, Any]] = defaultdict(lambda: {
+        "raw_records": 0, "raw_excluded": 0, "raw_quarantined": 0, "raw_extracted": 0,
+        "documents_extracted": 0, "documents_kept": 0, "chars_extracted": 0,
+        "dropped": defaultdict(lambda: defaultdict(int)), "tokens": {"train": 0, "validation": 0}})
+    for key, (docs, chars, tokens) in stats.items():
+        kind, rest = key[0], key[1:]
+        if kind in ("raw_in", "raw_excluded", "raw_extracted"):
+            field = {"raw_in": "raw_records", "raw_excluded": "raw_excluded", "raw_extracted": "raw_extracted"}[kind]
+            sources[rest[0]][field] += docs
+        elif kind == "extracted":
+            sources[rest[0]]["documents_extracted"] += docs
+            sources[rest[0]]["chars_extracted"] += chars
+            sources[rest[0]]["subset"] = rest[1]
+        elif kind == "tokens":
+            source, subset, split = rest
+            sources[source]["tokens"][split] += tokens
+            sources[source]["documents_kept"] += docs
+
+    quarantine_lines: list[dict] = []
+    for path in _glob(FileSystems.join(out_dir, "quarantine", "*.jsonl")):
+        quarantine_lines += [json.loads(line) for line in _read(path).decode().splitlines() if line]
+    for q in quarantine_lines:
+        sources[q["source"]]["raw_quarantined"] += 1
+
+    stages: dict[str, dict[str, Any]] = defaultdict(lambda: {"dropped": defaultdict(int), "dropped_chars": 0})
+    dropped_total = 0
+    for path in _glob(FileSystems.join(out_dir, "dropped", "*.jsonl")):
+        for line in _read(path).decode().splitlines():
+            if not line:
+                continue
+            drop = drop_from_json(line)
+            stages[drop.stage]["dropped"][drop.reason] += 1
+            stages[drop.stage]["dropped_chars"] += drop.chars
+            sources[drop.source]["dropped"][drop.stage][drop.reason] += 1
+            dropped_total += 1
+
+    kept_files = _glob(FileSystems.join(out_dir, "documents", "*.parquet"))
+    kept_total = 0
+    for path in kept_files:
+        with FileSystems.open(path) as fh:
+            kept_total += pq.ParquetFile(fh).metadata.num_rows
+
+    raw_in = sum(s["raw_records"] for s in sources.values())
+    raw_excluded = sum(s["raw_excluded"] for s in sources.values())
+    raw_quarantined = len(quarantine_lines)
+    raw_extracted = sum(s["raw_extracted"] for s in sources.values())
+    docs_extracted = sum(s["documents_extracted"] for s in sources.values())
+    tokenized_docs = sum(s["documents_kept"] for s in sources.values())
+    accounting = {
+        "raw_records": {"in": raw_in, "excluded": raw_excluded, "quarantined": raw_quarantined,
+                        "extracted": raw_extracted},
+        "documents": {"extracted": docs_extracted, "dropped": dropped_total, "kept": kept_total,
+                      "tokenized": tokenized_docs},
+    }
+    problems = []
+    if raw_in != raw_excluded + raw_quarantined + raw_extracted:
+        problems.append(f"raw records: in {raw_in} != excluded {raw_excluded} + quarantined {raw_quarantined} "
+                        f"+ extracted {raw_extracted}")
+    if docs_extracted != dropped_total + kept_total:
+        problems.append(f"documents: extracted {docs_extracted} != dropped {dropped_total} + kept {kept_total}")
+    if tokenized_docs != kept_total:
+        problems.append(f"documents: kept {kept_total} but {tokenized_docs} were tokenized")
+    accounting["balanced"] = not problems
+    if problems:
+        raise AccountingError("; ".join(problems))
+
+    # Per-stage in/out in pipeline order.
+    ordered: dict[str, Any] = {}
+    remaining = docs_extracted
+    for stage in sorted(stages, key=_stage_rank):
+        info = stages[stage]
+        n = sum(info["dropped"].values())
+        ordered[stage] = {"docs_in": remaining, "docs_out": remaining - n, "dropped": dict(sorted(info["dropped"].items())),
+                          "dropped_chars": info["dropped_chars"]}
+        remaining -= n
+
+    for name, s in sources.items():
+        s["dropped"] = {stage: dict(sorted(r.items())) for stage, r in sorted(s["dropped"].items())}
+        s.update({k: v for k, v in sources_info.get(name, {}).items() if k not in s or k == "subset"})
+
+    shards = json.loads(_read(FileSystems.join(out_dir, "_build", "shards.json")))
+    model = _read(FileSystems.join(out_dir, "tokenizer.model"))
+    tok = tokenizer_info(model)
+    tok.update({"file": "tokenizer.model", "seq_len": cfg["packing"]["seq_len"]})
+
+    manifest = {
+        "schema_version": MANIFEST_VERSION,
+        "config_hash": config_hash,
+        "config": cfg,
+        "tokenizer": tok,
+        "accounting": accounting,
+        "stages": ordered,
+        "sources": {k: sources[k] for k in sorted(sources)},
+        "mixture": mixture_section(stats, cfg),
+        "dedup": dedup_manifest_info(MinHashParams.from_config(cfg["dedup"])),
+        "languages": _language_counts(kept_files),
+        "pack": {subset: {"tail_waste_tokens": v[2]} for (kind, subset, *_), v in sorted(stats.items())
+                 if kind == "pack_waste"},
+        "shards": shards,
+    }
+    if extra:
+        manifest.update(extra)
+    validate_manifest(manifest)
+    return manifest
+
+
+def _language_counts(files: list[str]) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for path in files:
+        with FileSystems.open(path) as fh:
+            for lang in pq.read_table(fh, columns=["lang"]).column("lang").to_pylist():
+                counts[lang or "und"] += 1
+    return dict(sorted(counts.items()))
+
+
+def mixture_section(stats: dict[tuple[str, ...], tuple[int, int, int]], cfg: dict[str, Any]) -> dict[str, Any]:
+    available: dict[str, int] = defaultdict(int)
+    for key, (_, _, tokens) in stats.items():
+        if key[0] == "tokens" and key[3] == "train":
+            available[key[2]] += tokens
+    realised: dict[str, int] = defaultdict(int)
+    for key, (_, _, tokens) in stats.items():
+        if key[0] == "mixed_rows":
+            realised[key[1]] += tokens
+    total = sum(realised.values()) or 1
+    mode = cfg["mixture"]["mode"]
+    subsets = sorted(set(available) | set(realised) | set(cfg["mixture"]["shares"]))
+    out: dict[str, Any] = {"mode": mode, "train_tokens": sum(realised.values()), "subsets": {}}
+    for subset in subsets:
+        entry = {"available_tokens": available.get(subset, 0), "train_tokens": realised.get(subset, 0),
+                 "realised_share": realised.get(subset, 0) / total}
+        if mode == "shares":
+            entry["target_share"] = cfg["mixture"]["shares"].get(subset, 0.0)
+        elif mode == "factors":
+            entry["factor"] = cfg["mixture"]["factors"].get(subset, 1.0)
+        out["subsets"][subset] = entry
+    return out
+
+
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with FileSystems.open(path) as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
