@@ -1,0 +1,133 @@
+"""Declarative source specs: one YAML file per publisher in scrapers/sources/, checked by
+schemas/source_spec.schema.json plus a few checks a JSON Schema cannot express (regexes compile,
+start URLs lie inside the allowed domains, the file name matches the id, the hook exists)."""
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.util
+import json
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jsonschema
+import yaml
+
+SOURCES_DIR = Path(__file__).resolve().parent / "sources"
+
+
+class SpecError(ValueError):
+    """A source spec is missing, unreadable or invalid (the message names the spec and field)."""
+
+
+@functools.lru_cache(maxsize=1)
+def spec_schema() -> dict[str, Any]:
+    text = resources.files("schemas").joinpath("source_spec.schema.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def host_allowed(host: str, allowed_domains: list[str]) -> bool:
+    """True when host equals an allowed domain or is a subdomain of one ("nice.org.uk" allows
+    "www.nice.org.uk"). Entries may carry a port (used by loopback test fixtures)."""
+    host = host.lower().rstrip(".")
+    for domain in allowed_domains:
+        domain = domain.lower()
+        if host == domain or host.endswith("." + domain):
+            return True
+    return False
+
+
+def _netloc_host(url: str) -> str:
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    return f"{host}:{parts.port}" if parts.port else host
+
+
+def validate_spec(spec: Any, name: str = "<spec>") -> dict[str, Any]:
+    """Return the spec when valid; raise SpecError naming the first problem."""
+    validator = jsonschema.Draft202012Validator(spec_schema())
+    errors = sorted(validator.iter_errors(spec), key=lambda e: list(e.absolute_path))
+    if errors:
+        err = errors[0]
+        where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+        raise SpecError(f"source spec {name}: {where}: {err.message}")
+    disc = spec["discovery"]
+    for key in ("article_patterns", "follow_patterns", "exclude_patterns"):
+        for pattern in disc.get(key, []):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise SpecError(f"source spec {name}: discovery.{key}: bad regex {pattern!r}: {exc}") from exc
+    for key in ("removers", "starters", "stoppers"):
+        for pattern in spec["cleaning"].get(key, []):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise SpecError(f"source spec {name}: cleaning.{key}: bad regex {pattern!r}: {exc}") from exc
+    if disc["method"] != "bulk":
+        if not spec["allowed_domains"]:
+            raise SpecError(f"source spec {name}: allowed_domains must not be empty for a crawled source")
+        urls = list(disc.get("start_urls", []))
+        if disc.get("api", {}).get("endpoint"):
+            urls.append(disc["api"]["endpoint"])
+        if not urls:
+            raise SpecError(f"source spec {name}: discovery needs start_urls or api.endpoint")
+        for url in urls:
+            host = _netloc_host(url.replace("{letter}", "a"))
+            if not (host_allowed(host, spec["allowed_domains"]) or
+                    host_allowed(host.split(":")[0], spec["allowed_domains"])):
+                raise SpecError(f"source spec {name}: start URL {url} is outside allowed_domains")
+        if disc["method"] in ("json_api", "mediawiki", "eutils") and "hook" not in spec:
+            raise SpecError(f"source spec {name}: discovery method {disc['method']!r} needs a hook module")
+    if spec.get("hook"):
+        module = f"scrapers.sources.{spec['hook']}"
+        if importlib.util.find_spec(module) is None:
+            raise SpecError(f"source spec {name}: hook module {module} not found")
+    return spec
+
+
+def parse_spec_text(text: str, name: str) -> dict[str, Any]:
+    try:
+        spec = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SpecError(f"source spec {name}: not valid YAML: {exc}") from exc
+    return validate_spec(spec, name)
+
+
+def spec_files(directory: Path | None = None) -> list[Path]:
+    return sorted((directory or SOURCES_DIR).glob("*.yaml"))
+
+
+def load_spec_file(path: Path) -> dict[str, Any]:
+    spec = parse_spec_text(Path(path).read_text(encoding="utf-8"), Path(path).name)
+    if spec["id"] != Path(path).stem:
+        raise SpecError(f"source spec {Path(path).name}: id {spec['id']!r} must equal the file name")
+    return spec
+
+
+def load_specs(directory: Path | None = None) -> dict[str, dict[str, Any]]:
+    """Every shipped spec (or every spec in `directory`), validated, keyed by id, sorted by id."""
+    return {path.stem: load_spec_file(path) for path in spec_files(directory)}
+
+
+def load_spec(name: str, directory: Path | None = None) -> dict[str, Any]:
+    path = (directory or SOURCES_DIR) / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(p.stem for p in spec_files(directory))
+        raise SpecError(f"unknown source {name!r} (known: {known})")
+    return load_spec_file(path)
+
+
+def extraction_rules(spec: dict[str, Any]) -> dict[str, Any]:
+    """What the pipeline passes to transforms.extract as `rules`: the content and cleaning parts."""
+    return {"content": dict(spec["content"]), "cleaning": dict(spec["cleaning"])}
+
+
+def load_hook(spec: dict[str, Any]):
+    """The spec's hook module, or None."""
+    if not spec.get("hook"):
+        return None
+    return importlib.import_module(f"scrapers.sources.{spec['hook']}")

@@ -1,0 +1,52 @@
+import copy
+
+import pytest
+
+from scrapers.specs import SpecError, extraction_rules, host_allowed, load_spec, load_specs, validate_spec
+
+MEDITRON = {"aafp", "cco", "cdc", "cma", "cps", "drugs", "gc", "icrc", "idsa", "magic", "mayo", "nice", "rch",
+            "spor", "who", "wikidoc"}
+
+
+def test_every_source_ships_a_valid_spec():
+    specs = load_specs()
+    assert MEDITRON | {"pubmed_guidelines", "medlineplus", "pmc", "pubmed", "replay"} <= set(specs)
+    for name, spec in specs.items():
+        assert spec["id"] == name
+        assert isinstance(spec["redistributable"], bool)
+        assert spec["subset"] in ("guidelines", "abstracts", "papers", "replay")
+    assert specs["pmc"]["subset"] == "papers" and specs["pmc"]["license"] == "per-article"
+    assert specs["pubmed"]["subset"] == "abstracts" and specs["replay"]["subset"] == "replay"
+    assert specs["magic"]["country"] == "NO"  # YAML would read a bare NO as false
+
+
+def test_rules_are_content_and_cleaning():
+    rules = extraction_rules(load_spec("nice"))
+    assert set(rules) == {"content", "cleaning"} and rules["cleaning"]["min_length"] == 300
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda s: s.pop("license"), "license"),
+    (lambda s: s.update(subset="blogs"), "subset"),
+    (lambda s: s.update(priority="high"), "priority"),
+    (lambda s: s["discovery"].update(article_patterns=["(unclosed"]), "bad regex"),
+    (lambda s: s["discovery"].update(start_urls=["https://evil.example.com/"]), "outside allowed_domains"),
+    (lambda s: s.update(hook="does_not_exist"), "hook module"),
+    (lambda s: s.update(surprise=1), "surprise"),
+])
+def test_invalid_specs_are_rejected_with_the_field(mutate, message):
+    spec = copy.deepcopy(load_spec("nice"))
+    mutate(spec)
+    with pytest.raises(SpecError, match=message):
+        validate_spec(spec, "nice")
+
+
+def test_unknown_source():
+    with pytest.raises(SpecError, match="unknown source"):
+        load_spec("nope")
+
+
+def test_host_allowed():
+    assert host_allowed("www.nice.org.uk", ["nice.org.uk"])
+    assert not host_allowed("nice.org.uk.evil.com", ["nice.org.uk"])
+    assert not host_allowed("evilnice.org.uk", ["nice.org.uk"])
