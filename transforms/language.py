@@ -1,0 +1,141 @@
+"""Language identification with langdetect, seeded and on a bounded sample of the text.
+
+langdetect is a random-walk classifier: unseeded, the same text can get different answers in two
+workers, and its cost grows with the text. So every worker fixes `DetectorFactory.seed`, and a
+long document is judged on at most `max_windows` windows of `window_chars` characters taken from
+evenly spaced places (start, middle, end...), which bounds the cost and still sees a paper whose
+abstract is English but whose body is not (or the reverse).
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+import threading
+from typing import Any, Callable
+
+from schemas.document import Document
+from schemas.events import Drop
+from transforms.stage import make_drop
+
+STAGE = "language"
+UNDETERMINED = "und"
+_SPACE_RE = re.compile(r"\s+")
+_LETTER_RE = re.compile(r"[^\W\d_]", re.UNICODE)
+_init_lock = threading.Lock()
+_factory_ready = False
+
+
+@dataclasses.dataclass(frozen=True)
+class LanguageSettings:
+    """Config section `language`."""
+    allowed: tuple[str, ...] = ("en",)
+    min_prob: float = 0.8
+    window_chars: int = 400
+    max_windows: int = 5
+    short_text_chars: int = 60
+    allow_short: bool = False
+    seed: int = 0
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any], seed: int = 0) -> "LanguageSettings":
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in section.items() if k in names}
+        values["allowed"] = tuple(values.get("allowed", cls.allowed))
+        values.setdefault("seed", seed)
+        return cls(**values)
+
+
+def _ensure_factory(seed: int) -> None:
+    """Load langdetect's profiles once per process and fix its seed (in every worker)."""
+    global _factory_ready
+    from langdetect import DetectorFactory, detector_factory
+
+    with _init_lock:
+        if not _factory_ready:
+            detector_factory.init_factory()
+            _factory_ready = True
+        DetectorFactory.seed = seed
+
+
+def sample_windows(text: str, window_chars: int, max_windows: int) -> str:
+    """At most `max_windows` windows of about `window_chars` characters, evenly spread over the
+    text and cut at spaces; the whole (whitespace-collapsed) text when it is short enough."""
+    text = _SPACE_RE.sub(" ", text).strip()
+    if len(text) <= window_chars * max_windows:
+        return text
+    span = len(text) - window_chars
+    starts = [round(i * span / (max_windows - 1)) for i in range(max_windows)] if max_windows > 1 else [0]
+    pieces = []
+    for start in starts:
+        if start > 0:  # begin at the next word boundary
+            space = text.find(" ", start, start + 40)
+            start = space + 1 if space >= 0 else start
+        end = start + window_chars
+        space = text.rfind(" ", end - 40, end)
+        pieces.append(text[start:space if space > start else end])
+    return " \n ".join(pieces)
+
+
+def _langdetect(sample: str, seed: int) -> tuple[str, float]:
+    from langdetect import detector_factory
+    from langdetect.lang_detect_exception import LangDetectException
+
+    _ensure_factory(seed)
+    detector = detector_factory._factory.create()
+    detector.append(sample)
+    try:
+        best = detector.get_probabilities()[0]
+    except (LangDetectException, IndexError):
+        return UNDETERMINED, 0.0
+    return best.lang, float(best.prob)
+
+
+def is_short_text(text: str, settings: LanguageSettings) -> bool:
+    """Fewer than `short_text_chars` letters (looking at a bounded prefix only)."""
+    head = text[: max(settings.short_text_chars * 8, settings.window_chars)]
+    return len(_LETTER_RE.findall(head)) < settings.short_text_chars
+
+
+def detect_language(text: str, settings: LanguageSettings) -> tuple[str, float]:
+    """(language code, probability) of `text`; ('und', 0.0) when it has nothing to judge.
+
+    Texts with fewer than `short_text_chars` letters are not judged at all ('und', 0.0): on a
+    handful of words langdetect's answers are close to a coin toss.
+    """
+    if is_short_text(text, settings):
+        return UNDETERMINED, 0.0
+    return _langdetect(sample_windows(text, settings.window_chars, settings.max_windows), settings.seed)
+
+
+def detect_language_whole(text: str, seed: int = 0) -> tuple[str, float]:
+    """langdetect on the whole text (the original pipeline's way; kept for the benchmark)."""
+    return _langdetect(text, seed)
+
+
+def language_decision(lang: str, prob: float, settings: LanguageSettings) -> str | None:
+    """None to keep, else the drop reason (for a text that is not short)."""
+    if lang == UNDETERMINED:
+        return "low_confidence"
+    if lang not in settings.allowed:
+        return f"lang_{lang}"
+    if prob < settings.min_prob:
+        return "low_confidence"
+    return None
+
+
+def language_fn(settings: LanguageSettings) -> Callable[[Document], "Document | Drop"]:
+    """Per-document stage: sets `lang`/`lang_score`, drops other languages, unsure and too-short texts."""
+
+    def apply(doc: Document) -> "Document | Drop":
+        if is_short_text(doc.text, settings):
+            if not settings.allow_short:
+                return make_drop(doc, STAGE, "too_short")
+            return doc.replace(lang=UNDETERMINED, lang_score=0.0)
+        lang, prob = detect_language(doc.text, settings)
+        reason = language_decision(lang, prob, settings)
+        if reason is not None:
+            return make_drop(doc, STAGE, reason, detail=f"{lang}:{prob:.3f}")
+        return doc.replace(lang=lang, lang_score=round(prob, 6))
+
+    apply.setup = lambda: _ensure_factory(settings.seed)  # DocumentStage calls it in every worker
+    return apply
