@@ -18,7 +18,7 @@ from schemas.document import Document
 from schemas.events import Drop
 from transforms.stage import make_drop
 
-STAGE = "decontamination"
+STAGE = "decontaminate"  # the pipeline's stage name (manifest accounting)
 REASON = "benchmark_overlap"
 _TOKEN_RE = re.compile(r"\d+(?:[.,]\d+)*|[^\W_]+", re.UNICODE)
 _TEXT_FIELDS = ("question", "context", "contexts", "options", "choices", "answer", "answers",

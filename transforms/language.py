@@ -45,6 +45,11 @@ class LanguageSettings:
         return cls(**values)
 
 
+def as_settings(settings: "LanguageSettings | dict[str, Any]") -> LanguageSettings:
+    """Accept the config section as a dict as well as the dataclass."""
+    return settings if isinstance(settings, LanguageSettings) else LanguageSettings.from_config(settings)
+
+
 def _ensure_factory(seed: int) -> None:
     """Load langdetect's profiles once per process and fix its seed (in every worker)."""
     global _factory_ready
@@ -96,12 +101,13 @@ def is_short_text(text: str, settings: LanguageSettings) -> bool:
     return len(_LETTER_RE.findall(head)) < settings.short_text_chars
 
 
-def detect_language(text: str, settings: LanguageSettings) -> tuple[str, float]:
+def detect_language(text: str, settings: "LanguageSettings | dict[str, Any]") -> tuple[str, float]:
     """(language code, probability) of `text`; ('und', 0.0) when it has nothing to judge.
 
     Texts with fewer than `short_text_chars` letters are not judged at all ('und', 0.0): on a
     handful of words langdetect's answers are close to a coin toss.
     """
+    settings = as_settings(settings)
     if is_short_text(text, settings):
         return UNDETERMINED, 0.0
     return _langdetect(sample_windows(text, settings.window_chars, settings.max_windows), settings.seed)
@@ -123,8 +129,9 @@ def language_decision(lang: str, prob: float, settings: LanguageSettings) -> str
     return None
 
 
-def language_fn(settings: LanguageSettings) -> Callable[[Document], "Document | Drop"]:
+def language_fn(settings: "LanguageSettings | dict[str, Any]") -> Callable[[Document], "Document | Drop"]:
     """Per-document stage: sets `lang`/`lang_score`, drops other languages, unsure and too-short texts."""
+    settings = as_settings(settings)
 
     def apply(doc: Document) -> "Document | Drop":
         if is_short_text(doc.text, settings):

@@ -17,11 +17,12 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from schemas.document import Document
-from transforms.dedup.minhash import (MinHashParams, band_keys, estimated_jaccard, shingles, signatures)
+from transforms.dedup.minhash import (MinHashParams, band_keys, dedup_manifest_info, estimated_jaccard, shingles,
+                                      signatures)
 from transforms.dedup.survivor import survivor_key
 from transforms.stage import DROPPED, make_drop
 
-__all__ = ["NearDedup", "MinHashParams", "near_duplicates", "sketch_documents"]
+__all__ = ["NearDedup", "MinHashParams", "dedup_manifest_info", "near_duplicates", "sketch_documents"]
 
 STAGE = "dedup_near"
 REASON = "near_duplicate"
