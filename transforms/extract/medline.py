@@ -1,0 +1,316 @@
+"""MEDLINE / PubMed XML -> abstract documents, streamed record by record.
+
+Reads both `MedlineCitationSet` (old baseline DTDs) and `PubmedArticleSet` (current baseline, update
+files and efetch output), gzip or not, with `iterparse` so memory stays bounded by one record.
+
+A document is the title and the abstract. Structured abstracts keep their labels
+("BACKGROUND: ..."); each `OtherAbstract` becomes its own document in its language (MEDLINE's main
+`Abstract` is the English one). PMID, DOI, PMCID, publication types, MeSH terms, keywords, journal,
+year and article language go into `meta`, so mixing can weight guidelines, meta-analyses and RCTs.
+Records without an abstract become `Drop(stage="extract", reason="no_abstract")`.
+
+`DropAbstractsWithFullText` removes abstracts whose article is in the papers subset (by PMID/PMCID),
+as MEDITRON did, so the same paper is not trained on twice.
+"""
+from __future__ import annotations
+
+import json
+from typing import IO, Any, Iterable, Iterator
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+from lxml import etree
+
+from schemas.document import Document, document_id
+from schemas.events import Drop
+from schemas.raw import RawRecord
+from transforms.extract.errors import ExtractError
+from transforms.extract.options import ExtractOptions
+from transforms.extract.xmlsafe import entity_text, iter_elements
+
+RECORD_TAGS = ("PubmedArticle", "MedlineCitation", "PubmedBookArticle", "DeleteCitation")
+
+# MEDLINE uses ISO 639-2/B codes; documents carry ISO 639-1 where one exists.
+LANGUAGES = {
+    "eng": "en", "fre": "fr", "ger": "de", "spa": "es", "por": "pt", "ita": "it", "dut": "nl", "rus": "ru",
+    "jpn": "ja", "chi": "zh", "pol": "pl", "swe": "sv", "nor": "no", "dan": "da", "fin": "fi", "cze": "cs",
+    "hun": "hu", "tur": "tr", "kor": "ko", "gre": "el", "heb": "he", "ara": "ar", "per": "fa", "rum": "ro",
+    "srp": "sr", "hrv": "hr", "slo": "sk", "slv": "sl", "bul": "bg", "ukr": "uk", "lit": "lt", "lav": "lv",
+    "est": "et", "ice": "is", "cat": "ca", "geo": "ka", "tha": "th", "vie": "vi", "ind": "id", "may": "ms",
+    "hin": "hi", "afr": "af", "alb": "sq", "arm": "hy", "bos": "bs", "mac": "mk", "mao": "mi", "wel": "cy",
+    "gle": "ga", "baq": "eu", "glg": "gl", "epo": "eo", "lat": "la", "und": "und",
+}
+
+
+def iso_language(code: str) -> str:
+    code = (code or "").strip().lower()
+    return LANGUAGES.get(code, code)
+
+
+def _text(el: etree._Element | None) -> str:
+    """Text of an element with inline markup (<i>, <sup>, MathML...) flattened, whitespace collapsed."""
+    if el is None:
+        return ""
+    parts: list[str] = []
+    _gather(el, parts)
+    return " ".join("".join(parts).split())
+
+
+def _gather(el: etree._Element, parts: list[str]) -> None:
+    parts.append(el.text or "")
+    for child in el:
+        if isinstance(child, etree._Entity):
+            parts.append(entity_text(child))
+        elif isinstance(child.tag, str):
+            _gather(child, parts)
+        parts.append(child.tail or "")
+
+
+def abstract_text(abstract: etree._Element) -> str:
+    """Paragraphs of an Abstract/OtherAbstract; structured sections as 'LABEL: text'."""
+    paragraphs = []
+    for node in abstract.findall("AbstractText"):
+        text = _text(node)
+        if not text:
+            continue
+        label = (node.get("Label") or "").strip()
+        if not label and node.get("NlmCategory") not in (None, "", "UNASSIGNED") and len(abstract) > 1:
+            label = node.get("NlmCategory", "")
+        paragraphs.append(f"{label}: {text}" if label else text)
+    return "\n".join(paragraphs)
+
+
+def _clean_title(title: str) -> str:
+    # MEDLINE wraps English translations of non-English titles in brackets: "[Title]."
+    if title.startswith("[") and (title.endswith("].") or title.endswith("]")):
+        title = title[1:].rstrip(".").rstrip("]") + ("." if title.endswith(".") else "")
+    return title
+
+
+def _year(citation: etree._Element) -> int | None:
+    for path in ("Article/Journal/JournalIssue/PubDate/Year", "Article/ArticleDate/Year",
+                 "DateCompleted/Year", "DateCreated/Year"):
+        value = citation.findtext(path)
+        if value and value.strip().isdigit():
+            return int(value.strip())
+    medline_date = citation.findtext("Article/Journal/JournalIssue/PubDate/MedlineDate") or ""
+    digits = medline_date.strip()[:4]
+    return int(digits) if digits.isdigit() else None
+
+
+def record_metadata(citation: etree._Element, pubmed_data: etree._Element | None) -> dict[str, Any]:
+    """pmid, doi, pmcid, publication types, MeSH terms, keywords, journal, year, language."""
+    article = citation.find("Article")
+    meta: dict[str, Any] = {"format": "medline", "pmid": (citation.findtext("PMID") or "").strip()}
+    ids: dict[str, str] = {}
+    if pubmed_data is not None:
+        for node in pubmed_data.findall("ArticleIdList/ArticleId"):
+            kind = (node.get("IdType") or "").lower()
+            if node.text and kind not in ids:
+                ids[kind] = node.text.strip()
+    if article is not None:
+        for node in article.findall("ELocationID"):
+            if (node.get("EIdType") or "").lower() == "doi" and node.text and "doi" not in ids:
+                ids["doi"] = node.text.strip()
+    for other in citation.findall("OtherID"):
+        value = (other.text or "").strip()
+        if value.upper().startswith("PMC") and "pmc" not in ids:
+            ids["pmc"] = value.split()[0]
+    if ids.get("doi"):
+        meta["doi"] = ids["doi"]
+    if ids.get("pmc"):
+        pmc = ids["pmc"].upper()
+        meta["pmcid"] = pmc if pmc.startswith("PMC") else f"PMC{pmc}"
+    languages = [iso_language(n.text or "") for n in (article.findall("Language") if article is not None else [])]
+    meta["languages"] = [x for x in languages if x]
+    meta["language"] = meta["languages"][0] if meta["languages"] else ""
+    meta["publication_types"] = [_text(n) for n in citation.findall("Article/PublicationTypeList/PublicationType")]
+    mesh = []
+    for heading in citation.findall("MeshHeadingList/MeshHeading"):
+        descriptor = heading.find("DescriptorName")
+        if descriptor is None:
+            continue
+        term = _text(descriptor)
+        if descriptor.get("MajorTopicYN") == "Y":
+            term += "*"
+        mesh.append(term)
+    meta["mesh_terms"] = mesh
+    meta["keywords"] = [_text(k) for k in citation.findall("KeywordList/Keyword") if _text(k)]
+    meta["journal"] = _text(citation.find("Article/Journal/Title")) or _text(citation.find("MedlineJournalInfo/MedlineTA"))
+    meta["year"] = _year(citation)
+    return meta
+
+
+def _record_documents(raw: RawRecord, raw_meta: dict[str, Any], subset: str, record: etree._Element) -> list[Document | Drop]:
+    tag = record.tag
+    if tag == "PubmedArticle":
+        citation = record.find("MedlineCitation")
+        pubmed_data = record.find("PubmedData")
+    else:
+        citation, pubmed_data = record, None
+    if citation is None:
+        raise ExtractError("PubmedArticle without MedlineCitation")
+    meta = record_metadata(citation, pubmed_data)
+    pmid = meta["pmid"]
+    if not pmid:
+        raise ExtractError("MEDLINE record without PMID")
+    doc_id = document_id(raw.source, f"PMID:{pmid}")
+    title = _clean_title(_text(citation.find("Article/ArticleTitle")) or _text(citation.find("Article/VernacularTitle")))
+    base = dict(raw_meta)
+    base.update(meta)
+    license_name = raw_meta.get("license") or raw.license
+    out: list[Document | Drop] = []
+    abstract = citation.find("Article/Abstract")
+    text = abstract_text(abstract) if abstract is not None else ""
+    if text:
+        out.append(Document(id=doc_id, source=raw.source, subset=subset, title=title,
+                            text=f"{title}\n\n{text}" if title else text, url=raw.url, license=license_name,
+                            lang="en", meta=json.dumps(base, sort_keys=True, ensure_ascii=False)))
+    else:
+        out.append(Drop(doc_id=doc_id, source=raw.source, subset=subset, stage="extract", reason="no_abstract",
+                        chars=len(title), detail=f"PMID:{pmid}"))
+    for n, other in enumerate(citation.findall("OtherAbstract")):
+        other_text = abstract_text(other)
+        lang = iso_language(other.get("Language", "")) or "und"
+        kind = other.get("Type", "")
+        other_id = document_id(raw.source, f"PMID:{pmid}#other{n}:{kind}:{lang}")
+        if not other_text:
+            out.append(Drop(doc_id=other_id, source=raw.source, subset=subset, stage="extract",
+                            reason="no_abstract", detail=f"PMID:{pmid} OtherAbstract {n}"))
+            continue
+        other_meta = dict(base, other_abstract_type=kind, abstract_of=doc_id)
+        out.append(Document(id=other_id, source=raw.source, subset=subset, title=title, text=other_text,
+                            url=raw.url, license=license_name, lang=lang,
+                            meta=json.dumps(other_meta, sort_keys=True, ensure_ascii=False)))
+    return out
+
+
+def iter_medline(raw: RawRecord, *, subset: str, source: "bytes | str | IO[bytes] | None" = None
+                 ) -> Iterator[Document | Drop]:
+    """Stream the documents/drops of a MEDLINE/PubMed file. `source` (bytes, path or binary stream)
+    defaults to `raw.content`; gzip is detected by its magic number."""
+    raw_meta = raw.meta_dict()
+    records = 0
+    for record in iter_elements(raw.content if source is None else source, RECORD_TAGS):
+        if record.tag == "DeleteCitation":
+            continue  # deletions are applied at acquisition (scrapers.bulk.pubmed)
+        records += 1
+        if record.tag == "PubmedBookArticle":
+            book = record.find("BookDocument")
+            pmid = (book.findtext("PMID") if book is not None else "") or f"{raw.url}#{records}"
+            yield Drop(doc_id=document_id(raw.source, f"PMID:{pmid.strip()}"), source=raw.source, subset=subset,
+                       stage="extract", reason="book_record", detail=f"PMID:{pmid.strip()}")
+            continue
+        yield from _record_documents(raw, raw_meta, subset, record)
+
+
+def extract_medline(raw: RawRecord, *, subset: str, options: ExtractOptions) -> list[Document | Drop]:
+    """Documents of one MEDLINE/PubMed XML file (gzip accepted); ExtractError for unusable XML."""
+    out = list(iter_medline(raw, subset=subset))
+    if not out:
+        deleted = deleted_pmids(raw.content)
+        reason = "only_deletions" if deleted else "no_records"
+        return [Drop(doc_id=document_id(raw.source, raw.url), source=raw.source, subset=subset, stage="extract",
+                     reason=reason, detail=f"{len(deleted)} DeleteCitation PMIDs" if deleted else raw.url)]
+    return out
+
+
+def deleted_pmids(source: "bytes | str | IO[bytes]") -> list[str]:
+    """PMIDs listed in the DeleteCitation elements of an update file, in file order."""
+    pmids: list[str] = []
+    for record in iter_elements(source, ("DeleteCitation",)):
+        pmids.extend((p.text or "").strip() for p in record.findall("PMID") if (p.text or "").strip())
+    return pmids
+
+
+# ------------------------------------------------------------------------------ abstracts vs full text
+
+def full_text_keys(doc: Document) -> list[str]:
+    """Identifiers that link an abstract to its full-text paper: 'pmid:<n>' and 'pmcid:PMC<n>'."""
+    meta = doc.meta_dict()
+    keys = []
+    pmid = str(meta.get("pmid") or "").strip()
+    if pmid:
+        keys.append(f"pmid:{pmid}")
+    pmcid = str(meta.get("pmcid") or "").strip().upper()
+    if pmcid:
+        keys.append(f"pmcid:{pmcid if pmcid.startswith('PMC') else 'PMC' + pmcid}")
+    return keys
+
+
+def drop_abstracts_with_full_text(docs: Iterable[Document], stage: str = "extract"
+                                  ) -> tuple[list[Document], list[Drop]]:
+    """Plain-Python version of DropAbstractsWithFullText: (kept, dropped)."""
+    docs = list(docs)
+    paper_keys = {k for d in docs if d.subset == "papers" for k in full_text_keys(d)}
+    kept: list[Document] = []
+    dropped: list[Drop] = []
+    for doc in docs:
+        match = next((k for k in full_text_keys(doc) if k in paper_keys), None) if doc.subset == "abstracts" else None
+        if match:
+            dropped.append(Drop(doc_id=doc.id, source=doc.source, subset=doc.subset, stage=stage,
+                                reason="has_full_text", chars=len(doc.text), detail=match))
+        else:
+            kept.append(doc)
+    return kept, dropped
+
+
+class _RouteAbstracts(beam.DoFn):
+    def __init__(self, stage: str):
+        self._stage = stage
+        self._kept = Metrics.counter("gap", f"{stage}:kept")
+        self._dropped = Metrics.counter("gap", f"{stage}:has_full_text")
+
+    def process(self, item):
+        _doc_id, grouped = item
+        matches = sorted(set(grouped["match"]))
+        for doc in grouped["doc"]:
+            if matches:
+                self._dropped.inc()
+                yield beam.pvalue.TaggedOutput("dropped", Drop(
+                    doc_id=doc.id, source=doc.source, subset=doc.subset, stage=self._stage,
+                    reason="has_full_text", chars=len(doc.text), detail=matches[0]))
+            else:
+                self._kept.inc()
+                yield doc
+
+
+def _matches(item):
+    key, grouped = item
+    if grouped["paper"]:
+        for abstract_id in sorted(set(grouped["abstract"])):
+            yield abstract_id, key
+
+
+class DropAbstractsWithFullText(beam.PTransform):
+    """Documents of all subsets in; outputs `kept` (everything but matched abstracts) and `dropped`
+    (abstracts whose PMID/PMCID belongs to a paper, reason `has_full_text`, detail the shared id)."""
+
+    def __init__(self, stage: str = "extract"):
+        super().__init__()
+        self._stage = stage
+
+    def expand(self, docs):
+        split = docs | "BySubset" >> beam.Partition(lambda d, _n: 0 if d.subset == "abstracts" else 1, 2)
+        abstracts, others = split[0], split[1]
+        paper_keys = (others
+                      | "PapersOnly" >> beam.Filter(lambda d: d.subset == "papers")
+                      | "PaperKeys" >> beam.FlatMap(lambda d: [(k, True) for k in full_text_keys(d)]))
+        abstract_keys = abstracts | "AbstractKeys" >> beam.FlatMap(lambda d: [(k, d.id) for k in full_text_keys(d)])
+        matched = ({"paper": paper_keys, "abstract": abstract_keys}
+                   | "JoinKeys" >> beam.CoGroupByKey()
+                   | "Matches" >> beam.FlatMap(_matches))
+        routed = ({"doc": abstracts | "ById" >> beam.Map(lambda d: (d.id, d)), "match": matched}
+                  | "JoinDocs" >> beam.CoGroupByKey()
+                  | "Route" >> beam.ParDo(_RouteAbstracts(self._stage)).with_outputs("dropped", main="kept"))
+        kept = (routed.kept, others) | "Kept" >> beam.Flatten()
+        return _Outputs(kept, routed.dropped)
+
+
+class _Outputs(dict):
+    """`result.kept` / `result['kept']` and `result.dropped`, like DocumentStage's DoOutputsTuple."""
+
+    def __init__(self, kept, dropped):
+        super().__init__(kept=kept, dropped=dropped)
+        self.kept = kept
+        self.dropped = dropped
