@@ -111,9 +111,6 @@ def clear_outputs(out_dir: str) -> None:
 
 def run_build(cfg: dict[str, Any], out_dir: str, *, beam_args: list[str] | None = None,
               workers: int | None = None) -> dict[str, Any]:
-    root = resolve_input(cfg)
-    parts = list_raw_parts(root)
-    sources = load_sources(cfg)
     model_path = cfg["tokenizer"]["model"]
     tokenizer_model = None
     if model_path:
@@ -123,6 +120,8 @@ def run_build(cfg: dict[str, Any], out_dir: str, *, beam_args: list[str] | None 
     for path in cfg["decontamination"]["benchmarks"]:
         if not os.path.isfile(path):
             raise ConfigError(f"decontamination.benchmarks: file not found: {path}")
+    parts = list_raw_parts(resolve_input(cfg))
+    sources = load_sources(cfg)
 
     clear_outputs(out_dir)
     started = time.time()

@@ -1,0 +1,67 @@
+"""Bad inputs before and inside a build: clear errors for missing or unreadable stores, quarantine for bad rows."""
+from __future__ import annotations
+
+import hashlib
+
+import apache_beam as beam
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from apache_beam.testing.util import assert_that, equal_to
+
+from gap_pipeline.build import BuildError, list_raw_parts, run_build
+from gap_pipeline.config import ConfigError, validate_config
+from gap_pipeline.pipeline import QUARANTINE, ReadRawParts
+from schemas.raw import RAW_SCHEMA, RawRecord
+
+
+def _record(url: str, content: bytes = b"hello world", **kw) -> dict:
+    return RawRecord.make(source=kw.pop("source", "cdc"), url=url, fetched_at="2026-01-01T00:00:00Z",
+                          content_type=kw.pop("content_type", "text"), content=content, **kw).to_row()
+
+
+def test_missing_input_is_a_clear_error(tmp_path):
+    with pytest.raises(BuildError, match="not found"):
+        list_raw_parts(str(tmp_path / "nope"))
+    with pytest.raises(BuildError, match="no Parquet parts"):
+        list_raw_parts(str(tmp_path))
+
+
+def test_unreadable_part_is_named(tmp_path):
+    good = tmp_path / "cdc" / "part-00000.parquet"
+    good.parent.mkdir()
+    pq.write_table(pa.Table.from_pylist([_record("u1")], schema=RAW_SCHEMA), good)
+    (tmp_path / "cdc" / "part-00001.parquet").write_bytes(b"PAR1 this is not parquet")
+    with pytest.raises(BuildError, match="part-00001.parquet is unreadable"):
+        list_raw_parts(str(tmp_path))
+
+
+def test_part_with_wrong_columns_is_named(tmp_path):
+    pq.write_table(pa.table({"url": ["x"]}), tmp_path / "part.parquet")
+    with pytest.raises(BuildError, match="lacks column 'source'"):
+        list_raw_parts(str(tmp_path))
+
+
+def test_bad_rows_are_quarantined_not_lost(tmp_path):
+    rows = [_record("ok"), _record("badsum"), _record("badtype"), _record("other", source="nice")]
+    rows[1]["sha256"] = hashlib.sha256(b"something else").hexdigest()
+    rows[2]["content_type"] = "docx"
+    path = tmp_path / "part.parquet"
+    pq.write_table(pa.Table.from_pylist(rows, schema=RAW_SCHEMA), path)
+    with beam.Pipeline(runner="FnApiRunner") as p:
+        out = (p | beam.Create([str(path)])
+               | beam.ParDo(ReadRawParts(("cdc",))).with_outputs(QUARANTINE, "stats", main="raw"))
+        assert_that(out["raw"] | "Urls" >> beam.Map(lambda r: r.url), equal_to(["ok"]), label="kept")
+        assert_that(out[QUARANTINE] | "QUrls" >> beam.Map(lambda q: (q.url, "sha256" in q.error or "content_type" in q.error)),
+                    equal_to([("badsum", True), ("badtype", True)]), label="quarantined")
+        stats = out["stats"] | beam.Map(lambda kv: kv[0])
+        assert_that(stats, equal_to(["raw_in\tcdc"] * 3 + ["raw_in\tnice", "raw_excluded\tnice"]), label="stats")
+
+
+def test_missing_benchmark_and_tokenizer_files_are_config_errors(tmp_path):
+    cfg = validate_config({"input": "sample", "decontamination": {"benchmarks": [str(tmp_path / "none.jsonl")]}})
+    with pytest.raises(ConfigError, match="benchmarks: file not found"):
+        run_build(cfg, str(tmp_path / "out"))
+    cfg = validate_config({"input": "sample", "tokenizer": {"model": str(tmp_path / "none.model")}})
+    with pytest.raises(ConfigError, match="tokenizer.model: file not found"):
+        run_build(cfg, str(tmp_path / "out"))
