@@ -1,0 +1,279 @@
+"""Text cleaning: what MEDITRON's guideline cleaner meant to do, without its bugs.
+
+MEDITRON's list normaliser rewrote a leading "o" to "-" anywhere it started a line, so "one" became
+"-ne"; its reference remover deleted every bracketed span, taking "[endometriosis centres]" and
+"(ACIP)" with the citations. Here every rule is anchored and narrow:
+- bullets: only bullet glyphs, or a lone "o"/"▪" *followed by a space* at the start of a line, become "- ";
+- citations: only brackets holding nothing but citation numbers ("[1]", "[2, 5-7]", "(3)" before
+  punctuation) are removed; any bracket with words in it is kept;
+- URLs and e-mail addresses are removed (`remove_urls`), and the "()" they leave behind;
+- figure/table residue: "(see Figure 2)", "(Table 1)" references and lines that are only "Figure 3"
+  are removed; a caption with words ("Table 1. Doses ...") is kept;
+- unicode: NFC, ligatures spelled out, control and zero-width characters removed, spaces unified;
+- whitespace: trailing spaces gone, at most one blank line between blocks.
+
+Per-source rules (the `cleaning` part of a source spec): `starters` (regexes; text before the first
+matching line is cut), `stoppers` (text from the first matching line on is cut, e.g. "^## References"),
+`removers` (regexes deleted wherever they match), `min_length` (characters; shorter documents are
+dropped as `too_short_after_clean`), `remove_urls`, `remove_citations` (both default true).
+
+`BoilerplateLines` finds lines present in many documents of one source (cookie notices, "Page last
+reviewed", disclaimers) and removes them.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from typing import Any, Iterable
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from schemas.document import Document
+from schemas.events import Drop
+
+STAGE = "clean"
+
+_COMPAT = {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl", "\ufb05": "st",
+           "\ufb06": "st", "\u00ad": "", "\u200b": "", "\u200c": "", "\u200d": "", "\u2060": "", "\ufeff": "",
+           "\u00a0": " ", "\u2002": " ", "\u2003": " ", "\u2009": " ", "\u202f": " ", "\u3000": " ",
+           "\t": " ", "\r": ""}
+_COMPAT_RE = re.compile("|".join(map(re.escape, _COMPAT)))
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_BULLET_START = re.compile(r"^(\s*)(?:[•●▪■◦○‣∙►▶➢✓\uf0b7\uf0a7\uf076\uf0d8]|o(?=\s)|\*(?=\s))\s*", re.MULTILINE)
+_URL = re.compile(r"(?:https?://|ftp://|www\.)[^\s<>\"')\]]*[^\s<>\"')\].,;:!?]", re.IGNORECASE)
+_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+_EMPTY_BRACKETS = re.compile(r"\s*(?:\(\s*[,;:]?\s*\)|\[\s*[,;:]?\s*\])")
+_CITE_NUMS = r"\d{1,4}[a-z]?(?:\s*[-–—,;]\s*\d{1,4}[a-z]?)*"
+_CITE_SQUARE = re.compile(r"\s?\[" + _CITE_NUMS + r"\]")
+# "(3)" / "(4,5)" only when a sentence continues with punctuation or ends: "(1) identify" is a list.
+_CITE_ROUND = re.compile(r"(?<=[^\s(\d])\s?\(" + _CITE_NUMS + r"\)(?=[.,;:]|\s*$)", re.MULTILINE)
+_FIGURE_REF = re.compile(r"\s?\((?:see\s+|e\.g\.,?\s+)?(?:figures?|figs?\.|tables?|appendix|box)\s+[A-Z]?\d+[A-Za-z]?"
+                         r"(?:\s*(?:and|,|-|–)\s*[A-Z]?\d+[A-Za-z]?)*\)", re.IGNORECASE)
+_FIGURE_LINE = re.compile(r"^\s*(?:figure|fig\.|table|box)\s+[A-Z]?\d+[A-Za-z]?[.:]?\s*$", re.IGNORECASE | re.MULTILINE)
+_SPACES = re.compile(r"[ ]{2,}")
+_SPACE_BEFORE_PUNCT = re.compile(r" +([.,;:!?])(?=\s|$)")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+def normalise_unicode(text: str) -> str:
+    text = _COMPAT_RE.sub(lambda m: _COMPAT[m.group(0)], text)
+    text = _CONTROL.sub("", text)
+    return unicodedata.normalize("NFC", text)
+
+
+def normalise_bullets(text: str) -> str:
+    """Bullet glyphs (and Word's "o " sub-bullet) at a line start become "- "; words are untouched."""
+    return _BULLET_START.sub(lambda m: m.group(1) + "- ", text)
+
+
+def remove_urls(text: str) -> str:
+    text = _URL.sub("", text)
+    text = _EMAIL.sub("", text)
+    return _EMPTY_BRACKETS.sub("", text)
+
+
+def remove_citations(text: str) -> str:
+    """Numeric citation brackets only; brackets with words in them stay."""
+    text = _CITE_SQUARE.sub("", text)
+    return _CITE_ROUND.sub("", text)
+
+
+def remove_figure_residue(text: str) -> str:
+    text = _FIGURE_REF.sub("", text)
+    return _FIGURE_LINE.sub("", text)
+
+
+def tidy_whitespace(text: str) -> str:
+    lines = [_SPACE_BEFORE_PUNCT.sub(r"\1", _SPACES.sub(" ", line)).rstrip() for line in text.split("\n")]
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+def _patterns(values: Any, key: str) -> list[re.Pattern]:
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = [values]
+    compiled = []
+    for value in values:
+        try:
+            compiled.append(_compile(value))
+        except re.error as exc:
+            raise ValueError(f"cleaning.{key}: bad regular expression {value!r}: {exc}") from exc
+    return compiled
+
+
+_PATTERN_CACHE: dict[str, re.Pattern] = {}
+
+
+def _compile(pattern: str) -> re.Pattern:
+    found = _PATTERN_CACHE.get(pattern)
+    if found is None:
+        found = _PATTERN_CACHE[pattern] = re.compile(pattern, re.MULTILINE | re.IGNORECASE)
+    return found
+
+
+def cleaning_rules(rules: dict[str, Any] | None) -> dict[str, Any]:
+    """Accept either the spec's `cleaning` dict or {content:..., cleaning:...}."""
+    rules = rules or {}
+    cleaning = rules.get("cleaning")
+    return cleaning if isinstance(cleaning, dict) else rules
+
+
+def apply_source_rules(text: str, cleaning: dict[str, Any]) -> str:
+    """starters / stoppers / removers of a source spec."""
+    for pattern in _patterns(cleaning.get("starters"), "starters"):
+        match = pattern.search(text)
+        if match:
+            text = text[text.rfind("\n", 0, match.start()) + 1:]
+            break
+    for pattern in _patterns(cleaning.get("stoppers"), "stoppers"):
+        match = pattern.search(text)
+        if match:
+            text = text[:text.rfind("\n", 0, match.start()) + 1]
+            break
+    for pattern in _patterns(cleaning.get("removers"), "removers"):
+        text = pattern.sub("", text)
+    return text
+
+
+def clean_text(text: str, rules: dict[str, Any] | None = None) -> str:
+    cleaning = cleaning_rules(rules)
+    text = normalise_unicode(text)
+    text = apply_source_rules(text, cleaning)
+    text = normalise_bullets(text)
+    if cleaning.get("remove_urls", True):
+        text = remove_urls(text)
+    if cleaning.get("remove_citations", True):
+        text = remove_citations(text)
+    text = remove_figure_residue(text)
+    return tidy_whitespace(text)
+
+
+def clean_document(doc: Document, rules: dict[str, Any] | None = None) -> "Document | Drop":
+    cleaning = cleaning_rules(rules)
+    text = clean_text(doc.text, cleaning)
+    if not text.strip():
+        return Drop(doc_id=doc.id, source=doc.source, subset=doc.subset, stage=STAGE,
+                    reason="empty_after_clean", chars=len(doc.text))
+    min_length = cleaning.get("min_length")
+    if min_length and len(text) < int(min_length):
+        return Drop(doc_id=doc.id, source=doc.source, subset=doc.subset, stage=STAGE,
+                    reason="too_short_after_clean", chars=len(text), detail=f"{len(text)} < {min_length}")
+    return doc.replace(text=text, title=normalise_unicode(doc.title).strip())
+
+
+def clean_fn(rules_by_source: dict[str, dict[str, Any]]):
+    """Per-document function for DocumentStage: each document cleaned with its own source's rules."""
+    frozen = {name: cleaning_rules(rules) for name, rules in (rules_by_source or {}).items()}
+
+    def clean(doc: Document) -> "Document | Drop":
+        return clean_document(doc, frozen.get(doc.source, {}))
+
+    return clean
+
+
+# ---------------------------------------------------------------------------------------------------
+# Statistical boilerplate: lines repeated across many documents of a source
+
+BOILERPLATE_MIN_CHARS = 10
+
+
+def line_key(line: str) -> str | None:
+    """The comparable form of a line, or None when the line may never count as boilerplate
+    (headings are structure, very short lines are too common to judge)."""
+    norm = " ".join(line.split()).lower()
+    if len(norm) < BOILERPLATE_MIN_CHARS or norm.startswith("#"):
+        return None
+    return hashlib.blake2b(norm.encode("utf-8"), digest_size=8).hexdigest()
+
+
+def document_line_keys(text: str) -> list[str]:
+    """Distinct candidate line keys of one document, sorted (a document counts once per line)."""
+    return sorted({key for key in map(line_key, text.split("\n")) if key is not None})
+
+
+def is_boilerplate(count: int, docs_in_source: int, min_docs: int, min_fraction: float) -> bool:
+    return count >= min_docs and count >= min_fraction * docs_in_source
+
+
+def remove_lines(text: str, keys: frozenset[str] | set[str]) -> tuple[str, int]:
+    kept, removed = [], 0
+    for line in text.split("\n"):
+        key = line_key(line)
+        if key is not None and key in keys:
+            removed += 1
+            continue
+        kept.append(line)
+    return _BLANK_LINES.sub("\n\n", "\n".join(kept)).strip(), removed
+
+
+class _RemoveBoilerplate(beam.DoFn):
+    def __init__(self):
+        self._lines = Metrics.counter("gap", "boilerplate:lines_removed")
+        self._changed = Metrics.counter("gap", "boilerplate:docs_changed")
+        self._kept = Metrics.counter("gap", "boilerplate:kept")
+        self._empty = Metrics.counter("gap", "boilerplate:empty_after_boilerplate")
+
+    def process(self, doc: Document, boilerplate: dict[str, list[str]]):
+        keys = boilerplate.get(doc.source)
+        if not keys:
+            self._kept.inc()
+            yield doc
+            return
+        text, removed = remove_lines(doc.text, frozenset(keys))
+        if removed:
+            self._lines.inc(removed)
+            self._changed.inc()
+        if not text.strip():
+            self._empty.inc()
+            yield beam.pvalue.TaggedOutput("dropped", Drop(
+                doc_id=doc.id, source=doc.source, subset=doc.subset, stage="boilerplate",
+                reason="empty_after_boilerplate", chars=len(doc.text)))
+            return
+        self._kept.inc()
+        yield doc.replace(text=text) if removed else doc
+
+
+class BoilerplateLines(beam.PTransform):
+    """Remove lines that occur in at least `min_docs` documents *and* `min_fraction` of the documents
+    of the same source. Outputs `kept` (documents) and `dropped` (documents left empty).
+
+    Memory: line counts are combined per (source, line hash) key, spread over workers like any
+    CombinePerKey; only the (small) set of boilerplate hashes per source becomes a side input.
+    Deterministic: counts do not depend on bundling, and hashes are sorted."""
+
+    def __init__(self, min_docs: int = 5, min_fraction: float = 0.3):
+        super().__init__()
+        if min_docs < 1 or not 0.0 < min_fraction <= 1.0:
+            raise ValueError(f"BoilerplateLines needs min_docs >= 1 and 0 < min_fraction <= 1, "
+                             f"got {min_docs}, {min_fraction}")
+        self._min_docs = min_docs
+        self._min_fraction = min_fraction
+
+    def expand(self, docs):
+        min_docs, min_fraction = self._min_docs, self._min_fraction
+        docs_per_source = (docs | "SourceOfDoc" >> beam.Map(lambda d: (d.source, 1))
+                           | "CountDocs" >> beam.CombinePerKey(sum))
+        line_counts = (docs
+                       | "LineKeys" >> beam.FlatMap(lambda d: (((d.source, k), 1) for k in document_line_keys(d.text)))
+                       | "CountLines" >> beam.CombinePerKey(sum)
+                       | "Frequent" >> beam.Filter(lambda kv: kv[1] >= min_docs)
+                       | "BySource" >> beam.Map(lambda kv: (kv[0][0], (kv[0][1], kv[1]))))
+
+        def choose(source_and_groups: tuple[str, dict[str, Iterable]]) -> Iterable[tuple[str, list[str]]]:
+            source, groups = source_and_groups
+            totals = list(groups["docs"])
+            if not totals:
+                return
+            total = totals[0]
+            keys = sorted(k for k, n in groups["lines"] if is_boilerplate(n, total, min_docs, min_fraction))
+            if keys:
+                yield source, keys
+
+        boilerplate = ({"docs": docs_per_source, "lines": line_counts}
+                       | "JoinCounts" >> beam.CoGroupByKey()
+                       | "Choose" >> beam.FlatMap(choose))
+        return docs | "RemoveBoilerplate" >> beam.ParDo(
+            _RemoveBoilerplate(), boilerplate=beam.pvalue.AsDict(boilerplate)).with_outputs("dropped", main="kept")

@@ -1,0 +1,483 @@
+"""HTML pages -> structured plain text (one document per page).
+
+Main content comes from the source's selectors (`content.body_selector`, `content.title_selector`,
+`content.remove_selectors`); when none is given or none matches, a generic extractor prunes
+navigation, scripts, forms, cookie banners and link-dense blocks and keeps the rest. The text keeps the
+structure a model can use: headings as `#`/`##`, list items as `- `, tables linearised as
+`cell | cell` rows (or reduced to their caption, or dropped: `options.tables`), link text without URLs.
+
+National Guideline Clearinghouse summaries (XML whose fields hold *escaped* HTML) are recognised and
+rendered field by field: `## Major Recommendations` etc.
+
+Selectors are a small CSS subset compiled to XPath (tag, `*`, `#id`, `.class`, `[attr]`, `[attr=v]`,
+`[attr*=v]`, `[attr^=v]`, `[attr$=v]`, descendant and `>` combinators, `,` lists); anything else is
+refused with a clear error rather than silently matching nothing.
+"""
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from typing import Any, Iterable
+
+from lxml import etree
+from lxml import html as lxml_html
+
+from schemas.document import Document, document_id
+from schemas.events import Drop
+from schemas.raw import RawRecord
+from transforms.extract.encoding import decode_bytes
+from transforms.extract.errors import ExtractError
+from transforms.extract.options import ExtractOptions
+
+# ---------------------------------------------------------------------------------------------------
+# CSS subset -> XPath
+
+_SIMPLE = re.compile(
+    r"""(?P<tag>[A-Za-z][A-Za-z0-9_-]*|\*)?(?P<rest>(?:\#[A-Za-z0-9_:-]+|\.[A-Za-z0-9_-]+|"""
+    r"""\[[A-Za-z_:][A-Za-z0-9_:.-]*(?:[*^$~|]?=(?:"[^"]*"|'[^']*'|[^\]\s]+))?\])*)$""")
+_PART = re.compile(r"""\#([A-Za-z0-9_:-]+)|\.([A-Za-z0-9_-]+)|\[([A-Za-z_:][A-Za-z0-9_:.-]*)(?:([*^$~|]?=)("[^"]*"|'[^']*'|[^\]\s]+))?\]""")
+
+
+def _xpath_literal(value: str) -> str:
+    if "'" not in value:
+        return f"'{value}'"
+    if '"' not in value:
+        return f'"{value}"'
+    return "concat(" + ", \"'\", ".join(f"'{p}'" for p in value.split("'")) + ")"
+
+
+def _compound_to_xpath(compound: str) -> str:
+    match = _SIMPLE.match(compound)
+    if not match or not compound:
+        raise ValueError(f"unsupported CSS selector part {compound!r}")
+    tag = match.group("tag") or "*"
+    conditions = []
+    for id_, cls, attr, op, value in _PART.findall(match.group("rest") or ""):
+        if id_:
+            conditions.append(f"@id={_xpath_literal(id_)}")
+        elif cls:
+            conditions.append(f"contains(concat(' ', normalize-space(@class), ' '), {_xpath_literal(' ' + cls + ' ')})")
+        elif attr:
+            if not op:
+                conditions.append(f"@{attr}")
+                continue
+            value = value[1:-1] if value[:1] in "\"'" else value
+            lit = _xpath_literal(value)
+            conditions.append({
+                "=": f"@{attr}={lit}",
+                "*=": f"contains(@{attr}, {lit})",
+                "^=": f"starts-with(@{attr}, {lit})",
+                "$=": f"substring(@{attr}, string-length(@{attr}) - string-length({lit}) + 1)={lit}",
+                "~=": f"contains(concat(' ', normalize-space(@{attr}), ' '), {_xpath_literal(' ' + value + ' ')})",
+                "|=": f"(@{attr}={lit} or starts-with(@{attr}, {_xpath_literal(value + '-')}))",
+            }[op])
+    return tag + "".join(f"[{c}]" for c in conditions)
+
+
+@lru_cache(maxsize=256)
+def css_to_xpath(selector: str) -> str:
+    """Compile a CSS selector of the supported subset to an XPath expression (raises ValueError)."""
+    alternatives = []
+    for group in selector.split(","):
+        tokens = re.findall(r"""(?:[^\s>"']|"[^"]*"|'[^']*')+|>""", group.strip())
+        if not tokens:
+            raise ValueError(f"empty CSS selector in {selector!r}")
+        path, axis = "descendant-or-self::", ""
+        for token in tokens:
+            if token == ">":
+                if axis == "/" or path == "descendant-or-self::":
+                    raise ValueError(f"misplaced '>' in CSS selector {selector!r}")
+                axis = "/"
+                continue
+            if path != "descendant-or-self::":
+                path += axis or "//"
+            path += _compound_to_xpath(token)
+            axis = ""
+        alternatives.append(path)
+    return " | ".join(alternatives)
+
+
+def select(root, selector: str) -> list:
+    try:
+        return root.xpath(css_to_xpath(selector))
+    except (ValueError, etree.XPathError) as exc:
+        raise ExtractError(f"bad content selector {selector!r}: {exc}") from exc
+
+
+# ---------------------------------------------------------------------------------------------------
+# Boilerplate pruning
+
+_ALWAYS_DROP = {"script", "style", "noscript", "template", "iframe", "svg", "canvas", "object", "embed",
+                "head", "form", "button", "select", "input", "textarea", "map", "audio", "video", "link",
+                "meta"}
+_GENERIC_DROP = {"nav", "header", "footer", "aside", "menu"}
+# class/id words of navigation, cookie banners, social widgets and the like (matched as whole words).
+_BOILERPLATE_ATTR = re.compile(
+    r"(?:^|[\s_-])(?:cookie|cookies|consent|gdpr|banner|nav|navbar|navigation|menu|breadcrumbs?|"
+    r"breadbox|sidebar|side-?nav|skip(?:menu|nav|link)?|social|share|sharing|syndicate|msyndicate|"
+    r"footer|header|masthead|branding|search|searchform|pageoptions(?:-horizontal|-inner2?)?|"
+    r"print|subscribe|newsletter|advert(?:isement)?|ads?|promo|related|popup|modal|toolbar|"
+    r"emergency-alert|noscript|plugin-legend|linkpolicy|prefoot|official-notice)(?:$|[\s_-])",
+    re.IGNORECASE)
+_NEVER_PRUNED = {"body", "html", "td", "th", "tr", "thead", "tbody", "tfoot", "caption", "h1", "h2", "h3",
+                 "h4", "h5", "h6", "p", "li"}
+_CONSENT_ATTR = re.compile(r"cookie|consent|gdpr", re.IGNORECASE)
+_BLOCK_TAGS = {"p", "div", "section", "article", "main", "header", "footer", "aside", "blockquote", "pre",
+               "address", "figure", "figcaption", "dl", "dt", "dd", "ul", "ol", "li", "table", "tr", "td",
+               "th", "thead", "tbody", "tfoot", "caption", "fieldset", "h1", "h2", "h3", "h4", "h5", "h6",
+               "hr", "center", "body", "html", "details", "summary", "nav", "menu", "dir", "frameset",
+               "legend", "option"}
+_HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
+_WS = re.compile(r"[ \t\r\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+
+
+def _attr_words(el) -> str:
+    return f"{el.get('class') or ''} {el.get('id') or ''} {el.get('role') or ''}"
+
+
+def _text_len(el) -> int:
+    return len(_WS.sub(" ", "".join(el.itertext())).strip())
+
+
+def _link_text_len(el) -> int:
+    return sum(_text_len(a) for a in el.iter("a"))
+
+
+def _remove(el) -> None:
+    """Remove an element but keep its tail text attached to the previous node."""
+    parent = el.getparent()
+    if parent is None:
+        return
+    tail = el.tail
+    if tail:
+        prev = el.getprevious()
+        if prev is not None:
+            prev.tail = (prev.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
+    parent.remove(el)
+
+
+def _prune(root, generic: bool) -> None:
+    for el in list(root.iter()):
+        if not isinstance(el.tag, str):
+            if el.getparent() is not None:
+                _remove(el)  # comments, processing instructions
+            continue
+        tag = el.tag.lower()
+        if tag in _ALWAYS_DROP:
+            _remove(el)
+            continue
+        if el.get("hidden") is not None or el.get("aria-hidden") == "true" or \
+                re.search(r"display\s*:\s*none", el.get("style") or "", re.IGNORECASE):
+            _remove(el)
+            continue
+        attrs = _attr_words(el)
+        if _CONSENT_ATTR.search(attrs) and tag not in ("body", "html"):
+            _remove(el)
+            continue
+        if generic and tag not in _NEVER_PRUNED:
+            if tag in _GENERIC_DROP or el.get("role") in ("navigation", "banner", "contentinfo", "search"):
+                _remove(el)
+            elif _BOILERPLATE_ATTR.search(attrs) and _text_len(el) < 2000:
+                _remove(el)
+
+
+def _prune_link_dense(root) -> None:
+    """Blocks that are mostly link text (menus, link lists, "related" boxes) are navigation."""
+    for el in list(root.iter("ul", "ol", "div", "td", "table", "p", "section", "dl")):
+        if el.getparent() is None:
+            continue
+        total = _text_len(el)
+        if total == 0:
+            continue
+        links = _link_text_len(el)
+        words = total // 6 + 1
+        if links / total > 0.6 and (total < 1500 or links / total > 0.85) and words < 400:
+            _remove(el)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Rendering
+
+_BR = "\x1e"  # a <br> inside inline text; source newlines are mere whitespace in HTML
+
+
+def _collapse(text: str) -> str:
+    lines = [_WS.sub(" ", line).strip() for line in text.replace("\n", " ").split(_BR)]
+    return "\n".join(line for line in lines if line)
+
+
+def _is_layout_table(table) -> bool:
+    """Old sites lay pages out with tables: such a table holds blocks, not data."""
+    for el in table.iterdescendants():
+        if isinstance(el.tag, str) and el.tag in ("table", "p", "div", "ul", "ol", "h1", "h2", "h3",
+                                                   "h4", "h5", "h6", "blockquote", "pre"):
+            return True
+    return False
+
+
+class _Renderer:
+    def __init__(self, tables: str):
+        self.tables = tables
+        self.blocks: list[tuple[str, str]] = []   # (kind, text)
+        self.inline: list[str] = []
+        self.prefix: str | None = None
+        self.list_depth = 0
+
+    def flush(self, kind: str = "p") -> None:
+        text = _collapse("".join(self.inline))
+        self.inline = []
+        if not text:
+            return
+        if self.prefix is not None:
+            text, kind, self.prefix = self.prefix + text, "li", None
+        self.blocks.append((kind, text))
+
+    def render(self, el) -> None:
+        if not isinstance(el.tag, str):
+            return
+        tag = el.tag.lower()
+        if tag in _ALWAYS_DROP:
+            return
+        if tag in _HEADINGS:
+            self.flush()
+            text = _collapse(" ".join(el.itertext()))
+            if text:
+                self.blocks.append(("h", "#" * _HEADINGS[tag] + " " + text))
+            return
+        if tag == "br":
+            self.inline.append(_BR)
+            return
+        if tag == "pre":
+            self.flush()
+            text = "".join(el.itertext()).strip("\n")
+            if text.strip():
+                self.blocks.append(("pre", text))
+            return
+        if tag == "table" and not _is_layout_table(el):
+            self.flush()
+            self._table(el)
+            return
+        if tag == "li":
+            self.flush()
+            self.prefix = "  " * max(self.list_depth - 1, 0) + "- "
+        if tag in ("ul", "ol", "dir", "menu"):
+            self.flush()
+            self.list_depth += 1
+        block = tag in _BLOCK_TAGS
+        if block and tag != "li":
+            self.flush()
+        if el.text:
+            self.inline.append(el.text)
+        for child in el:
+            self.render(child)
+            if child.tail:
+                self.inline.append(child.tail)
+        if block:
+            self.flush()
+        if tag in ("ul", "ol", "dir", "menu"):
+            self.list_depth -= 1
+        if tag == "li":
+            self.prefix = None
+
+    def _table(self, table) -> None:
+        if self.tables == "drop":
+            return
+        captions = [_collapse(" ".join(c.itertext())) for c in table.iter("caption")]
+        if self.tables == "caption":
+            for caption in captions:
+                if caption:
+                    self.blocks.append(("p", caption))
+            return
+        lines = [c for c in captions if c]
+        for row in table.iter("tr"):
+            cells = [_collapse(" ".join(cell.itertext()).replace("\n", " "))
+                     for cell in row if isinstance(cell.tag, str) and cell.tag.lower() in ("td", "th")]
+            cells = [c for c in cells if c]
+            if cells:
+                lines.append(" | ".join(cells))
+        if lines:
+            self.blocks.append(("table", "\n".join(lines)))
+
+    def text(self) -> str:
+        self.flush()
+        out: list[str] = []
+        prev_kind = ""
+        for kind, text in self.blocks:
+            if out:
+                out.append("\n" if kind == "li" and prev_kind == "li" else "\n\n")
+            out.append(text)
+            prev_kind = kind
+        return "".join(out)
+
+
+def render_elements(elements: Iterable, tables: str = "linearize") -> str:
+    renderer = _Renderer(tables)
+    for el in elements:
+        renderer.flush()
+        renderer.render(el)
+    return renderer.text()
+
+
+def html_fragment_to_text(fragment: str, tables: str = "linearize") -> str:
+    """Render an HTML fragment (no pruning of boilerplate: the caller chose it)."""
+    if not fragment.strip():
+        return ""
+    root = lxml_html.fragment_fromstring(fragment, create_parent="div")
+    _prune(root, generic=False)
+    return render_elements([root], tables)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Pages
+
+def _parse(text: str):
+    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)  # lxml refuses str input with an encoding declaration
+    try:
+        root = lxml_html.document_fromstring(text)
+    except (etree.ParserError, ValueError) as exc:
+        raise ExtractError(f"unparseable HTML: {exc}") from exc
+    return root
+
+
+def _page_title(root, content: dict[str, Any], meta: dict[str, Any]) -> str:
+    selector = content.get("title_selector")
+    if selector:
+        for el in select(root, selector):
+            title = _collapse(" ".join(el.itertext()).replace("\n", " "))
+            if title:
+                return title
+    for xpath in ("//meta[@property='og:title']/@content", "//meta[@name='citation_title']/@content",
+                  "//meta[@name='DC.title']/@content"):
+        found = root.xpath(xpath)
+        if found and found[0].strip():
+            return _collapse(found[0])
+    found = root.xpath("//title")
+    if found:
+        title = _collapse(" ".join(found[0].itertext()))
+        if title:
+            return title
+    for h1 in root.iter("h1"):
+        title = _collapse(" ".join(h1.itertext()))
+        if title:
+            return title
+    return str(meta.get("title") or "")
+
+
+def _generic_main(root):
+    """The generic fallback: semantic containers when present, else the pruned body."""
+    for xpath in ("//main", "//*[@role='main']", "//article"):
+        found = [el for el in root.xpath(xpath) if _text_len(el) > 200]
+        if found:
+            return found
+    for xpath in ("//*[@id='content-main']", "//*[@id='main-content']", "//*[@id='maincontent']",
+                  "//*[@id='content']", "//*[@id='main']"):
+        found = [el for el in root.xpath(xpath) if _text_len(el) > 200]
+        if found:
+            return found[:1]
+    body = root.find("body")
+    return [body if body is not None else root]
+
+
+def extract_html_text(text: str, content: dict[str, Any], tables: str = "linearize",
+                      meta: dict[str, Any] | None = None) -> tuple[str, str, str]:
+    """(title, body text, method) of one decoded HTML page; method is 'selector' or 'generic'."""
+    meta = meta or {}
+    root = _parse(text)
+    title = _page_title(root, content, meta)
+    for selector in content.get("remove_selectors") or []:
+        for el in select(root, selector):
+            _remove(el)
+    body_selector = content.get("body_selector")
+    if body_selector:
+        found = select(root, body_selector)
+        # Drop matches nested in other matches: their text would be emitted twice.
+        ids = {id(el) for el in found}
+        found = [el for el in found if not any(id(a) in ids for a in el.iterancestors())]
+        if found:
+            for el in found:
+                _prune(el, generic=False)
+            body = render_elements(found, tables)
+            if body.strip():
+                return title, body, "selector"
+    _prune(root, generic=True)
+    _prune_link_dense(root)
+    return title, render_elements(_generic_main(root), tables), "generic"
+
+
+# ---------------------------------------------------------------------------------------------------
+# National Guideline Clearinghouse summaries
+
+# Administrative fields that carry no clinical text.
+NGC_SKIPPED_FIELDS = frozenset({
+    "Bibliographic Source(s)", "Guideline Status", "Guideline Availability", "Availability of Companion Documents",
+    "Patient Resources", "NGC Status", "Copyright Statement", "Disclaimer", "Financial Disclosures/Conflicts of Interest",
+    "Guideline Developer(s)", "Source(s) of Funding", "Guideline Committee", "Composition of Group That Authored the Guideline",
+    "Guideline Endorser(s)", "Adaptation", "Date Released", "Identifying Information and Availability",
+    "Institute of Medicine (IOM) National Healthcare Quality Report Categories", "IOM Care Need", "IOM Domain",
+    "Guideline Category", "Clinical Specialty", "Intended Users", "Number of Source Documents", "Date Accessed",
+})
+
+
+def is_ngc_summary(content: bytes) -> bool:
+    head = content[:2048].lstrip()
+    return head.startswith(b"<Version") or (b"<Version" in head[:200] and b"<Section" in content[:8192])
+
+
+def extract_ngc_summary(content: bytes, tables: str = "linearize") -> tuple[str, str]:
+    """(title, text) of an NGC summary: each field's escaped HTML decoded and rendered under `## name`."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, recover=False)
+    try:
+        root = etree.fromstring(content, parser)
+    except etree.XMLSyntaxError as exc:
+        raise ExtractError(f"malformed NGC summary XML: {exc}") from exc
+    title = ""
+    parts: list[str] = []
+    for field in root.iter("Field"):
+        name = (field.get("Name") or "").strip()
+        values = [v.get("Value") or "" for v in field.iter("FieldValue")]
+        rendered = "\n\n".join(t for t in (html_fragment_to_text(v, tables) for v in values) if t)
+        if name == "Guideline Title":
+            title = _collapse(rendered.replace("\n", " "))
+            continue
+        if not rendered or name in NGC_SKIPPED_FIELDS:
+            continue
+        parts.append(f"## {name}\n\n{rendered}")
+    body = "\n\n".join(parts)
+    if title:
+        body = f"# {title}\n\n{body}" if body else ""
+    return title, body
+
+
+# ---------------------------------------------------------------------------------------------------
+# The pipeline entry point
+
+def _content_rules(rules: dict[str, Any] | None) -> dict[str, Any]:
+    rules = rules or {}
+    content = rules.get("content")
+    return content if isinstance(content, dict) else rules
+
+
+def extract_html(raw: RawRecord, *, subset: str, options: ExtractOptions,
+                 rules: dict[str, Any] | None = None) -> list[Document | Drop]:
+    """One Document per page, or a Drop(stage='extract', reason='no_text') when nothing is left."""
+    meta = raw.meta_dict()
+    content = _content_rules(rules)
+    if not raw.content.strip():
+        raise ExtractError("empty HTML record")
+    if is_ngc_summary(raw.content):
+        title, body = extract_ngc_summary(raw.content, options.tables)
+        method, encoding = "ngc-summary", "xml"
+    else:
+        text, encoding = decode_bytes(raw.content, meta.get("charset"))
+        title, body, method = extract_html_text(text, content, options.tables, meta)
+    doc_id = document_id(raw.source, raw.url)
+    if not body.strip():
+        return [Drop(doc_id=doc_id, source=raw.source, subset=subset, stage="extract", reason="no_text",
+                     chars=0, detail=f"{method} extraction found no text")]
+    meta.update({"extractor": method, "encoding": encoding})
+    return [Document(id=doc_id, source=raw.source, subset=subset, title=title or str(meta.get("title") or ""),
+                     text=body, url=raw.url, license=meta.get("license", raw.license),
+                     meta=json.dumps(meta, sort_keys=True, ensure_ascii=False))]

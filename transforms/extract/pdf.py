@@ -1,0 +1,394 @@
+"""PDF -> structured plain text with pdfminer.six (one document per PDF).
+
+pdfminer gives positioned text lines grouped into boxes; this module decides the rest:
+- reading order: boxes are read top-down, and on pages with two columns the left column is read
+  before the right one, between full-width boxes (titles, wide tables) that act as separators;
+- running headers, footers and page numbers: lines in the top/bottom band of the page whose text
+  (digits ignored) recurs on many pages are removed, as are bare page numbers there;
+- end-of-line hyphenation is joined ("treat-" + "ment" -> "treatment"), ligatures (U+FB00..) are
+  spelled out, `(cid:N)` glyph garbage is dropped;
+- headings: boxes set in a font clearly larger than the body font become `#` / `##` lines;
+- table debris: boxes made only of numbers are dropped; a lone recommendation number ("1.2.3")
+  is glued to the paragraph that follows it.
+Encrypted (password-protected), corrupt and image-only PDFs raise ExtractError (-> quarantine);
+`options.pdf_max_pages` and `options.pdf_timeout_s` bound the work per document (the time limit is
+checked between pages).
+"""
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import re
+import statistics
+import time
+from collections import Counter
+from typing import Any
+
+from schemas.document import Document, document_id
+from schemas.events import Drop
+from schemas.raw import RawRecord
+from transforms.extract.errors import ExtractError
+from transforms.extract.options import ExtractOptions
+
+LIGATURES = {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",
+             "\ufb05": "st", "\ufb06": "st", "\u00ad": "", "\u00a0": " ", "\u2002": " ", "\u2003": " ",
+             "\u2009": " ", "\u200b": ""}
+_LIGATURE_RE = re.compile("|".join(LIGATURES))
+_CID = re.compile(r"\(cid:\d+\)")
+_BULLET = re.compile(r"^\s*[•●▪■◦○‣∙·►▶➢✓\uf0b7\uf0a7\uf076\uf0d8]\s*")
+_NUMBER_TOKEN = re.compile(r"^[(\[]?[-+±–−]?[\d.,:/%]+[)\]]?[%*†‡]?$|^[-–—.]+$")
+_PAGE_NUMBER = re.compile(r"^\s*(?:page\s*)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?\s*$|^\s*[-–]\s*\d{1,4}\s*[-–]\s*$"
+                          r"|^\s*[ivxlc]{1,6}\s*$", re.IGNORECASE)
+_REC_NUMBER = re.compile(r"^\d{1,2}(?:\.\d{1,3}){1,3}\.?$")
+_HYPHEN_END = re.compile(r"[A-Za-zÀ-ÿ]-$")
+_DIGITS = re.compile(r"\d+")
+_TOC_LINE = re.compile(r"(?:\.\s?){5,}\s*\d{1,4}\s*$")
+
+
+def normalise_glyphs(text: str) -> str:
+    """Ligatures spelled out, soft hyphens and zero-width spaces removed, `(cid:N)` garbage dropped."""
+    return _CID.sub("", _LIGATURE_RE.sub(lambda m: LIGATURES[m.group(0)], text))
+
+
+@dataclasses.dataclass
+class Line:
+    text: str
+    size: float
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+
+@dataclasses.dataclass
+class Box:
+    lines: list[Line]
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    @property
+    def text(self) -> str:
+        return " ".join(line.text for line in self.lines)
+
+
+@dataclasses.dataclass
+class Page:
+    number: int
+    width: float
+    height: float
+    boxes: list[Box]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Reading pdfminer's layout
+
+def _line_size(line) -> float:
+    from pdfminer.layout import LTChar
+    sizes = [round(ch.size, 1) for ch in line if isinstance(ch, LTChar) and ch.get_text().strip()]
+    if not sizes:
+        return 0.0
+    return Counter(sizes).most_common(1)[0][0]
+
+
+def _layout_boxes(layout) -> list[Box]:
+    from pdfminer.layout import LTFigure, LTTextBox, LTTextLine
+    boxes: list[Box] = []
+
+    def visit(obj) -> None:
+        if isinstance(obj, LTTextBox):
+            lines = []
+            for line in obj:
+                if not isinstance(line, LTTextLine):
+                    continue
+                text = normalise_glyphs(line.get_text()).strip()
+                if text and not _TOC_LINE.search(text):  # table-of-contents entries repeat the headings
+                    lines.append(Line(" ".join(text.split()), _line_size(line), line.x0, line.y0, line.x1, line.y1))
+            if lines:
+                boxes.append(Box(lines, obj.x0, obj.y0, obj.x1, obj.y1))
+        elif isinstance(obj, LTFigure):
+            pass  # text inside figures is chart labels: not prose
+        elif hasattr(obj, "__iter__") and not isinstance(obj, LTTextLine):
+            for child in obj:
+                visit(child)
+
+    visit(layout)
+    return boxes
+
+
+def read_pages(content: bytes, *, max_pages: int, timeout_s: float) -> tuple[list[Page], dict[str, str]]:
+    """Positioned text of every page, plus the document info (title...). Raises ExtractError."""
+    from pdfminer.converter import PDFPageAggregator
+    from pdfminer.layout import LAParams
+    from pdfminer.pdfdocument import PDFDocument, PDFEncryptionError, PDFPasswordIncorrect
+    from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
+    from pdfminer.pdfpage import PDFPage
+    from pdfminer.pdfparser import PDFParser
+
+    if b"%PDF-" not in content[:1024]:
+        raise ExtractError("not a PDF (no %PDF- header)")
+    started = time.monotonic()
+    try:
+        document = PDFDocument(PDFParser(io.BytesIO(content)))
+    except (PDFPasswordIncorrect, PDFEncryptionError) as exc:
+        raise ExtractError(f"encrypted PDF: {type(exc).__name__}") from exc
+    except Exception as exc:  # pdfminer raises many unrelated types on broken files
+        raise ExtractError(f"corrupt PDF: {type(exc).__name__}: {exc}") from exc
+    try:
+        page_objects = list(PDFPage.create_pages(document))
+    except Exception as exc:
+        raise ExtractError(f"corrupt PDF page tree: {type(exc).__name__}: {exc}") from exc
+    if not page_objects:
+        raise ExtractError("corrupt PDF: no pages")
+    if len(page_objects) > max_pages:
+        raise ExtractError(f"PDF has {len(page_objects)} pages, over pdf_max_pages={max_pages}")
+    manager = PDFResourceManager(caching=True)
+    params = LAParams(line_margin=0.5, char_margin=2.0, word_margin=0.1, boxes_flow=None)
+    device = PDFPageAggregator(manager, laparams=params)
+    interpreter = PDFPageInterpreter(manager, device)
+    pages: list[Page] = []
+    for number, page in enumerate(page_objects, start=1):
+        if time.monotonic() - started > timeout_s:
+            raise ExtractError(f"PDF extraction exceeded pdf_timeout_s={timeout_s} at page {number}")
+        try:
+            interpreter.process_page(page)
+            layout = device.get_result()
+        except Exception as exc:
+            raise ExtractError(f"corrupt PDF content on page {number}: {type(exc).__name__}: {exc}") from exc
+        pages.append(Page(number, float(layout.width), float(layout.height), _layout_boxes(layout)))
+    info: dict[str, str] = {}
+    for entry in getattr(document, "info", []) or []:
+        for key in ("Title", "Author", "Subject"):
+            value = entry.get(key)
+            if isinstance(value, bytes):
+                value = _decode_pdf_string(value)
+            if isinstance(value, str) and value.strip():
+                info[key.lower()] = value.strip()
+    return pages, info
+
+
+def _decode_pdf_string(value: bytes) -> str:
+    if value.startswith(b"\xfe\xff"):
+        return value[2:].decode("utf-16-be", errors="replace")
+    return value.decode("latin-1", errors="replace")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Reading order
+
+def order_boxes(boxes: list[Box], width: float) -> list[Box]:
+    """Top-down, and column by column on two-column pages (full-width boxes separate the runs)."""
+    boxes = sorted(boxes, key=lambda b: (-round(b.y1), b.x0))
+    mid = width / 2
+    slack = width * 0.04
+    left = [b for b in boxes if b.x1 <= mid + slack]
+    right = [b for b in boxes if b.x0 >= mid - slack and b.x1 > mid + slack]
+    # Only a real two-column page: enough text on both sides.
+    if sum(len(b.text) for b in left) < 200 or sum(len(b.text) for b in right) < 200:
+        return boxes
+    ordered: list[Box] = []
+    run_left: list[Box] = []
+    run_right: list[Box] = []
+    for box in boxes:
+        if box.x1 <= mid + slack:
+            run_left.append(box)
+        elif box.x0 >= mid - slack:
+            run_right.append(box)
+        else:  # spans both columns: closes the current run
+            ordered += run_left + run_right
+            run_left, run_right = [], []
+            ordered.append(box)
+    return ordered + run_left + run_right
+
+
+# ---------------------------------------------------------------------------------------------------
+# Running headers and footers
+
+def _furniture_key(text: str) -> str:
+    return _DIGITS.sub("0", " ".join(text.lower().split()))
+
+
+def _in_margin(line: Line, page: Page, band: float = 0.1) -> bool:
+    return line.y0 >= page.height * (1 - band) or line.y1 <= page.height * band
+
+
+def running_lines(pages: list[Page], min_fraction: float = 0.3) -> set[str]:
+    """Keys of lines in the top/bottom bands that recur on many pages (digits ignored)."""
+    if len(pages) < 3:
+        return set()
+    counts: Counter[str] = Counter()
+    for page in pages:
+        keys = {_furniture_key(line.text) for box in page.boxes for line in box.lines if _in_margin(line, page)}
+        counts.update(keys)
+    needed = max(3, int(min_fraction * len(pages) + 0.999))
+    return {key for key, n in counts.items() if n >= needed}
+
+
+def remove_furniture(pages: list[Page]) -> list[Page]:
+    repeated = running_lines(pages)
+    cleaned = []
+    for page in pages:
+        boxes = []
+        for box in page.boxes:
+            lines = [line for line in box.lines
+                     if not (_in_margin(line, page) and (_furniture_key(line.text) in repeated
+                                                         or _PAGE_NUMBER.match(line.text)))]
+            if lines:
+                boxes.append(Box(lines, box.x0, min(l.y0 for l in lines), box.x1, max(l.y1 for l in lines)))
+        cleaned.append(Page(page.number, page.width, page.height, boxes))
+    return cleaned
+
+
+# ---------------------------------------------------------------------------------------------------
+# Text assembly
+
+def is_number_debris(text: str) -> bool:
+    tokens = text.split()
+    return bool(tokens) and all(_NUMBER_TOKEN.match(t) for t in tokens) and not _REC_NUMBER.match(text.strip())
+
+
+def join_lines(lines: list[str]) -> list[str]:
+    """Lines of one box -> paragraphs/list items: hyphenation joined, bullets become `- ` items."""
+    items: list[str] = []
+    current = ""
+    for line in lines:
+        bullet = _BULLET.match(line)
+        if bullet:
+            if current:
+                items.append(current)
+            current = "- " + line[bullet.end():].strip()
+            continue
+        if not current:
+            current = line
+        elif _HYPHEN_END.search(current) and line[:1].islower():
+            current = current[:-1] + line
+        else:
+            current = current + " " + line
+    if current:
+        items.append(current)
+    return [item for item in items if item.strip("- ")]
+
+
+def body_font_size(pages: list[Page]) -> float:
+    weights: Counter[float] = Counter()
+    for page in pages:
+        for box in page.boxes:
+            for line in box.lines:
+                if line.size:
+                    weights[round(line.size * 2) / 2] += len(line.text)
+    return weights.most_common(1)[0][0] if weights else 0.0
+
+
+def _heading_sizes(pages: list[Page], body: float) -> dict[float, int]:
+    sizes = sorted({round(line.size * 2) / 2 for page in pages for box in page.boxes for line in box.lines
+                    if line.size >= body * 1.15}, reverse=True)
+    return {size: (1 if i == 0 else 2) for i, size in enumerate(sizes)}
+
+
+def _is_heading(box: Box, body: float) -> bool:
+    text = box.text
+    return (body > 0 and all(line.size >= body * 1.15 for line in box.lines) and len(text.split()) <= 20
+            and not text.rstrip().endswith((".", ",", ";")) and sum(c.isalpha() for c in text) >= 3
+            and not re.search(r"www\.|https?:|@", text))
+
+
+def pages_to_text(pages: list[Page]) -> str:
+    pages = remove_furniture(pages)
+    body = body_font_size(pages)
+    levels = _heading_sizes(pages, body)
+    blocks: list[str] = []
+    pending_number = ""
+    for page in pages:
+        for box in order_boxes(page.boxes, page.width):
+            text = box.text
+            if _REC_NUMBER.match(text.strip()) and len(box.lines) == 1:
+                pending_number = text.strip()  # "1.2.3" set apart from its recommendation
+                continue
+            if is_number_debris(text):
+                continue
+            if _is_heading(box, body):
+                size = round(max(line.size for line in box.lines) * 2) / 2
+                level = levels.get(size, 2)
+                heading = " ".join(text.split())
+                blocks.append("#" * level + " " + (f"{pending_number} " if pending_number else "") + heading)
+                pending_number = ""
+                continue
+            items = join_lines([line.text for line in box.lines])
+            if pending_number and items:
+                items[0] = f"{pending_number} {items[0]}"
+                pending_number = ""
+            blocks.extend(items)
+    blocks = _merge_split_paragraphs(blocks)
+    return "\n\n".join(blocks)
+
+
+_TERMINAL = (".", ":", "?", "!", ";")
+_REC_LEAD = re.compile(r"^(\d{1,2}(?:\.\d{1,3}){1,3})\s+(.*)$", re.DOTALL)
+
+
+def _plain(block: str) -> bool:
+    return not block.startswith(("#", "- "))
+
+
+def _merge_split_paragraphs(blocks: list[str]) -> list[str]:
+    """Undo layout splits. A paragraph cut by a page, column or box break continues in the next
+    block when it ends mid-sentence. NICE-style recommendation numbers sit in a margin column level
+    with the *second* line, so pdfminer yields "Set up a ... confirmed" + "1.1.1 endometriosis, ...":
+    the number is moved to the front of the paragraph it belongs to."""
+    merged: list[str] = []
+    for block in blocks:
+        prev = merged[-1] if merged else ""
+        rec = _REC_LEAD.match(block)
+        if rec and prev and _plain(prev) and not _REC_LEAD.match(prev):
+            number, rest = rec.groups()
+            if rest.startswith("- "):
+                merged[-1] = f"{number} {prev}"
+                merged.append(rest)
+                continue
+            if not prev.rstrip().endswith(_TERMINAL) or rest[:1].islower():
+                merged[-1] = f"{number} {prev} {rest}"
+                continue
+        if prev and not prev.startswith("#") and not block.startswith(("#", "- ")) \
+                and not prev.rstrip().endswith(_TERMINAL) and not rec:
+            continues = block[:1].islower() or block[:1] in "(["
+            ends_open = prev[-1:].islower() or prev[-1:] in ",-"
+            if continues or (ends_open and _plain(prev)):
+                if _HYPHEN_END.search(prev) and block[:1].islower():
+                    merged[-1] = prev[:-1] + block
+                else:
+                    merged[-1] = prev + " " + block
+                continue
+        merged.append(block)
+    return merged
+
+
+def _word_count(pages: list[Page]) -> int:
+    return sum(len(line.text.split()) for page in pages for box in page.boxes for line in box.lines)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The pipeline entry point
+
+def extract_pdf(raw: RawRecord, *, subset: str, options: ExtractOptions,
+                rules: dict[str, Any] | None = None) -> list[Document | Drop]:
+    pages, info = read_pages(raw.content, max_pages=options.pdf_max_pages, timeout_s=options.pdf_timeout_s)
+    if _word_count(pages) < 5 * 1 and all(not page.boxes for page in pages):
+        raise ExtractError(f"image-only PDF: no text layer on any of its {len(pages)} pages")
+    if _word_count(pages) < 5:
+        raise ExtractError(f"image-only PDF: {_word_count(pages)} words of text on {len(pages)} pages")
+    text = pages_to_text(pages)
+    meta = raw.meta_dict()
+    doc_id = document_id(raw.source, raw.url)
+    if not text.strip():
+        return [Drop(doc_id=doc_id, source=raw.source, subset=subset, stage="extract", reason="no_text",
+                     chars=0, detail="PDF text was all page furniture or table debris")]
+    title = str(meta.get("title") or "") or info.get("title", "")
+    if not title:
+        first_heading = next((b for b in text.split("\n\n") if b.startswith("#")), "")
+        title = first_heading.lstrip("# ").strip()
+    meta.update({"extractor": "pdfminer", "pages": len(pages)})
+    return [Document(id=doc_id, source=raw.source, subset=subset, title=title, text=text, url=raw.url,
+                     license=meta.get("license", raw.license),
+                     meta=json.dumps(meta, sort_keys=True, ensure_ascii=False))]
