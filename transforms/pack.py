@@ -1,0 +1,108 @@
+"""Packing: documents (BOS + tokens + EOS) concatenated and cut into rows of seq_len + 1 tokens.
+
+Packing happens inside each (subset, split, bucket); a document goes to bucket hash(seed, id) % buckets,
+so no worker holds a whole subset, and documents are sorted by id inside a bucket so the rows do not
+depend on arrival order. Long documents span rows and are never cropped. The tokens after the last
+full row of a bucket are the tail waste; it is counted per subset for the manifest.
+
+Each row records its provenance: `doc_ids` are the documents with tokens in the row, in order, and
+`doc_starts[i]` is the position in the row where doc_ids[i] begins (its BOS). It is negative when the
+document began in an earlier row (-300: it started 300 tokens before this row), so any row can be
+traced back to exact document offsets.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+import apache_beam as beam
+import numpy as np
+from apache_beam.metrics import Metrics
+
+from transforms.split import stable_hash
+
+ROWS = "rows"
+WASTE = "waste"
+
+
+def pack_tokens(docs: Iterable[tuple[str, Sequence[int]]], seq_len: int) -> tuple[list[dict[str, Any]], int]:
+    """Concatenate the documents' ids and cut rows of seq_len + 1; returns (rows, tail_waste_tokens).
+
+    Row: {"input_ids": np.ndarray[uint32] (seq_len + 1), "doc_ids": [str], "doc_starts": [int]}.
+    """
+    if seq_len < 1:
+        raise ValueError("seq_len must be positive")
+    width = seq_len + 1
+    ids_parts: list[np.ndarray] = []
+    doc_ids: list[str] = []
+    for doc_id, ids in docs:
+        if len(ids) == 0:
+            continue
+        doc_ids.append(doc_id)
+        ids_parts.append(np.asarray(ids, dtype=np.uint32))
+    if not ids_parts:
+        return [], 0
+    lengths = np.fromiter((len(p) for p in ids_parts), dtype=np.int64, count=len(ids_parts))
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))  # each document's offset in the stream
+    ends = starts + lengths
+    stream = np.concatenate(ids_parts)
+    n_rows = len(stream) // width
+    waste = int(len(stream) - n_rows * width)
+    table = stream[: n_rows * width].reshape(n_rows, width)
+    rows: list[dict[str, Any]] = []
+    first = 0  # first document that may still have tokens at this row
+    for r in range(n_rows):
+        row_start, row_end = r * width, (r + 1) * width
+        while ends[first] <= row_start:
+            first += 1
+        last = first
+        while last + 1 < len(starts) and starts[last + 1] < row_end:
+            last += 1
+        rows.append({
+            "input_ids": table[r],
+            "doc_ids": doc_ids[first:last + 1],
+            "doc_starts": [int(s - row_start) for s in starts[first:last + 1]],
+        })
+    return rows, waste
+
+
+def bucket_of(doc_id: str, buckets: int, seed: int) -> int:
+    return stable_hash("bucket", seed, doc_id) % buckets
+
+
+class Pack(beam.PTransform):
+    """PCollection[(subset, split, doc_id, ids)] -> outputs "rows" (main) and "waste".
+
+    Row: {subset, split, bucket, index, input_ids, doc_ids, doc_starts} (index = row number in its bucket).
+    Waste: (subset, split, tokens) for every bucket (sum them per subset for the manifest), also counted
+    as `pack:tail_waste_tokens_<subset>`; rows are counted as `pack:rows_<subset>_<split>`.
+    """
+
+    def __init__(self, seq_len: int, buckets: int, seed: int = 0):
+        super().__init__()
+        if buckets < 1:
+            raise ValueError("buckets must be >= 1")
+        self._seq_len = seq_len
+        self._buckets = buckets
+        self._seed = seed
+
+    def expand(self, docs):
+        seq_len, buckets, seed = self._seq_len, self._buckets, self._seed
+
+        def key(element):
+            subset, split, doc_id, ids = element
+            return (subset, split, bucket_of(doc_id, buckets, seed)), (doc_id, ids)
+
+        def pack_bucket(keyed):
+            (subset, split, bucket), items = keyed
+            ordered = sorted(items, key=lambda item: item[0])
+            rows, waste = pack_tokens(ordered, seq_len)
+            Metrics.counter("gap", f"pack:rows_{subset}_{split}").inc(len(rows))
+            Metrics.counter("gap", f"pack:tail_waste_tokens_{subset}").inc(waste)
+            yield beam.pvalue.TaggedOutput(WASTE, (subset, split, waste))
+            for index, row in enumerate(rows):
+                yield {"subset": subset, "split": split, "bucket": bucket, "index": index, **row}
+
+        return (docs
+                | "Bucket" >> beam.Map(key)
+                | "Group" >> beam.GroupByKey()
+                | "PackBucket" >> beam.FlatMap(pack_bucket).with_outputs(WASTE, main=ROWS))
