@@ -114,8 +114,14 @@ def pubmed(rows: list[tuple]) -> list[RawRecord]:
 def replay(rows: list[tuple]) -> list[RawRecord]:
     path = REPO / "gap_pipeline" / "sample_src" / "replay.jsonl"
     rows.append(("replay", "gap_pipeline/sample_src/replay.jsonl", "Apache-2.0 (written for this project)"))
-    return [RawRecord.make(source="replay", url="gap-sample://replay.jsonl", fetched_at=FETCHED_AT,
-                           content_type="json", content=path.read_bytes(), license="Apache-2.0")]
+    records = [RawRecord.make(source="replay", url="gap-sample://replay.jsonl", fetched_at=FETCHED_AT,
+                              content_type="json", content=path.read_bytes(), license="Apache-2.0")]
+    # The same text under a second address (as mirrors publish it): exact dedup must keep one copy.
+    first = json.loads(path.read_text(encoding="utf-8").splitlines()[9])
+    records.append(RawRecord.make(source="replay", url="gap-sample://mirror/replay-010.txt", fetched_at=FETCHED_AT,
+                                  content_type="text", content=first["text"].encode("utf-8"), license="Apache-2.0",
+                                  meta={"title": first["title"], "note": "exact copy of replay-010"}))
+    return records
 
 
 def main() -> None:

@@ -1,0 +1,36 @@
+"""With the `gcp` extra, the whole pipeline translates for Dataflow offline (--dry_run, no credentials)."""
+from __future__ import annotations
+
+import apache_beam as beam
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+
+pytest.importorskip("apache_beam.runners.dataflow.internal.apiclient")
+pytest.importorskip("google.cloud.storage")
+
+from gap_pipeline import pipeline  # noqa: E402
+from gap_pipeline.build import list_raw_parts, load_sources, resolve_input, sample_config_path  # noqa: E402
+from gap_pipeline.config import load_config  # noqa: E402
+
+
+def test_pipeline_translates_for_dataflow(tmp_path):
+    cfg = load_config(sample_config_path())
+    options = PipelineOptions([
+        "--runner=DataflowRunner", "--project=gap-dry-run", "--region=europe-west1",
+        "--temp_location=gs://gap-dry-run/tmp", "--staging_location=gs://gap-dry-run/staging",
+        "--dry_run=True", "--no_auth", "--sdk_location=container",
+    ])
+    p = beam.Pipeline(options=options)
+    pipeline.build(p, cfg, parts=list_raw_parts(resolve_input(cfg)), out_dir="gs://gap-dry-run/corpus",
+                   sources=load_sources(cfg), tokenizer_model=None)
+    result = p.run()
+    job = result.job.proto
+    assert job.name and job.type.name == "JOB_TYPE_BATCH"
+    names = " ".join(t.unique_name for t in p.runner.proto_pipeline.components.transforms.values())
+    for stage in ("ReadRaw", "Extract", "Clean", "Quality", "ExactDedup", "NearDedup", "Language",
+                  "Decontaminate", "Split", "TrainTokenizer", "Tokenize", "Pack", "Mix", "WriteTrain",
+                  "WriteValidation", "WriteDrops", "WriteQuarantine"):
+        assert stage in names, stage
+    # Workers get the SDK container image, i.e. the job is runnable as translated.
+    envs = p.runner.proto_pipeline.components.environments.values()
+    assert any(env.urn == "beam:env:docker:v1" for env in envs)
