@@ -63,7 +63,7 @@ _BACK_TITLES = re.compile(
     r"declarations? of (?:competing )?interests?|disclosures?(?: statement)?|funding(?: sources?| information| statement)?|"
     r"financial (?:support|disclosures?)|sources? of funding|authors?'? ?contributions?|contributors|"
     r"supporting information|supplementary (?:materials?|information|data|files?)|additional files?|"
-    r"abbreviations|references?|bibliography|data availability(?: statement)?|availability of data.*|"
+    r"abbreviations|references?|pre-publication history|bibliography|data availability(?: statement)?|availability of data.*|"
     r"agradecimentos?|agradecimientos?|conflitos? de interesses?|conflictos? de intereses?|"
     r"financiamento|financiación|financiamiento|contribuição dos autores|contribuciones de los autores|"
     r"refer[êe]ncias|referencias(?: bibliográficas)?|declaração de conflito de interesses?"
