@@ -74,47 +74,87 @@ def run_stages(docs: list[Document], out_dir: str | Path, *, seq_len: int = 64, 
     return results
 
 
+LICENCES = {"who": ("CC-BY-NC-SA-3.0-IGO", False), "pmc": ("CC-BY-4.0", True),
+            "pubmed": ("public-domain", True), "replay": ("CC-BY-SA-3.0", True)}
+
+
 def build_fake_out(docs: list[Document], out_dir: str | Path, drops: list[Drop] = (), **kw) -> dict[str, Any]:
-    """A complete output folder: shards, tokenizer, documents, drops and manifest."""
+    """A complete output folder in the layout and manifest format of gap_pipeline/build.py: shards,
+    tokenizer.model, documents/*.parquet, dropped/*.jsonl, quarantine/*.jsonl and manifest.json."""
     out = Path(out_dir)
     res = run_stages(docs, out, **kw)
     seq_len = kw.get("seq_len", 64)
     (out / "tokenizer.model").write_bytes(res["model"])
     (out / "documents").mkdir(exist_ok=True)
     table = pa.Table.from_pylist([d.to_row() for d in sorted(docs, key=lambda d: d.id)], schema=DOCUMENT_SCHEMA)
-    pq.write_table(table, out / "documents" / "documents-00000.parquet")
+    pq.write_table(table, out / "documents" / "documents-00000-of-00001.parquet")
     (out / "dropped").mkdir(exist_ok=True)
-    (out / "dropped" / "dropped-00000.jsonl").write_text("".join(d.to_json() + "\n" for d in drops))
+    (out / "dropped" / "dropped-00000-of-00001.jsonl").write_text("".join(d.to_json() + "\n" for d in drops))
     (out / "quarantine").mkdir(exist_ok=True)
-    (out / "quarantine" / "quarantine-00000.jsonl").write_text("")
-    info = tokenizer_info(res["model"])
-    kept_by_source: dict[str, int] = {}
+    (out / "quarantine" / "quarantine-00000-of-00001.jsonl").write_text("")
+
+    sp_info = tokenizer_info(res["model"])
+    from transforms.tokenizer import encode_document, load_tokenizer
+    sp = load_tokenizer(res["model"])
+    from transforms.split import assign_split
+    sources: dict[str, dict[str, Any]] = {}
+    for d in list(docs) + list(drops):
+        licence, redistributable = LICENCES[d.source]
+        sources.setdefault(d.source, {
+            "subset": d.subset, "priority": 0, "license": licence, "redistributable": redistributable,
+            "raw_records": 0, "raw_excluded": 0, "raw_quarantined": 0, "raw_extracted": 0,
+            "documents_extracted": 0, "documents_kept": 0, "chars_extracted": 0, "dropped": {},
+            "tokens": {"train": 0, "validation": 0}})
     for d in docs:
-        kept_by_source[d.source] = kept_by_source.get(d.source, 0) + 1
-    dropped_by_source: dict[str, int] = {}
-    stages: dict[str, dict[str, int]] = {}
+        s = sources[d.source]
+        s["raw_records"] += 1
+        s["raw_extracted"] += 1
+        s["documents_extracted"] += 1
+        s["documents_kept"] += 1
+        s["chars_extracted"] += len(d.text)
+        split = assign_split(d.id, d.subset, FRACTIONS, kw.get("seed", 1234))
+        s["tokens"][split] += len(encode_document(sp, d.text))
+    stages: dict[str, dict[str, Any]] = {}
     for d in drops:
-        dropped_by_source[d.source] = dropped_by_source.get(d.source, 0) + 1
-        stages.setdefault(d.stage, {})
-        stages[d.stage][d.reason] = stages[d.stage].get(d.reason, 0) + 1
-    sources = {s: {"subset": next(d.subset for d in docs if d.source == s), "publisher": s.upper(),
-                   "license": next(d.license for d in docs if d.source == s),
-                   "redistributable": s in ("pmc", "pubmed"),
-                   "records": kept_by_source[s] + dropped_by_source.get(s, 0),
-                   "kept": kept_by_source[s], "dropped": dropped_by_source.get(s, 0), "quarantined": 0}
-               for s in sorted(kept_by_source)}
+        s = sources[d.source]
+        s["raw_records"] += 1
+        s["raw_extracted"] += 1
+        s["documents_extracted"] += 1
+        s["chars_extracted"] += d.chars
+        s["dropped"].setdefault(d.stage, {}).setdefault(d.reason, 0)
+        s["dropped"][d.stage][d.reason] += 1
+        st = stages.setdefault(d.stage, {"dropped": {}, "dropped_chars": 0})
+        st["dropped"][d.reason] = st["dropped"].get(d.reason, 0) + 1
+        st["dropped_chars"] += d.chars
+    remaining = len(docs) + len(drops)
+    for st in stages.values():
+        n = sum(st["dropped"].values())
+        st["docs_in"], st["docs_out"] = remaining, remaining - n
+        remaining -= n
     waste: dict[str, int] = {}
     for subset, _split, tokens in res["wastes"]:
         waste[subset] = waste.get(subset, 0) + tokens
+    mix = res["mixture"]
+    mixture = {"mode": mix["mode"], "train_tokens": mix["train_tokens"],
+               "subsets": {s: {"available_tokens": e["available_rows"] * mix["tokens_per_row"],
+                               "train_tokens": e["tokens"], "realised_share": e["realised_share"],
+                               "target_share": e["target_share"]} for s, e in mix["subsets"].items()}}
+    languages: dict[str, int] = {}
+    for d in docs:
+        languages[d.lang or "und"] = languages.get(d.lang or "und", 0) + 1
+    n = len(docs) + len(drops)
     manifest = {
         "schema_version": 1,
         "config_hash": "0" * 64,
-        "tokenizer": {"file": "tokenizer.model", "seq_len": seq_len, **info},
-        "accounting": {"records_in": len(docs) + len(drops), "kept": len(docs), "dropped": len(drops),
-                       "quarantined": 0},
+        "tokenizer": {"file": "tokenizer.model", "seq_len": seq_len, **sp_info},
+        "accounting": {"raw_records": {"in": n, "excluded": 0, "quarantined": 0, "extracted": n},
+                       "documents": {"extracted": n, "dropped": len(drops), "kept": len(docs),
+                                     "tokenized": len(docs)},
+                       "balanced": True},
         "stages": stages,
-        "sources": sources,
-        "mixture": res["mixture"],
+        "sources": dict(sorted(sources.items())),
+        "mixture": mixture,
+        "languages": dict(sorted(languages.items())),
         "pack": {subset: {"tail_waste_tokens": tokens} for subset, tokens in sorted(waste.items())},
         "shards": res["shards"],
     }

@@ -1,0 +1,225 @@
+"""`gap verify OUT`: recompute every checksum and count of a built corpus and check the accounting.
+
+Each problem is one line naming the file or manifest key and what differs, e.g.
+  checksum mismatch: train/train-00001-of-00003.arrow has sha256 1f2e…, manifest says 9a8b…
+  missing shard: validation/validation-00000-of-00001.arrow is listed in manifest.json but not on disk
+  row count: train/train-00000-of-00003.arrow has 120 rows, manifest says 121
+An empty list means the corpus is exactly what its manifest says.
+"""
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from schemas.manifest import ManifestError, validate_manifest
+from schemas.shard import token_dtype, validate_shard_schema
+
+SHARE_TOLERANCE = 0.001  # 0.1 percentage point
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_manifest(out: Path) -> dict[str, Any]:
+    path = out / "manifest.json"
+    if not path.is_file():
+        raise ManifestError(f"no manifest: {path} does not exist (is {out} a built corpus?)")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ManifestError(f"manifest.json is not valid JSON: {exc}") from exc
+    validate_manifest(manifest)
+    return manifest
+
+
+def verify_corpus(out_dir: str | Path) -> list[str]:
+    """All problems found in the corpus at `out_dir` (empty when it is consistent)."""
+    out = Path(out_dir)
+    try:
+        manifest = load_manifest(out)
+    except ManifestError as exc:
+        return [str(exc)]
+    problems: list[str] = []
+    problems += _check_tokenizer(out, manifest)
+    problems += _check_shards(out, manifest)
+    problems += _check_accounting(out, manifest)
+    problems += _check_mixture(manifest)
+    return problems
+
+
+def _check_tokenizer(out: Path, manifest: dict[str, Any]) -> list[str]:
+    tok = manifest["tokenizer"]
+    path = out / tok.get("file", "tokenizer.model")
+    if not path.is_file():
+        return [f"missing tokenizer: {path.name} is named in manifest.json but not on disk"]
+    problems = []
+    digest = _sha256(path)
+    if digest != tok["sha256"]:
+        problems.append(f"checksum mismatch: {path.name} has sha256 {digest}, manifest says {tok['sha256']}")
+        return problems
+    try:
+        import sentencepiece as spm
+        sp = spm.SentencePieceProcessor(model_proto=path.read_bytes())
+    except Exception as exc:  # noqa: BLE001 - any load failure is the finding
+        return [f"tokenizer: {path.name} does not load as a sentencepiece model: {exc}"]
+    for key, actual in (("vocab_size", sp.get_piece_size()), ("bos_id", sp.bos_id()), ("eos_id", sp.eos_id())):
+        if tok[key] != actual:
+            problems.append(f"tokenizer: manifest {key} is {tok[key]}, {path.name} has {actual}")
+    return problems
+
+
+def _read_stream(path: Path) -> pa.Table:
+    with pa.memory_map(str(path), "r") as source:
+        return pa.ipc.open_stream(source).read_all()
+
+
+def _check_shards(out: Path, manifest: dict[str, Any]) -> list[str]:
+    problems: list[str] = []
+    seq_len = manifest["tokenizer"]["seq_len"]
+    vocab_size = manifest["tokenizer"]["vocab_size"]
+    listed = set()
+    for shard in manifest["shards"]:
+        rel = shard["path"]
+        listed.add(rel)
+        path = out / rel
+        if not path.is_file():
+            problems.append(f"missing shard: {rel} is listed in manifest.json but not on disk")
+            continue
+        digest = _sha256(path)
+        if digest != shard["sha256"]:
+            problems.append(f"checksum mismatch: {rel} has sha256 {digest}, manifest says {shard['sha256']}")
+        try:
+            table = _read_stream(path)
+        except (pa.ArrowInvalid, OSError) as exc:
+            problems.append(f"unreadable shard: {rel} is not an Arrow IPC stream: {exc}")
+            continue
+        try:
+            validate_shard_schema(table.schema, seq_len)
+        except ValueError as exc:
+            problems.append(f"shard schema: {rel}: {exc}")
+            continue
+        ids_type = table.schema.field("input_ids").type.value_type
+        if ids_type != token_dtype(vocab_size):
+            problems.append(f"shard schema: {rel} stores {ids_type} ids, a vocabulary of {vocab_size} needs "
+                            f"{token_dtype(vocab_size)}")
+        if table.num_rows != shard["rows"]:
+            problems.append(f"row count: {rel} has {table.num_rows} rows, manifest says {shard['rows']}")
+        tokens = table.num_rows * (seq_len + 1)
+        if tokens != shard["tokens"]:
+            problems.append(f"token count: {rel} holds {tokens} tokens, manifest says {shard['tokens']}")
+        if not rel.startswith(f"{shard['split']}/"):
+            problems.append(f"shard split: {rel} is listed as split {shard['split']!r}")
+        if table.num_rows:
+            flat = table.column("input_ids").combine_chunks().flatten()
+            top = pc.max(flat).as_py()
+            if top >= vocab_size:
+                problems.append(f"token ids: {rel} holds id {top}, outside the vocabulary of {vocab_size}")
+        if "subset_rows" in shard:
+            counts = pc.value_counts(table.column("subset").combine_chunks()).to_pylist()
+            actual = {c["values"]: c["counts"] for c in counts}
+            if actual != shard["subset_rows"]:
+                problems.append(f"row count: {rel} has rows per subset {dict(sorted(actual.items()))}, "
+                                f"manifest says {shard['subset_rows']}")
+    for path in sorted(glob.glob(str(out / "*" / "*.arrow"))):
+        rel = os.path.relpath(path, out).replace(os.sep, "/")
+        if rel not in listed:
+            problems.append(f"unlisted shard: {rel} is on disk but not in manifest.json")
+    return problems
+
+
+def _count_lines(paths: list[str]) -> int:
+    return sum(1 for p in paths for line in Path(p).read_text(encoding="utf-8").splitlines() if line.strip())
+
+
+def _check_accounting(out: Path, manifest: dict[str, Any]) -> list[str]:
+    problems: list[str] = []
+    acc = manifest["accounting"]
+    raw, docs = acc.get("raw_records", {}), acc.get("documents", {})
+    if raw:
+        if raw["in"] != raw["excluded"] + raw["quarantined"] + raw["extracted"]:
+            problems.append(f"accounting: raw records in {raw['in']} != excluded {raw['excluded']} + quarantined "
+                            f"{raw['quarantined']} + extracted {raw['extracted']}")
+        quarantined = _count_lines(sorted(glob.glob(str(out / "quarantine" / "*.jsonl"))))
+        if quarantined != raw["quarantined"]:
+            problems.append(f"accounting: quarantine/*.jsonl holds {quarantined} records, manifest says "
+                            f"{raw['quarantined']}")
+    if docs:
+        if docs["extracted"] != docs["dropped"] + docs["kept"]:
+            problems.append(f"accounting: documents extracted {docs['extracted']} != dropped {docs['dropped']} + "
+                            f"kept {docs['kept']}")
+        if "tokenized" in docs and docs["tokenized"] != docs["kept"]:
+            problems.append(f"accounting: {docs['kept']} documents kept but {docs['tokenized']} tokenized")
+        dropped = _count_lines(sorted(glob.glob(str(out / "dropped" / "*.jsonl"))))
+        if dropped != docs["dropped"]:
+            problems.append(f"accounting: dropped/*.jsonl holds {dropped} drops, manifest says {docs['dropped']}")
+        kept_files = sorted(glob.glob(str(out / "documents" / "*.parquet")))
+        kept = sum(pq.ParquetFile(p).metadata.num_rows for p in kept_files)
+        if kept != docs["kept"]:
+            problems.append(f"accounting: documents/*.parquet holds {kept} documents, manifest says {docs['kept']}")
+        stage_drops = sum(sum(s.get("dropped", {}).values()) for s in manifest["stages"].values())
+        if manifest["stages"] and stage_drops != docs["dropped"]:
+            problems.append(f"accounting: stages drop {stage_drops} documents in all, manifest says "
+                            f"{docs['dropped']}")
+        per_source = [s.get("documents_kept") for s in manifest["sources"].values()]
+        if per_source and None not in per_source and sum(per_source) != docs["kept"]:
+            problems.append(f"accounting: sources keep {sum(per_source)} documents in all, manifest says "
+                            f"{docs['kept']}")
+    # Each stage's output is the next one's input (JSON key order is not stage order: sort by flow).
+    stages = sorted(manifest["stages"].items(),
+                    key=lambda kv: (-kv[1].get("docs_in", 0), -kv[1].get("docs_out", 0), kv[0]))
+    for (name_a, a), (name_b, b) in zip(stages, stages[1:]):
+        if "docs_out" in a and "docs_in" in b and a["docs_out"] != b["docs_in"]:
+            problems.append(f"accounting: stage {name_a} outputs {a['docs_out']} documents but {name_b} "
+                            f"takes {b['docs_in']}")
+    for name, s in stages:
+        if {"docs_in", "docs_out", "dropped"} <= set(s) and s["docs_in"] - sum(s["dropped"].values()) != s["docs_out"]:
+            problems.append(f"accounting: stage {name}: {s['docs_in']} in - {sum(s['dropped'].values())} dropped "
+                            f"!= {s['docs_out']} out")
+    if stages and docs and "docs_out" in stages[-1][1] and stages[-1][1]["docs_out"] != docs["kept"]:
+        problems.append(f"accounting: the last stage ({stages[-1][0]}) outputs {stages[-1][1]['docs_out']} "
+                        f"documents, manifest keeps {docs['kept']}")
+    if acc.get("balanced") is False:
+        problems.append("accounting: manifest marks the accounting as not balanced")
+    return problems
+
+
+def _check_mixture(manifest: dict[str, Any]) -> list[str]:
+    problems: list[str] = []
+    mixture = manifest["mixture"]
+    subsets = mixture.get("subsets", {})
+    train_tokens = sum(s["tokens"] for s in manifest["shards"] if s["split"] == "train")
+    if "train_tokens" in mixture and mixture["train_tokens"] != train_tokens:
+        problems.append(f"mixture: train shards hold {train_tokens} tokens, mixture says {mixture['train_tokens']}")
+    per_subset: dict[str, int] = {}
+    for shard in manifest["shards"]:
+        if shard["split"] == "train":
+            for subset, rows in shard.get("subset_rows", {}).items():
+                per_subset[subset] = per_subset.get(subset, 0) + rows * (manifest["tokenizer"]["seq_len"] + 1)
+    for subset, entry in sorted(subsets.items()):
+        subset_tokens = entry.get("train_tokens", entry.get("tokens"))
+        if per_subset and subset_tokens is not None and per_subset.get(subset, 0) != subset_tokens:
+            problems.append(f"mixture: train shards hold {per_subset.get(subset, 0)} {subset} tokens, mixture "
+                            f"says {subset_tokens}")
+        if train_tokens and subset_tokens is not None:
+            share = subset_tokens / train_tokens
+            if abs(share - entry.get("realised_share", share)) > 1e-6:
+                problems.append(f"mixture: {subset} realised_share is {entry['realised_share']:.6f}, shards give "
+                                f"{share:.6f}")
+            if mixture.get("mode") == "shares" and "target_share" in entry \
+                    and abs(share - entry["target_share"]) > SHARE_TOLERANCE:
+                problems.append(f"mixture: {subset} has {share:.4%} of train tokens, target {entry['target_share']:.4%} "
+                                f"(more than 0.1 percentage point off)")
+    return problems
