@@ -119,7 +119,9 @@ class RawStoreWriter:
         self._fs.makedirs(self._dir, exist_ok=True)
         self._remove_orphan_temps()
         self._parts = _source_parts(self._fs, self._dir)
+        self._visited: dict[str, list[str]] = {}
         self._index = self._load_index()
+        self._pending_visited: dict[str, list[str]] = {}
         self._buffer: list[RawRecord] = []
         self._buffer_bytes = 0
         self._pending: dict[str, str] = {}
@@ -142,6 +144,7 @@ class RawStoreWriter:
                 with self._fs.open(path, "rb") as fh:
                     cached = json.loads(fh.read())
                 if cached.get("parts") == names:
+                    self._visited = {u: list(v) for u, v in cached.get("visited", {}).items()}
                     return {u: StoredEntry(*v) for u, v in cached["urls"].items()}
             except (ValueError, KeyError, TypeError) as exc:
                 log.warning("raw store %s: index unreadable (%s); rebuilding from parts", self.source, exc)
@@ -149,6 +152,7 @@ class RawStoreWriter:
 
     def _save_index(self) -> None:
         data = {"parts": [posixpath.basename(p) for p in self._parts],
+                "visited": dict(sorted(self._visited.items())),
                 "urls": {u: list(e) for u, e in sorted(self._index.items())}}
         _atomic_write_bytes(self._fs, posixpath.join(self._dir, INDEX_NAME),
                             json.dumps(data, sort_keys=True).encode())
@@ -161,6 +165,20 @@ class RawStoreWriter:
 
     def __contains__(self, url: str) -> bool:
         return self.stored(url) is not None
+
+    def mark_visited(self, url: str, links: list[str]) -> None:
+        """Remember a page that is not stored itself (a landing page) and the links it gave, so a
+        resumed crawl can skip it once those links are stored. Persisted with the next part."""
+        self._pending_visited[url] = list(links)
+        if not self._buffer:  # nothing to write a part for: persist now
+            self._visited.update(self._pending_visited)
+            self._pending_visited = {}
+            self._save_index()
+
+    def visited(self, url: str) -> list[str] | None:
+        if url in self._pending_visited:
+            return self._pending_visited[url]
+        return self._visited.get(url)
 
     def stored_urls(self) -> set[str]:
         return set(self._index) | set(self._pending)
@@ -200,6 +218,8 @@ class RawStoreWriter:
         self.records_written += len(self._buffer)
         self.parts_written.append(path)
         self._buffer, self._buffer_bytes, self._pending = [], 0, {}
+        self._visited.update(self._pending_visited)
+        self._pending_visited = {}
         self._save_index()
         return path
 

@@ -82,6 +82,8 @@ def validate_spec(spec: Any, name: str = "<spec>") -> dict[str, Any]:
                 raise SpecError(f"source spec {name}: start URL {url} is outside allowed_domains")
         if disc["method"] in ("json_api", "mediawiki", "eutils") and "hook" not in spec:
             raise SpecError(f"source spec {name}: discovery method {disc['method']!r} needs a hook module")
+    if spec.get("crawl", {}).get("respect_robots") is False and disc["method"] not in ("eutils", "mediawiki", "json_api"):
+        raise SpecError(f"source spec {name}: crawl.respect_robots may be false only for a documented API")
     if spec.get("hook"):
         module = f"scrapers.sources.{spec['hook']}"
         if importlib.util.find_spec(module) is None:

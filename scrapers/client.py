@@ -1,0 +1,343 @@
+"""The polite HTTP client: one per source.
+
+Every request goes through the same gate, in this order: scheme (http/https), allowed domains,
+resolved address (no private, link-local, loopback... unless `allow_loopback` for tests), robots.txt
+(RFC 9309, with Crawl-delay), the per-host rate limit. Transport retries (connection errors, read
+timeouts, 429/5xx with exponential backoff, jitter and Retry-After) are urllib3's `Retry` mounted
+on a `requests.Session`; redirects are followed by hand so that each hop passes the gate again and
+loops are caught. Bodies are streamed and abandoned at `max_body_bytes`; a body cut short is retried
+a few times and then reported as `truncated`.
+
+`fetch()` never raises for a network or HTTP problem: it returns a FetchResult whose `error` is a
+short reason code (counted in the scrape summary) and `detail` the specifics.
+"""
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import logging
+import random
+import socket
+import threading
+import time
+import urllib.robotparser
+from typing import Iterable
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from scrapers.specs import host_allowed
+
+log = logging.getLogger(__name__)
+
+ROBOTS_TOKEN = "gap_pipeline"
+DEFAULT_CONTACT = "https://github.com/gap-pipeline/gap_pipeline"
+REDIRECT_CODES = (301, 302, 303, 307, 308)
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+
+# Reason codes a fetch can fail with (the scrape summary counts them).
+REASONS = ("bad_url", "off_domain", "private_address", "dns", "robots", "timeout", "connection", "too_large",
+           "truncated", "content_type", "redirect_loop", "too_many_redirects", "http_error")
+
+
+@dataclasses.dataclass(frozen=True)
+class ClientSettings:
+    contact_url: str = DEFAULT_CONTACT
+    user_agent: str = ""                  # default built from the package name and contact_url
+    rate_limit_per_s: float = 1.0         # per host; 0 turns the limit off (robots Crawl-delay still holds)
+    connect_timeout_s: float = 10.0
+    read_timeout_s: float = 30.0
+    retries: int = 4
+    backoff_factor_s: float = 1.0         # sleeps factor * 2**(n-1), plus jitter
+    backoff_jitter_s: float = 0.5
+    backoff_max_s: float = 120.0
+    max_retry_after_s: float = 300.0      # a longer Retry-After is capped (and logged)
+    body_retries: int = 2                 # re-reads of a body cut short
+    max_body_bytes: int = 64 * 1024 * 1024
+    max_redirects: int = 5
+    respect_robots: bool = True
+    allow_loopback: bool = False          # tests only: permit 127.0.0.1 / ::1
+
+    @property
+    def ua(self) -> str:
+        return self.user_agent or f"gap_pipeline/0.1 (medical corpus research crawler; +{self.contact_url})"
+
+
+@dataclasses.dataclass
+class FetchResult:
+    url: str
+    final_url: str = ""
+    status: int = 0
+    kind: str = ""                        # html | pdf | json | xml | text | other
+    content: bytes = b""
+    headers: dict = dataclasses.field(default_factory=dict)
+    error: str | None = None              # a reason code from REASONS, None when fine
+    detail: str = ""
+    elapsed_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.status == 200
+
+    @property
+    def not_modified(self) -> bool:
+        return self.error is None and self.status == 304
+
+
+def classify_content_type(header: str | None, head: bytes = b"") -> str:
+    """Map a Content-Type header (and the first bytes, for mislabelled PDFs) to a kind."""
+    media = (header or "").split(";")[0].strip().lower()
+    if head.startswith(b"%PDF"):
+        return "pdf"
+    if media in ("text/html", "application/xhtml+xml"):
+        return "html"
+    if media == "application/pdf" or media == "application/x-pdf":
+        return "pdf"
+    if media == "application/json" or media.endswith("+json"):
+        return "json"
+    if media in ("text/xml", "application/xml") or media.endswith("+xml"):
+        return "xml"
+    if media == "text/plain":
+        return "text"
+    return "other"
+
+
+class _CappedRetry(Retry):
+    """urllib3 Retry that honours Retry-After but never waits longer than a cap."""
+    max_retry_after_s = 300.0
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        seconds = super().parse_retry_after(retry_after)
+        if seconds > self.max_retry_after_s:
+            log.warning("Retry-After of %.0fs capped at %.0fs", seconds, self.max_retry_after_s)
+        return min(seconds, self.max_retry_after_s)
+
+    def new(self, **kw):
+        new = super().new(**kw)
+        new.max_retry_after_s = self.max_retry_after_s
+        return new
+
+
+class HostRateLimiter:
+    """Minimum spacing between requests to one host, shared by every client of the process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._next: dict[str, float] = {}
+
+    def wait(self, host: str, interval_s: float) -> None:
+        if interval_s <= 0:
+            return
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next.get(host, 0.0))
+            self._next[host] = slot + interval_s
+        if slot > now:
+            time.sleep(slot - now)
+
+
+GLOBAL_RATE_LIMITER = HostRateLimiter()
+
+
+def address_problem(host: str, allow_loopback: bool) -> str | None:
+    """None if every address `host` resolves to is public; else a reason code."""
+    try:
+        addresses = {ipaddress.ip_address(host.strip("[]"))}
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        except socket.gaierror:
+            return "dns"
+        addresses = {ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos}
+    for addr in addresses:
+        if allow_loopback and addr.is_loopback:
+            continue
+        if (addr.is_private or addr.is_loopback or addr.is_link_local or addr.is_multicast or addr.is_reserved
+                or addr.is_unspecified or (addr.version == 6 and addr.ipv4_mapped is not None
+                                           and not addr.ipv4_mapped.is_global)):
+            return "private_address"
+    return None
+
+
+class PoliteClient:
+    """A requests.Session behind the gate described in the module docstring."""
+
+    def __init__(self, allowed_domains: Iterable[str], settings: ClientSettings | None = None,
+                 rate_limiter: HostRateLimiter | None = None):
+        self.settings = settings or ClientSettings()
+        self.allowed_domains = [d.lower() for d in allowed_domains]
+        self.rate_limiter = rate_limiter or GLOBAL_RATE_LIMITER
+        self._robots: dict[str, urllib.robotparser.RobotFileParser | None] = {}
+        self._robots_lock = threading.Lock()
+        self._address_ok: dict[str, str | None] = {}
+        self.requests_made = 0
+        s = self.settings
+        retry = _CappedRetry(
+            total=s.retries, connect=s.retries, read=s.retries, status=s.retries, other=0, redirect=0,
+            backoff_factor=s.backoff_factor_s, backoff_jitter=s.backoff_jitter_s, backoff_max=s.backoff_max_s,
+            status_forcelist=RETRY_STATUSES, allowed_methods=frozenset({"GET", "HEAD"}),
+            respect_retry_after_header=True, raise_on_status=False, raise_on_redirect=False)
+        retry.max_retry_after_s = s.max_retry_after_s
+        self.session = requests.Session()
+        adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=4)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers.update({"User-Agent": s.ua, "Accept-Encoding": "gzip, deflate"})
+        self.session.trust_env = False  # no proxies from the environment: the gate must see the real host
+
+    def close(self) -> None:
+        self.session.close()
+
+    # -- the gate ------------------------------------------------------------------------------
+    def check_url(self, url: str, *, robots: bool = True) -> tuple[str | None, str]:
+        """(reason, detail) why `url` may not be fetched, or (None, "")."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return "bad_url", f"not an http(s) URL: {url[:200]}"
+        host = parts.hostname.lower()
+        netloc_host = f"{host}:{parts.port}" if parts.port else host
+        if not (host_allowed(host, self.allowed_domains) or host_allowed(netloc_host, self.allowed_domains)):
+            return "off_domain", f"{host} is not in allowed domains {self.allowed_domains}"
+        if host not in self._address_ok:
+            self._address_ok[host] = address_problem(host, self.settings.allow_loopback)
+        problem = self._address_ok[host]
+        if problem:
+            return problem, f"{host} resolves to a non-public address" if problem != "dns" else f"cannot resolve {host}"
+        if robots and self.settings.respect_robots:
+            rp = self._robots_for(parts.scheme, parts.netloc)
+            if rp is not None and not rp.can_fetch(ROBOTS_TOKEN, url):
+                return "robots", f"robots.txt of {parts.netloc} disallows {parts.path or '/'}"
+        return None, ""
+
+    def _robots_for(self, scheme: str, netloc: str) -> urllib.robotparser.RobotFileParser | None:
+        key = f"{scheme}://{netloc}"
+        with self._robots_lock:
+            if key in self._robots:
+                return self._robots[key]
+            result = self._get(f"{key}/robots.txt", accept=None, robots=False)
+            rp = urllib.robotparser.RobotFileParser()
+            if result.ok:
+                rp.parse(result.content.decode("utf-8", "replace").splitlines())
+            elif result.error in (None, "http_error") and 400 <= result.status < 500:
+                rp.parse([])  # RFC 9309: robots.txt unavailable (4xx) means no restriction
+            else:
+                # RFC 9309: unreachable (5xx, network error) means complete disallow.
+                log.warning("robots.txt of %s unreachable (%s %s): treating the site as disallowed",
+                            key, result.status, result.error)
+                rp.parse(["User-agent: *", "Disallow: /"])
+            self._robots[key] = rp
+            return rp
+
+    def interval_for(self, scheme: str, netloc: str) -> float:
+        interval = 1.0 / self.settings.rate_limit_per_s if self.settings.rate_limit_per_s > 0 else 0.0
+        if self.settings.respect_robots:
+            rp = self._robots.get(f"{scheme}://{netloc}")
+            delay = rp.crawl_delay(ROBOTS_TOKEN) if rp is not None else None
+            if delay:
+                interval = max(interval, float(delay))
+        return interval
+
+    # -- fetching ------------------------------------------------------------------------------
+    def fetch(self, url: str, *, accept: Iterable[str] | None = ("html",), etag: str | None = None,
+              last_modified: str | None = None) -> FetchResult:
+        """GET `url` politely. `accept`: the kinds wanted (None: any). Conditional when etag/last_modified."""
+        return self._get(url, accept=tuple(accept) if accept is not None else None, robots=True,
+                         etag=etag, last_modified=last_modified)
+
+    def _get(self, url: str, *, accept, robots: bool, etag=None, last_modified=None) -> FetchResult:
+        started = time.monotonic()
+        url = urlunsplit(urlsplit(url)._replace(fragment=""))
+        seen = {url}
+        current = url
+        headers = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        for hop in range(self.settings.max_redirects + 1):
+            reason, detail = self.check_url(current, robots=robots)
+            if reason:
+                return FetchResult(url, current, error=reason, detail=detail, elapsed_s=time.monotonic() - started)
+            result = self._get_once(current, headers, accept)
+            result.url, result.elapsed_s = url, time.monotonic() - started
+            if result.error or result.status not in REDIRECT_CODES:
+                return result
+            location = result.headers.get("location") or result.headers.get("Location")
+            if not location:
+                result.error, result.detail = "http_error", f"HTTP {result.status} without Location"
+                return result
+            nxt = urlunsplit(urlsplit(urljoin(current, location))._replace(fragment=""))
+            if nxt in seen:
+                return FetchResult(url, nxt, status=result.status, error="redirect_loop",
+                                   detail=f"{current} redirects back to {nxt}", elapsed_s=time.monotonic() - started)
+            seen.add(nxt)
+            current = nxt
+        return FetchResult(url, current, error="too_many_redirects",
+                           detail=f"more than {self.settings.max_redirects} redirects",
+                           elapsed_s=time.monotonic() - started)
+
+    def _get_once(self, url: str, headers: dict, accept) -> FetchResult:
+        s = self.settings
+        parts = urlsplit(url)
+        last = FetchResult(url, url)
+        for attempt in range(s.body_retries + 1):
+            self.rate_limiter.wait(parts.netloc, self.interval_for(parts.scheme, parts.netloc))
+            self.requests_made += 1
+            try:
+                resp = self.session.get(url, headers=headers, stream=True, allow_redirects=False,
+                                        timeout=(s.connect_timeout_s, s.read_timeout_s))
+            except requests.exceptions.RetryError as exc:
+                return FetchResult(url, url, error="http_error", detail=f"retries exhausted: {exc}")
+            except (requests.exceptions.ConnectTimeout, requests.exceptions.ReadTimeout) as exc:
+                return FetchResult(url, url, error="timeout", detail=str(exc)[:300])
+            except requests.exceptions.ConnectionError as exc:
+                kind = "timeout" if "timed out" in str(exc).lower() else "connection"
+                return FetchResult(url, url, error=kind, detail=str(exc)[:300])
+            except requests.exceptions.RequestException as exc:
+                return FetchResult(url, url, error="connection", detail=str(exc)[:300])
+            result = self._read(resp, url, accept)
+            if result.error not in ("truncated",) or attempt == s.body_retries:
+                return result
+            last = result
+            time.sleep(min(s.backoff_max_s, s.backoff_factor_s * (2 ** attempt)) + random.uniform(0, s.backoff_jitter_s))
+        return last
+
+    def _read(self, resp: requests.Response, url: str, accept) -> FetchResult:
+        s = self.settings
+        result = FetchResult(url, url, status=resp.status_code, headers=dict(resp.headers))
+        try:
+            if resp.status_code in REDIRECT_CODES or resp.status_code == 304:
+                return result
+            if resp.status_code != 200:
+                result.error, result.detail = "http_error", f"HTTP {resp.status_code}"
+                return result
+            declared = resp.headers.get("Content-Length")
+            if declared and declared.isdigit() and int(declared) > s.max_body_bytes:
+                result.error = "too_large"
+                result.detail = f"Content-Length {declared} exceeds max_body_bytes={s.max_body_bytes}"
+                return result
+            chunks, size = [], 0
+            for chunk in resp.iter_content(chunk_size=64 * 1024):
+                size += len(chunk)
+                if size > s.max_body_bytes:
+                    result.error = "too_large"
+                    result.detail = f"body exceeds max_body_bytes={s.max_body_bytes} (stopped reading)"
+                    return result
+                chunks.append(chunk)
+            result.content = b"".join(chunks)
+        except requests.exceptions.ChunkedEncodingError as exc:
+            result.error, result.detail = "truncated", f"body cut short: {str(exc)[:200]}"
+            return result
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+            result.error = "timeout" if "timed out" in str(exc).lower() else "truncated"
+            result.detail = f"while reading body: {str(exc)[:200]}"
+            return result
+        finally:
+            resp.close()
+        result.kind = classify_content_type(resp.headers.get("Content-Type"), result.content[:8])
+        if accept is not None and result.kind not in accept:
+            result.error = "content_type"
+            result.detail = f"got {resp.headers.get('Content-Type')!r} ({result.kind}), expected {'/'.join(accept)}"
+        return result
