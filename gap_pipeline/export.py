@@ -1,0 +1,94 @@
+"""`gap export OUT --redistributable`: the kept documents whose licences allow redistribution, as JSONL and
+Parquet — the way MEDITRON published the open part of its guidelines.
+
+A document is exported when (1) its source's spec does not mark it non-redistributable (manifest
+`sources.<name>.redistributable`; one source of truth) and (2) its own licence is an open one: public
+domain, CC0, CC-BY, CC-BY-SA, an open government licence, MIT, BSD or Apache. Licences with
+NonCommercial or NoDerivatives terms, "all rights reserved" and unknown licences are not exported, and
+each excluded document is counted by licence so the reader sees what was held back.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from schemas.document import DOCUMENT_SCHEMA
+
+_OPEN = re.compile(r"^(public[-_ ]?domain|pd|cc0|cc[-_ ]?zero|cc[-_ ]?by(?:[-_ ]?sa)?|ogl|open[-_ ]government|"
+                   r"mit|bsd|apache)", re.IGNORECASE)
+_RESTRICTED = re.compile(r"(^|[-_ ])(nc|nd)([-_ ]|$)|non[-_ ]?commercial|no[-_ ]?deriv|all[-_ ]rights|"
+                         r"proprietary|unknown", re.IGNORECASE)
+
+
+def licence_allows_redistribution(licence: str | None) -> bool:
+    """True for open licences (see the module doc); NC, ND, unknown and all-rights-reserved are False."""
+    text = (licence or "").strip()
+    if not text or _RESTRICTED.search(text):
+        return False
+    return bool(_OPEN.match(text))
+
+
+def iter_documents(out: Path):
+    for path in sorted(glob.glob(str(out / "documents" / "*.parquet"))):
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
+            yield from batch.to_pylist()
+
+
+def export_documents(out_dir: str | Path, dest: str | Path | None = None,
+                     redistributable_only: bool = True) -> dict[str, Any]:
+    """Write DEST/documents.jsonl and DEST/documents.parquet (default DEST: OUT/export/redistributable);
+    returns a summary {exported, excluded_by_licence, excluded_by_source, per_source, files}."""
+    out = Path(out_dir)
+    manifest_path = out / "manifest.json"
+    if not manifest_path.is_file():
+        raise FileNotFoundError(f"no manifest: {manifest_path} does not exist (is {out} a built corpus?)")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    sources = manifest.get("sources", {})
+    dest = Path(dest) if dest else out / "export" / ("redistributable" if redistributable_only else "all")
+    dest.mkdir(parents=True, exist_ok=True)
+
+    kept: list[dict[str, Any]] = []
+    excluded_licence: dict[str, int] = {}
+    excluded_source: dict[str, int] = {}
+    for doc in iter_documents(out):
+        if redistributable_only:
+            if sources.get(doc["source"], {}).get("redistributable") is False:
+                excluded_source[doc["source"]] = excluded_source.get(doc["source"], 0) + 1
+                continue
+            if not licence_allows_redistribution(doc.get("license")):
+                key = doc.get("license") or "unknown"
+                excluded_licence[key] = excluded_licence.get(key, 0) + 1
+                continue
+        kept.append(doc)
+    kept.sort(key=lambda d: d["id"])
+
+    jsonl = dest / "documents.jsonl"
+    parquet = dest / "documents.parquet"
+    tmp = jsonl.with_suffix(".jsonl.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for doc in kept:
+            f.write(json.dumps(doc, ensure_ascii=False, sort_keys=True) + "\n")
+    os.replace(tmp, jsonl)
+    table = pa.Table.from_pylist(kept, schema=DOCUMENT_SCHEMA)
+    pq.write_table(table, str(parquet) + ".tmp", compression="zstd")
+    os.replace(str(parquet) + ".tmp", parquet)
+
+    per_source: dict[str, dict[str, Any]] = {}
+    for doc in kept:
+        entry = per_source.setdefault(doc["source"], {"documents": 0, "chars": 0, "licences": {}})
+        entry["documents"] += 1
+        entry["chars"] += len(doc["text"])
+        entry["licences"][doc["license"]] = entry["licences"].get(doc["license"], 0) + 1
+    summary = {"exported": len(kept), "excluded_by_licence": dict(sorted(excluded_licence.items())),
+               "excluded_by_source": dict(sorted(excluded_source.items())),
+               "per_source": dict(sorted(per_source.items())),
+               "files": [str(jsonl), str(parquet)], "redistributable_only": redistributable_only}
+    (dest / "export.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return summary
