@@ -35,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.verbose:  # Beam logs every type hint and bundle at INFO
+        logging.getLogger("apache_beam").setLevel(logging.WARNING)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

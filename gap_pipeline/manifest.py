@@ -18,7 +18,7 @@ from schemas.events import drop_from_json
 from schemas.manifest import MANIFEST_VERSION, validate_manifest
 
 # Canonical stage order for the report; stages not listed are appended in name order.
-STAGE_ORDER = ("extract", "clean", "quality", "fulltext", "dedup_exact", "dedup_near", "language", "decontaminate")
+STAGE_ORDER = ("extract", "boilerplate", "clean", "quality", "fulltext", "dedup_exact", "dedup_near", "language", "decontaminate")
 
 
 class AccountingError(RuntimeError):
@@ -148,8 +148,9 @@ def assemble_manifest(out_dir: str, cfg: dict[str, Any], *, config_hash: str, so
         "tokenizer": tok,
         "accounting": accounting,
         "stages": ordered,
+        "stage_order": list(ordered),
         "sources": {k: sources[k] for k in sorted(sources)},
-        "mixture": mixture_section(stats, cfg),
+        "mixture": json.loads(_read(FileSystems.join(out_dir, "_build", "mixture.json"))),
         "dedup": dedup_manifest_info(MinHashParams.from_config(cfg["dedup"])),
         "languages": _language_counts(kept_files),
         "pack": {subset: {"tail_waste_tokens": v[2]} for (kind, subset, *_), v in sorted(stats.items())
@@ -169,30 +170,6 @@ def _language_counts(files: list[str]) -> dict[str, int]:
             for lang in pq.read_table(fh, columns=["lang"]).column("lang").to_pylist():
                 counts[lang or "und"] += 1
     return dict(sorted(counts.items()))
-
-
-def mixture_section(stats: dict[tuple[str, ...], tuple[int, int, int]], cfg: dict[str, Any]) -> dict[str, Any]:
-    available: dict[str, int] = defaultdict(int)
-    for key, (_, _, tokens) in stats.items():
-        if key[0] == "tokens" and key[3] == "train":
-            available[key[2]] += tokens
-    realised: dict[str, int] = defaultdict(int)
-    for key, (_, _, tokens) in stats.items():
-        if key[0] == "mixed_rows":
-            realised[key[1]] += tokens
-    total = sum(realised.values()) or 1
-    mode = cfg["mixture"]["mode"]
-    subsets = sorted(set(available) | set(realised) | set(cfg["mixture"]["shares"]))
-    out: dict[str, Any] = {"mode": mode, "train_tokens": sum(realised.values()), "subsets": {}}
-    for subset in subsets:
-        entry = {"available_tokens": available.get(subset, 0), "train_tokens": realised.get(subset, 0),
-                 "realised_share": realised.get(subset, 0) / total}
-        if mode == "shares":
-            entry["target_share"] = cfg["mixture"]["shares"].get(subset, 0.0)
-        elif mode == "factors":
-            entry["factor"] = cfg["mixture"]["factors"].get(subset, 1.0)
-        out["subsets"][subset] = entry
-    return out
 
 
 def file_sha256(path: str) -> str:

@@ -126,20 +126,6 @@ class ExtractDocuments(beam.DoFn):
             yield doc
 
 
-class _PerSource:
-    """Picklable per-source dispatch for stages whose rules come from each source's spec."""
-
-    def __init__(self, make_fn, rules_by_source: dict[str, dict]):
-        self._make_fn, self._rules = make_fn, rules_by_source
-        self._fns: dict[str, Any] = {}
-
-    def __call__(self, doc: Document):
-        fn = self._fns.get(doc.source)
-        if fn is None:
-            fn = self._fns[doc.source] = self._make_fn(self._rules.get(doc.source, {}))
-        return fn(doc)
-
-
 # --------------------------------------------------------------------------- assembly
 
 def _stage(pcoll, drops: list, name: str, transform):
@@ -178,14 +164,14 @@ def build(p: beam.Pipeline, cfg: dict[str, Any], *, parts: list[str], out_dir: s
     drops.append(extracted[DROPPED])
     docs = extracted["docs"]
 
-    # Cleaning: statistical boilerplate per source first, then the spec's rules.
+    # Cleaning: statistical boilerplate per source first, then each source's spec rules.
     rules_by_source = {name: s.rules for name, s in sources.items()}
     c = cfg["clean"]
-    docs = docs | "Boilerplate" >> clean.BoilerplateLines(c["boilerplate_min_docs"], c["boilerplate_min_fraction"])
-    docs = _stage(docs, drops, "Clean", DocumentStage("clean", _PerSource(
-        lambda rules: (lambda d, r=rules: clean.clean_document(d, r)), rules_by_source)))
+    docs = _stage(docs, drops, "Boilerplate", clean.BoilerplateLines(c["boilerplate_min_docs"],
+                                                                     c["boilerplate_min_fraction"]))
+    docs = _stage(docs, drops, "Clean", DocumentStage("clean", clean.clean_fn(rules_by_source)))
     docs = _stage(docs, drops, "Quality", DocumentStage("quality", quality.quality_fn(cfg["quality"])))
-    docs = _stage(docs, drops, "AbstractsWithFullText", DropAbstractsWithFullText())
+    docs = _stage(docs, drops, "AbstractsWithFullText", DropAbstractsWithFullText(stage="fulltext"))
 
     d = cfg["dedup"]
     priority = dict(d["subset_priority"])
@@ -218,20 +204,22 @@ def build(p: beam.Pipeline, cfg: dict[str, Any], *, parts: list[str], out_dir: s
     tokenized = with_split | "Tokenize" >> beam.ParDo(_Tokenize(), model_side)
     stats.append(tokenized | "TokenStats" >> beam.Map(
         lambda t: stat("tokens", t[4], t[0], t[1], docs=1, tokens=len(t[3]))))
+    seq_len = cfg["packing"]["seq_len"]
     packed = (tokenized | "DropSource" >> beam.Map(lambda t: t[:4])
-              | "Pack" >> Pack(cfg["packing"]["seq_len"], cfg["packing"]["buckets"], seed))
-    rows = packed["rows"] if isinstance(packed, beam.pvalue.DoOutputsTuple) else packed
-    if isinstance(packed, beam.pvalue.DoOutputsTuple):
-        stats.append(packed["waste"] | "WasteStats" >> beam.Map(
-            lambda w: stat("pack_waste", w[0], w[1], docs=0, tokens=w[2])))
+              | "Pack" >> Pack(seq_len, cfg["packing"]["buckets"], seed))
+    rows = packed["rows"]
+    stats.append(packed["waste"] | "WasteStats" >> beam.Map(
+        lambda w: stat("pack_waste", w[0], w[1], docs=0, tokens=w[2])))
 
     train = rows | "TrainRows" >> beam.Filter(lambda r: r["split"] == "train")
     validation = rows | "ValidationRows" >> beam.Filter(lambda r: r["split"] == "validation")
     m = cfg["mixture"]
-    mixed = train | "Mix" >> Mix(m["mode"], m["shares"], m["factors"], seed)
+    mix = Mix(m["mode"], m["shares"], m["factors"], seed, seq_len=seq_len)
+    mixed = train | "Mix" >> mix
+    mix.report | "WriteMixture" >> beam.Map(lambda report: write_bytes(
+        join_path(out_dir, "_build", "mixture.json"), encode_json(report)))
     vocab_side = beam.pvalue.AsSingleton(model | "VocabSize" >> beam.Map(_vocab_size))
     sh = cfg["shards"]
-    seq_len = cfg["packing"]["seq_len"]
     train_shards = mixed | "WriteTrain" >> WriteShards(join_path(out_dir, "train"), "train", seq_len, vocab_side,
                                                        sh["target_bytes"], seed)
     val_shards = validation | "WriteValidation" >> WriteShards(join_path(out_dir, "validation"), "validation",
@@ -260,12 +248,11 @@ class _Tokenize(beam.DoFn):
 
     def setup(self):
         self._sp = None
-        self._blob = None
 
     def process(self, item, model: bytes):
         from transforms.tokenizer import encode_document, load_tokenizer
-        if self._sp is None or self._blob is not model:
-            self._sp, self._blob = load_tokenizer(model), model
+        if self._sp is None:  # one model per pipeline: load it once per worker
+            self._sp = load_tokenizer(model)
         split_name, doc = item
         yield doc.subset, split_name, doc.id, encode_document(self._sp, doc.text), doc.source
 

@@ -44,7 +44,7 @@ def test_manifest_accounting_adds_up(builds):
     assert {q["content_type"] for q in quarantine} >= {"jats", "pdf"}
     assert all(q["error"] for q in quarantine)
     # Stage arithmetic: each stage's output is the next one's input, ending at the kept count.
-    stages = list(manifest["stages"].values())
+    stages = [manifest["stages"][name] for name in manifest["stage_order"]]
     for before, after in zip(stages, stages[1:]):
         assert before["docs_out"] == after["docs_in"]
     assert stages[-1]["docs_out"] == docs["kept"]
