@@ -294,17 +294,47 @@ def _is_heading(box: Box, body: float) -> bool:
             and not re.search(r"www\.|https?:|@", text))
 
 
+def _page_key(page: Page) -> str:
+    return " ".join(" ".join(box.text for box in page.boxes).lower().split())
+
+
+def _alpha_words(text: str) -> int:
+    return sum(1 for tok in text.split() if sum(c.isalpha() for c in tok) >= 2
+               and sum(c.isalpha() for c in tok) >= 0.7 * len(tok))
+
+
+def drop_cover_junk(pages: list[Page], cover_words: int = 40) -> list[Page]:
+    """Cover pages: a page repeating an earlier page (cover + inner title page) is dropped, and on a
+    sparse first page (a cover) boxes without two real words (document codes, logo letters) go."""
+    seen: set[str] = set()
+    kept: list[Page] = []
+    for page in pages:
+        key = _page_key(page)
+        if key and key in seen:
+            continue
+        seen.add(key)
+        if len(key.split()) <= cover_words and page.number <= 3:
+            page = Page(page.number, page.width, page.height,
+                        [box for box in page.boxes if _alpha_words(box.text) >= 2 or len(box.text.split()) > 3])
+        kept.append(page)
+    return kept
+
+
 def pages_to_text(pages: list[Page]) -> str:
-    pages = remove_furniture(pages)
+    pages = drop_cover_junk(remove_furniture(pages))
     body = body_font_size(pages)
     levels = _heading_sizes(pages, body)
     blocks: list[str] = []
     pending_number = ""
+    pending_bullet = False
     for page in pages:
         for box in order_boxes(page.boxes, page.width):
             text = box.text
             if _REC_NUMBER.match(text.strip()) and len(box.lines) == 1:
                 pending_number = text.strip()  # "1.2.3" set apart from its recommendation
+                continue
+            if _BULLET.fullmatch(text):
+                pending_bullet = True  # a bullet glyph in a box of its own: the item is the next box
                 continue
             if is_number_debris(text):
                 continue
@@ -313,15 +343,23 @@ def pages_to_text(pages: list[Page]) -> str:
                 level = levels.get(size, 2)
                 heading = " ".join(text.split())
                 blocks.append("#" * level + " " + (f"{pending_number} " if pending_number else "") + heading)
-                pending_number = ""
+                pending_number, pending_bullet = "", False
                 continue
             items = join_lines([line.text for line in box.lines])
             if pending_number and items:
                 items[0] = f"{pending_number} {items[0]}"
                 pending_number = ""
+            if pending_bullet and items and not items[0].startswith("- "):
+                items[0] = "- " + items[0]
+                pending_bullet = False
             blocks.extend(items)
     blocks = _merge_split_paragraphs(blocks)
-    return "\n\n".join(blocks)
+    out: list[str] = []
+    for i, block in enumerate(blocks):
+        if i:
+            out.append("\n" if block.startswith("- ") and blocks[i - 1].startswith("- ") else "\n\n")
+        out.append(block)
+    return "".join(out)
 
 
 _TERMINAL = (".", ":", "?", "!", ";")
