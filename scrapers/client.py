@@ -161,6 +161,35 @@ def address_problem(host: str, allow_loopback: bool) -> str | None:
     return None
 
 
+def parse_crawl_delay(lines: list[str], token: str = ROBOTS_TOKEN) -> float | None:
+    """Crawl-delay for `token` (else for *) as a float; the standard library only reads integers."""
+    delays: dict[str, float] = {}
+    agents: list[str] = []
+    in_rules = False
+    for raw in lines:
+        line = raw.split("#", 1)[0].strip()
+        if ":" not in line:
+            continue
+        key, value = (x.strip() for x in line.split(":", 1))
+        key = key.lower()
+        if key == "user-agent":
+            if in_rules:
+                agents, in_rules = [], False
+            agents.append(value.lower())
+        else:
+            in_rules = True
+            if key == "crawl-delay":
+                try:
+                    delay = float(value)
+                except ValueError:
+                    continue
+                for agent in agents:
+                    delays.setdefault(agent, delay)
+    if token.lower() in delays:
+        return delays[token.lower()]
+    return delays.get("*")
+
+
 class PoliteClient:
     """A requests.Session behind the gate described in the module docstring."""
 
@@ -170,6 +199,7 @@ class PoliteClient:
         self.allowed_domains = [d.lower() for d in allowed_domains]
         self.rate_limiter = rate_limiter or GLOBAL_RATE_LIMITER
         self._robots: dict[str, urllib.robotparser.RobotFileParser | None] = {}
+        self._crawl_delay: dict[str, float | None] = {}
         self._robots_lock = threading.Lock()
         self._address_ok: dict[str, str | None] = {}
         self.requests_made = 0
@@ -219,7 +249,9 @@ class PoliteClient:
             result = self._get(f"{key}/robots.txt", accept=None, robots=False)
             rp = urllib.robotparser.RobotFileParser()
             if result.ok:
-                rp.parse(result.content.decode("utf-8", "replace").splitlines())
+                lines = result.content.decode("utf-8", "replace").splitlines()
+                rp.parse(lines)
+                self._crawl_delay[key] = parse_crawl_delay(lines)
             elif result.error in (None, "http_error") and 400 <= result.status < 500:
                 rp.parse([])  # RFC 9309: robots.txt unavailable (4xx) means no restriction
             else:
@@ -233,8 +265,7 @@ class PoliteClient:
     def interval_for(self, scheme: str, netloc: str) -> float:
         interval = 1.0 / self.settings.rate_limit_per_s if self.settings.rate_limit_per_s > 0 else 0.0
         if self.settings.respect_robots:
-            rp = self._robots.get(f"{scheme}://{netloc}")
-            delay = rp.crawl_delay(ROBOTS_TOKEN) if rp is not None else None
+            delay = self._crawl_delay.get(f"{scheme}://{netloc}")
             if delay:
                 interval = max(interval, float(delay))
         return interval

@@ -73,6 +73,7 @@ class FixtureServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else headers+body in two sends cost 40 ms of delayed ACK
 
             def log_message(self, *args):  # keep test output clean
                 pass

@@ -1,0 +1,257 @@
+"""Fault and bad-input tests against a real HTTP server on 127.0.0.1."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from scrapers.client import PoliteClient, classify_content_type
+from scrapers.crawler import Crawler
+from scrapers.raw_store import list_parts, read_raw_store
+from tests.scrapers.conftest import fast_client, fast_crawl
+from tests.scrapers.server import FixtureServer, Page, flaky, huge, make_pdf, redirect, slow, truncated
+
+REPO = Path(__file__).resolve().parents[2]
+HTML = Page("<html><body><h1>ok</h1><p>fine</p></body></html>")
+
+
+def client(limiter, **kw):
+    return PoliteClient(["127.0.0.1"], fast_client(**kw), rate_limiter=limiter)
+
+
+def test_429_retry_after_is_honoured(limiter):
+    with FixtureServer({"/a": flaky([429], HTML, retry_after="1")}) as srv:
+        started = time.monotonic()
+        res = client(limiter).fetch(srv.base + "/a")
+        assert res.ok and res.content == HTML.body
+        assert time.monotonic() - started >= 0.9  # waited as told, not the 10 ms backoff
+        assert srv.hits("/a") == 2
+
+
+def test_5xx_burst_is_retried_then_reported(limiter):
+    with FixtureServer({"/burst": flaky([500, 503], HTML), "/down": flaky([503] * 20, HTML)}) as srv:
+        c = client(limiter)
+        assert c.fetch(srv.base + "/burst").ok and srv.hits("/burst") == 3
+        res = c.fetch(srv.base + "/down")
+        assert res.error == "http_error" and res.status == 503
+        assert srv.hits("/down") == 3  # first try + 2 retries
+
+
+def test_read_timeout_is_reported(limiter):
+    with FixtureServer({"/slow": slow(1.5, HTML)}) as srv:
+        res = client(limiter, read_timeout_s=0.2, retries=1).fetch(srv.base + "/slow")
+        assert res.error == "timeout"
+
+
+def test_truncated_body_is_retried_then_reported(limiter):
+    body = b"<html><body>" + b"y" * 5000 + b"</body></html>"
+    with FixtureServer({"/once": truncated(body, times=1, then=HTML), "/always": truncated(body)}) as srv:
+        c = client(limiter)
+        assert c.fetch(srv.base + "/once").ok
+        res = c.fetch(srv.base + "/always")
+        assert res.error == "truncated" and res.content == b""
+
+
+def test_redirects_loops_and_off_domain_hops(limiter):
+    with FixtureServer({"/r1": redirect("/r2"), "/r2": redirect("/r1"), "/go": redirect("/final", 301),
+                        "/final": HTML, "/away": redirect("https://evil.example.com/x")}) as srv:
+        c = client(limiter)
+        ok = c.fetch(srv.base + "/go")
+        assert ok.ok and ok.final_url.endswith("/final")
+        assert c.fetch(srv.base + "/r1").error == "redirect_loop"
+        away = c.fetch(srv.base + "/away")
+        assert away.error == "off_domain" and "evil.example.com" in away.detail
+
+
+def test_robots_disallow_and_crawl_delay(limiter):
+    robots = Page("User-agent: *\nDisallow: /private/\nCrawl-delay: 0.3\n", "text")
+    with FixtureServer({"/robots.txt": robots, "/private/x": HTML, "/a": HTML, "/b": HTML}) as srv:
+        c = client(limiter)
+        res = c.fetch(srv.base + "/private/x")
+        assert res.error == "robots" and srv.hits("/private/x") == 0
+        t0 = time.monotonic()
+        assert c.fetch(srv.base + "/a").ok and c.fetch(srv.base + "/b").ok
+        assert time.monotonic() - t0 >= 0.3
+        assert srv.hits("/robots.txt") == 1  # cached per host
+
+
+def test_robots_unreachable_means_disallow(limiter):
+    with FixtureServer({"/robots.txt": flaky([500] * 10, HTML), "/a": HTML}) as srv:
+        assert client(limiter).fetch(srv.base + "/a").error == "robots"
+        assert srv.hits("/a") == 0
+
+
+def test_off_domain_and_private_addresses_are_refused_without_traffic(limiter):
+    c = client(limiter)
+    assert c.fetch("https://twitter.com/share").error == "off_domain"
+    assert c.fetch("ftp://127.0.0.1/x").error == "bad_url"
+    private = PoliteClient(["10.0.0.7", "169.254.169.254", "localhost"], fast_client(allow_loopback=False),
+                           rate_limiter=limiter)
+    assert private.fetch("http://10.0.0.7/intranet").error == "private_address"
+    assert private.fetch("http://169.254.169.254/latest/meta-data").error == "private_address"
+    assert private.fetch("http://localhost/").error == "private_address"
+    with FixtureServer({"/a": HTML}) as srv:
+        strict = PoliteClient(["127.0.0.1"], fast_client(allow_loopback=False), rate_limiter=limiter)
+        assert strict.fetch(srv.base + "/a").error == "private_address"
+        assert srv.hits("/a") == 0
+
+
+def test_content_type_checks(limiter):
+    pdf = make_pdf("hello")
+    with FixtureServer({"/doc": Page(pdf, "pdf"), "/mislabelled": Page(pdf, "application/octet-stream"),
+                        "/img": Page(b"\x89PNG....", "image/png")}) as srv:
+        c = client(limiter)
+        res = c.fetch(srv.base + "/doc", accept=("html",))
+        assert res.error == "content_type" and "application/pdf" in res.detail
+        assert c.fetch(srv.base + "/mislabelled", accept=("pdf",)).ok
+        assert c.fetch(srv.base + "/img", accept=("html", "pdf")).error == "content_type"
+    assert classify_content_type("text/html; charset=utf-8") == "html"
+    assert classify_content_type("application/vnd.api+json") == "json"
+
+
+@pytest.mark.parametrize("declare_length", [False, True])
+def test_50mb_page_is_abandoned_at_the_size_cap(limiter, declare_length):
+    sent = {"bytes": 0}
+    with FixtureServer({"/huge": huge(50 * 1024 * 1024, declare_length, sent)}) as srv:
+        t0 = time.monotonic()
+        res = client(limiter, max_body_bytes=1024 * 1024).fetch(srv.base + "/huge")
+        assert res.error == "too_large" and res.content == b""
+        assert time.monotonic() - t0 < 10
+        time.sleep(0.2)
+        assert sent["bytes"] < 20 * 1024 * 1024  # stopped reading long before 50 MB
+
+
+def test_rate_limit_spaces_requests(limiter):
+    with FixtureServer({"/a": HTML}) as srv:
+        c = client(limiter, rate_limit_per_s=20)
+        t0 = time.monotonic()
+        for _ in range(5):
+            assert c.fetch(srv.base + "/a").ok
+        assert time.monotonic() - t0 >= 0.19  # 4 gaps of 50 ms (robots.txt shares the host budget)
+
+
+def fault_site():
+    """A listing whose articles hit every fault; retrievable ones must be stored exactly once."""
+    good = {f"/art/good{i}": Page(f"<html><body><h1>Good {i}</h1><p>text {i}</p></body></html>") for i in range(4)}
+    faults = {
+        "/art/flaky": flaky([503, 500], Page("<html><h1>Flaky</h1></html>")),
+        "/art/ratelimited": flaky([429], Page("<html><h1>Later</h1></html>"), retry_after="0"),
+        "/art/cut-once": truncated(b"<html>" + b"z" * 4000 + b"</html>", times=1, then=Page("<html><h1>Whole</h1></html>")),
+        "/art/dead": flaky([503] * 50, HTML),
+        "/art/slow": slow(1.5, HTML),
+        "/art/cut": truncated(b"<html>" + b"z" * 4000 + b"</html>"),
+        "/art/loop": redirect("/art/loop2"), "/art/loop2": redirect("/art/loop"),
+        "/art/pdf-not-html": Page(make_pdf("x"), "pdf"),
+        "/art/huge": huge(50 * 1024 * 1024, False, {}),
+        "/art/private/x": HTML,
+    }
+    links = list(good) + list(faults) + ["/art/missing", "https://twitter.com/art/x", "http://10.0.0.7/art/y"]
+    listing = "<html><body>" + "".join(f"<a href='{u}'>{u}</a>" for u in links if u != "/art/loop2") + "</body></html>"
+    routes = {"/": Page(listing), "/robots.txt": Page("User-agent: *\nDisallow: /art/private/\n", "text"), **good, **faults}
+    expected_ok = set(good) | {"/art/flaky", "/art/ratelimited", "/art/cut-once"}
+    expected_fail = {"/art/dead": "http_error", "/art/slow": "timeout", "/art/cut": "truncated",
+                     "/art/loop": "redirect_loop", "/art/pdf-not-html": "content_type", "/art/huge": "too_large",
+                     "/art/missing": "http_error", "/art/private/x": "robots"}
+    return routes, expected_ok, expected_fail
+
+
+def fault_spec(base, **disc):
+    return {"id": "faulty", "publisher": "Faulty", "country": "US", "audience": "clinicians", "license": "CC0-1.0",
+            "redistributable": True, "subset": "guidelines", "priority": 1, "allowed_domains": ["127.0.0.1"],
+            "discovery": {"method": "links", "start_urls": [base + "/"], "article_patterns": ["/art/"], **disc},
+            "content": {"format": "html"}, "cleaning": {"min_length": 0}}
+
+
+def test_crawl_through_every_fault(tmp_path):
+    routes, expected_ok, expected_fail = fault_site()
+    with FixtureServer(routes) as srv:
+        settings = fast_crawl(client={"read_timeout_s": 0.3, "retries": 2, "max_body_bytes": 512 * 1024})
+        report = Crawler(fault_spec(srv.base), str(tmp_path), settings).run()
+        assert report.error is None
+        stored = [r.url.replace(srv.base, "") for r in read_raw_store(tmp_path, all_versions=True)]
+        assert sorted(stored) == sorted(expected_ok)  # every retrievable page, exactly once
+        reasons = {u.replace(srv.base, ""): r for u, r, _ in report.failures}
+        for path, reason in expected_fail.items():
+            assert reasons.get(path) == reason, (path, reasons.get(path))
+        assert reasons["https://twitter.com/art/x"] == "off_domain"
+        assert reasons["http://10.0.0.7/art/y"] == "off_domain"
+        assert report.disallowed == 1 and report.failed == len(expected_fail) - 1 + 2
+        assert all(detail for _, _, detail in report.failures)
+
+
+def test_conditional_get_and_recrawl_writes_only_changed_pages(tmp_path):
+    pages = {f"/art/{i}": Page(f"<html><h1>v1 {i}</h1></html>") for i in range(3)}
+    routes = {"/": Page("<html>" + "".join(f"<a href='{p}'>x</a>" for p in pages) + "</html>"), **pages}
+    with FixtureServer(routes) as srv:
+        spec = fault_spec(srv.base)
+        first = Crawler(spec, str(tmp_path), fast_crawl()).run()
+        assert first.fetched == 3 and len(list_parts(tmp_path)) == 1
+        srv.routes["/art/1"] = Page("<html><h1>v2 changed</h1></html>")
+        n_log = len(srv.log)
+        second = Crawler(spec, str(tmp_path), fast_crawl(refresh=True)).run()
+        conditional = [h for p, h in srv.log[n_log:] if p.startswith("/art/")]
+        assert all("If-None-Match" in h for h in conditional) and len(conditional) == 3
+        assert second.unchanged == 2 and second.fetched == 1
+        assert len(list_parts(tmp_path)) == 2
+        latest = {r.url.replace(srv.base, ""): r.content for r in read_raw_store(tmp_path)}
+        assert latest["/art/1"] == b"<html><h1>v2 changed</h1></html>" and len(latest) == 3
+
+
+def test_one_failing_page_never_stops_the_source(tmp_path, monkeypatch):
+    pages = {f"/art/{i}": Page(f"<html><h1>{i}</h1></html>") for i in range(3)}
+    routes = {"/": Page("<html>" + "".join(f"<a href='{p}'>x</a>" for p in pages) + "</html>"), **pages}
+    with FixtureServer(routes) as srv:
+        crawler = Crawler(fault_spec(srv.base), str(tmp_path), fast_crawl())
+        original = crawler.store
+
+        def explode(item, result, **kw):
+            if item.url.endswith("/art/1"):
+                raise RuntimeError("boom")
+            return original(item, result, **kw)
+        monkeypatch.setattr(crawler, "store", explode)
+        report = crawler.run()
+        assert report.fetched == 2 and report.reasons() == {"crawler_error": 1}
+
+
+KILL_SCRIPT = textwrap.dedent("""
+    import sys, json
+    sys.path.insert(0, {repo!r})
+    from scrapers.crawler import Crawler, CrawlSettings
+    from scrapers.client import ClientSettings
+    spec = json.loads(sys.argv[1])
+    settings = CrawlSettings(client=ClientSettings(allow_loopback=True, rate_limit_per_s=40), flush_records=1)
+    Crawler(spec, sys.argv[2], settings).run()
+""")
+
+
+def test_sigkill_mid_crawl_resumes_without_refetching_or_corrupt_parts(tmp_path):
+    import json
+    pages = {f"/art/{i:03d}": Page(f"<html><h1>{i}</h1><p>{'w' * 20000}</p></html>") for i in range(60)}
+    routes = {"/": Page("<html>" + "".join(f"<a href='{p}'>x</a>" for p in pages) + "</html>"), **pages}
+    store = tmp_path / "raw"
+    with FixtureServer(routes) as srv:
+        spec = fault_spec(srv.base)
+        proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT.format(repo=str(REPO)), json.dumps(spec), str(store)],
+                                cwd=str(REPO))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            parts = list((store / "faulty").glob("part-*.parquet")) if (store / "faulty").exists() else []
+            if len(parts) >= 10:
+                break
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert 10 <= len(list((store / "faulty").glob("part-*.parquet"))) < 60
+        stored_before = {r.url for r in read_raw_store(store)}  # every part readable: none corrupt
+        log_start = len(srv.log)
+        report = Crawler(spec, str(store), fast_crawl()).run()
+        refetched = {srv.base + p for p in srv.paths()[log_start:]} & stored_before
+        assert not refetched
+        assert report.already_stored == len(stored_before)
+        urls = [r.url for r in read_raw_store(store, all_versions=True)]
+        assert len(urls) == len(set(urls)) == 60  # each page exactly once
+        assert not [p for p in (store / "faulty").iterdir() if ".tmp-" in p.name]
