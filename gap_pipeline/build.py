@@ -109,6 +109,22 @@ def clear_outputs(out_dir: str) -> None:
             pass
 
 
+def stage_counters(result) -> dict[str, int]:
+    """The `stage:reason` Beam counters of the run (committed values), for the manifest."""
+    from apache_beam.metrics.metric import MetricsFilter
+
+    counters: dict[str, int] = {}
+    try:
+        query = result.metrics().query(MetricsFilter().with_namespace("gap"))
+    except (NotImplementedError, AttributeError):  # some runners expose no metrics
+        return counters
+    for counter in query["counters"]:
+        name = counter.key.metric.name
+        value = counter.committed if counter.committed is not None else counter.attempted
+        counters[name] = counters.get(name, 0) + int(value or 0)
+    return dict(sorted(counters.items()))
+
+
 def run_build(cfg: dict[str, Any], out_dir: str, *, beam_args: list[str] | None = None,
               workers: int | None = None) -> dict[str, Any]:
     model_path = cfg["tokenizer"]["model"]
@@ -126,12 +142,15 @@ def run_build(cfg: dict[str, Any], out_dir: str, *, beam_args: list[str] | None 
     clear_outputs(out_dir)
     started = time.time()
     options = beam_options(beam_args or [], workers)
-    with beam.Pipeline(options=options) as p:
-        pipeline.build(p, cfg, parts=parts, out_dir=out_dir, sources=sources, tokenizer_model=tokenizer_model)
+    p = beam.Pipeline(options=options)
+    pipeline.build(p, cfg, parts=parts, out_dir=out_dir, sources=sources, tokenizer_model=tokenizer_model)
+    result = p.run()
+    result.wait_until_finish()
     elapsed = time.time() - started
     info = {name: {"subset": s.subset, "priority": s.priority, "license": s.license,
                    "redistributable": s.redistributable} for name, s in sources.items()}
-    manifest = assemble_manifest(out_dir, cfg, config_hash=config_hash(cfg), sources_info=info)
+    manifest = assemble_manifest(out_dir, cfg, config_hash=config_hash(cfg), sources_info=info,
+                                 extra={"counters": stage_counters(result)})
     write_bytes(os.path.join(out_dir, "manifest.json") if "://" not in out_dir else out_dir + "/manifest.json",
                 encode_json(manifest))
     log.info("built %s in %.1fs: %s", out_dir, elapsed, json.dumps(manifest["accounting"]))

@@ -40,6 +40,18 @@ def load_stats(out_dir: str) -> dict[tuple[str, ...], tuple[int, int, int]]:
     return {tuple(k.split("\t")): tuple(v) for k, v in raw.items()}
 
 
+def enabled_stages(cfg: dict[str, Any]) -> list[str]:
+    """The document stages a config runs (each appears in the manifest, even with no drops)."""
+    skip = set()
+    if not cfg["dedup"]["exact"]:
+        skip.add("dedup_exact")
+    if not cfg["dedup"]["near"]:
+        skip.add("dedup_near")
+    if not cfg["decontamination"]["benchmarks"]:
+        skip.add("decontaminate")
+    return [s for s in STAGE_ORDER if s not in skip]
+
+
 def _stage_rank(stage: str) -> tuple[int, str]:
     return (STAGE_ORDER.index(stage) if stage in STAGE_ORDER else len(STAGE_ORDER), stage)
 
@@ -125,12 +137,20 @@ def assemble_manifest(out_dir: str, cfg: dict[str, Any], *, config_hash: str, so
     # Per-stage in/out in pipeline order.
     ordered: dict[str, Any] = {}
     remaining = docs_extracted
-    for stage in sorted(stages, key=_stage_rank):
+    for stage in sorted(set(stages) | set(enabled_stages(cfg)), key=_stage_rank):
         info = stages[stage]
         n = sum(info["dropped"].values())
         ordered[stage] = {"docs_in": remaining, "docs_out": remaining - n, "dropped": dict(sorted(info["dropped"].items())),
                           "dropped_chars": info["dropped_chars"]}
         remaining -= n
+
+    # Tokens of dropped documents are estimated from their characters at the tokens-per-character rate
+    # of the kept documents (dropped text is never tokenized); kept tokens are exact.
+    kept_chars = sum(v[1] for k, v in stats.items() if k[0] == "kept_chars")
+    kept_tokens = sum(s["tokens"]["train"] + s["tokens"]["validation"] for s in sources.values())
+    rate = kept_tokens / kept_chars if kept_chars else 0.0
+    for info in ordered.values():
+        info["dropped_tokens_estimate"] = int(round(info["dropped_chars"] * rate))
 
     for name, s in sources.items():
         s["dropped"] = {stage: dict(sorted(r.items())) for stage, r in sorted(s["dropped"].items())}
@@ -153,6 +173,7 @@ def assemble_manifest(out_dir: str, cfg: dict[str, Any], *, config_hash: str, so
         "mixture": json.loads(_read(FileSystems.join(out_dir, "_build", "mixture.json"))),
         "dedup": dedup_manifest_info(MinHashParams.from_config(cfg["dedup"])),
         "languages": _language_counts(kept_files),
+        "tokens_per_char": round(rate, 6),
         "pack": {subset: {"tail_waste_tokens": v[2]} for (kind, subset, *_), v in sorted(stats.items())
                  if kind == "pack_waste"},
         "shards": shards,

@@ -204,6 +204,7 @@ def build(p: beam.Pipeline, cfg: dict[str, Any], *, parts: list[str], out_dir: s
     tokenized = with_split | "Tokenize" >> beam.ParDo(_Tokenize(), model_side)
     stats.append(tokenized | "TokenStats" >> beam.Map(
         lambda t: stat("tokens", t[4], t[0], t[1], docs=1, tokens=len(t[3]))))
+    stats.append(docs | "KeptChars" >> beam.Map(lambda doc: stat("kept_chars", doc.source, chars=len(doc.text))))
     seq_len = cfg["packing"]["seq_len"]
     packed = (tokenized | "DropSource" >> beam.Map(lambda t: t[:4])
               | "Pack" >> Pack(seq_len, cfg["packing"]["buckets"], seed))
