@@ -1,0 +1,389 @@
+"""`gap report OUT`: OUT/report/report.md with PNG plots beside it, and a data card.
+
+Everything is read from the built corpus: manifest.json (accounting, stages, sources, mixture, shards),
+documents/*.parquet (kept documents: lengths, languages, licences) and dropped/*.jsonl (drops; the near-
+duplicate drops name the document they lost to, which gives the cluster sizes).
+"""
+from __future__ import annotations
+
+import collections
+import glob
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from gap_pipeline.export import licence_allows_redistribution
+from schemas.events import drop_from_json
+
+SUBSET_ORDER = ("guidelines", "papers", "abstracts", "replay")
+SUBSET_COLOURS = {"guidelines": "#1b9e77", "papers": "#d95f02", "abstracts": "#7570b3", "replay": "#e7298a"}
+NEAR_DEDUP_STAGES = ("dedup_near", "near_dedup")
+EXACT_DEDUP_STAGES = ("dedup_exact", "exact_dedup")
+
+
+def _subset_key(subset: str) -> tuple[int, str]:
+    return (SUBSET_ORDER.index(subset) if subset in SUBSET_ORDER else len(SUBSET_ORDER), subset)
+
+
+def _fmt(n: float) -> str:
+    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:.1f}{unit}"
+    return f"{n:.0f}"
+
+
+def collect(out: Path) -> dict[str, Any]:
+    """Everything the report shows, as plain values (also handy for tests)."""
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    lengths: dict[str, list[int]] = collections.defaultdict(list)
+    languages: collections.Counter = collections.Counter()
+    redistributable: dict[str, dict[str, int]] = collections.defaultdict(lambda: {"documents": 0, "chars": 0})
+    licences: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    sources = manifest.get("sources", {})
+    for path in sorted(glob.glob(str(out / "documents" / "*.parquet"))):
+        table = pq.read_table(path, columns=["source", "subset", "text", "license", "lang"])
+        for source, subset, text, licence, lang in zip(*(table.column(c).to_pylist() for c in table.column_names)):
+            lengths[subset].append(len(text))
+            languages[lang or "und"] += 1
+            licences[source][licence or "unknown"] += 1
+            if sources.get(source, {}).get("redistributable") is not False and licence_allows_redistribution(licence):
+                redistributable[source]["documents"] += 1
+                redistributable[source]["chars"] += len(text)
+    drops: collections.Counter = collections.Counter()
+    near_winners: collections.Counter = collections.Counter()
+    exact_winners: collections.Counter = collections.Counter()
+    dropped_languages: collections.Counter = collections.Counter()
+    for path in sorted(glob.glob(str(out / "dropped" / "*.jsonl"))):
+        for line in Path(path).read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            drop = drop_from_json(line)
+            drops[(drop.stage, drop.reason)] += 1
+            if drop.stage in NEAR_DEDUP_STAGES and drop.detail:
+                near_winners[drop.detail] += 1
+            if drop.stage in EXACT_DEDUP_STAGES and drop.detail:
+                exact_winners[drop.detail] += 1
+            if drop.stage == "language":
+                dropped_languages[drop.reason.split(":")[-1]] += 1
+    # A cluster is the survivor plus every document dropped as its duplicate.
+    near_clusters = collections.Counter(1 + n for n in near_winners.values())
+    exact_clusters = collections.Counter(1 + n for n in exact_winners.values())
+    return {"manifest": manifest, "lengths": dict(lengths), "languages": dict(languages),
+            "dropped_languages": dict(dropped_languages), "drops": dict(drops),
+            "near_clusters": dict(near_clusters), "exact_clusters": dict(exact_clusters),
+            "redistributable": {k: dict(v) for k, v in sorted(redistributable.items())},
+            "licences": {k: dict(v) for k, v in sorted(licences.items())}}
+
+
+# --- plots -------------------------------------------------------------------------------------------
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    plt.rcParams.update({"font.size": 11, "axes.titlesize": 13, "axes.labelsize": 11, "figure.dpi": 110,
+                         "axes.spines.top": False, "axes.spines.right": False})
+    return plt
+
+
+def _integer_axis(axis) -> None:
+    from matplotlib.ticker import MaxNLocator
+    axis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _empty(ax, message: str) -> None:
+    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=13, color="#555555", transform=ax.transAxes)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _label_bars(ax, bars, values) -> None:
+    for bar, value in zip(bars, values):
+        ax.text(bar.get_x() + bar.get_width(), bar.get_y() + bar.get_height() / 2, f" {_fmt(value)}",
+                va="center", fontsize=10)
+
+
+def plot_tokens(data: dict[str, Any], path: Path) -> None:
+    plt = _pyplot()
+    sources = data["manifest"].get("sources", {})
+    fig, (ax_sub, ax_src) = plt.subplots(1, 2, figsize=(13, max(4.0, 0.45 * len(sources) + 1.5)),
+                                         gridspec_kw={"width_ratios": [1, 1.4]})
+    per_subset: dict[str, dict[str, int]] = collections.defaultdict(lambda: {"train": 0, "validation": 0})
+    rows = []
+    for name, s in sources.items():
+        tokens = s.get("tokens", {})
+        subset = s.get("subset", "?")
+        for split in ("train", "validation"):
+            per_subset[subset][split] += int(tokens.get(split, 0))
+        rows.append((subset, name, int(tokens.get("train", 0)), int(tokens.get("validation", 0))))
+    subsets = sorted(per_subset, key=_subset_key)
+    if subsets:
+        y = range(len(subsets))
+        train = [per_subset[s]["train"] for s in subsets]
+        valid = [per_subset[s]["validation"] for s in subsets]
+        ax_sub.barh(y, train, color=[SUBSET_COLOURS.get(s, "#999999") for s in subsets], label="train")
+        bars = ax_sub.barh(y, valid, left=train, color="#bbbbbb", label="validation")
+        _label_bars(ax_sub, bars, [t + v for t, v in zip(train, valid)])
+        ax_sub.set_yticks(list(y), subsets)
+        ax_sub.invert_yaxis()
+        ax_sub.legend(loc="lower right", fontsize=9)
+        ax_sub.margins(x=0.2)
+    else:
+        _empty(ax_sub, "no tokens")
+    ax_sub.set_title("Tokens per subset (before mixing)")
+    ax_sub.set_xlabel("tokens")
+    rows.sort(key=lambda r: (_subset_key(r[0]), -(r[2] + r[3]), r[1]))
+    if rows:
+        y = range(len(rows))
+        totals = [r[2] + r[3] for r in rows]
+        bars = ax_src.barh(y, totals, color=[SUBSET_COLOURS.get(r[0], "#999999") for r in rows])
+        _label_bars(ax_src, bars, totals)
+        ax_src.set_yticks(list(y), [f"{r[1]} ({r[0]})" for r in rows])
+        ax_src.invert_yaxis()
+        if max(totals) > 100 * max(1, min(t for t in totals if t > 0) if any(totals) else 1):
+            ax_src.set_xscale("log")
+        ax_src.margins(x=0.2)
+    else:
+        _empty(ax_src, "no sources")
+    ax_src.set_title("Tokens per source (train + validation)")
+    ax_src.set_xlabel("tokens")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_lengths(data: dict[str, Any], path: Path) -> None:
+    import numpy as np
+    plt = _pyplot()
+    subsets = sorted(data["lengths"], key=_subset_key) or ["(none)"]
+    cols = min(2, len(subsets))
+    rows = math.ceil(len(subsets) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(6.5 * cols, 3.6 * rows), squeeze=False)
+    for ax, subset in zip(axes.flat, subsets):
+        values = data["lengths"].get(subset, [])
+        if not values:
+            _empty(ax, "no documents")
+        else:
+            lo, hi = max(1, min(values)), max(values)
+            bins = np.logspace(math.log10(lo), math.log10(hi * 1.01 + 1), 30)
+            ax.hist(values, bins=bins, color=SUBSET_COLOURS.get(subset, "#999999"), edgecolor="white")
+            ax.set_xscale("log")
+            median = float(np.median(values))
+            ax.axvline(median, color="black", linestyle="--", linewidth=1)
+            ax.text(median, ax.get_ylim()[1] * 0.92, f" median {_fmt(median)}", fontsize=10)
+            ax.set_xlabel("document length (characters, log scale)")
+            ax.set_ylabel("documents")
+            _integer_axis(ax.yaxis)
+        ax.set_title(f"{subset}: {len(values)} documents")
+    for ax in list(axes.flat)[len(subsets):]:
+        ax.axis("off")
+    fig.suptitle("Document length per subset (kept documents)", fontsize=14)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_drops(data: dict[str, Any], path: Path) -> None:
+    plt = _pyplot()
+    items = sorted(data["drops"].items(), key=lambda kv: (kv[0][0], -kv[1], kv[0][1]))
+    fig, ax = plt.subplots(figsize=(11, max(3.5, 0.42 * len(items) + 1.5)))
+    if items:
+        labels = [f"{stage}: {reason}" for (stage, reason), _ in items]
+        counts = [n for _, n in items]
+        stages = sorted({stage for (stage, _), _ in items})
+        palette = plt.get_cmap("tab10")
+        colours = [palette(stages.index(stage) % 10) for (stage, _), _ in items]
+        bars = ax.barh(range(len(items)), counts, color=colours)
+        _label_bars(ax, bars, counts)
+        ax.set_yticks(range(len(items)), labels)
+        ax.invert_yaxis()
+        ax.margins(x=0.15)
+        ax.set_xlabel("documents dropped")
+        _integer_axis(ax.xaxis)
+    else:
+        _empty(ax, "no documents were dropped")
+    ax.set_title("Documents dropped, per stage and reason")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_clusters(data: dict[str, Any], path: Path) -> None:
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    for ax, key, title in ((axes[0], "near_clusters", "Near-duplicate (MinHash) clusters"),
+                           (axes[1], "exact_clusters", "Exact-duplicate clusters")):
+        clusters = data[key]
+        if clusters:
+            sizes = sorted(clusters)
+            bars = ax.bar([str(s) for s in sizes], [clusters[s] for s in sizes], color="#4477aa")
+            for bar, s in zip(bars, sizes):
+                ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), str(clusters[s]), ha="center",
+                        va="bottom", fontsize=10)
+            ax.set_xlabel("cluster size (documents, survivor included)")
+            ax.set_ylabel("clusters")
+            _integer_axis(ax.yaxis)
+            ax.margins(y=0.15)
+        else:
+            _empty(ax, "no duplicates found")
+        ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_languages(data: dict[str, Any], path: Path) -> None:
+    plt = _pyplot()
+    kept = data["manifest"].get("languages") or data["languages"]
+    dropped = data["dropped_languages"]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    for ax, counts, title, colour in ((axes[0], kept, "Kept documents per language", "#228833"),
+                                      (axes[1], dropped, "Dropped by the language filter", "#cc6677")):
+        if counts:
+            items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:20]
+            bars = ax.bar([k for k, _ in items], [v for _, v in items], color=colour)
+            for bar, (_, v) in zip(bars, items):
+                ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), str(v), ha="center", va="bottom",
+                        fontsize=10)
+            ax.set_ylabel("documents")
+            _integer_axis(ax.yaxis)
+            ax.margins(y=0.15)
+        else:
+            _empty(ax, "none")
+        ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+PLOTS = (("tokens.png", plot_tokens, "Tokens per subset and per source"),
+         ("lengths.png", plot_lengths, "Document lengths per subset"),
+         ("drops.png", plot_drops, "Drops per stage and reason"),
+         ("duplicates.png", plot_clusters, "Duplicate cluster sizes"),
+         ("languages.png", plot_languages, "Languages"))
+
+
+# --- markdown ----------------------------------------------------------------------------------------
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return lines + [""]
+
+
+def _publishers() -> dict[str, str]:
+    try:
+        from scrapers.specs import load_specs
+        return {name: spec.get("publisher", "") for name, spec in load_specs().items()}
+    except Exception:  # noqa: BLE001 - the report still works without the specs
+        return {}
+
+
+def render_markdown(data: dict[str, Any], plots: list[tuple[str, str]]) -> str:
+    m = data["manifest"]
+    tok = m["tokenizer"]
+    acc = m.get("accounting", {})
+    sources = m.get("sources", {})
+    publishers = _publishers()
+    shards = m.get("shards", [])
+    lines = ["# Corpus report", "",
+             f"Config hash `{m.get('config_hash', '')[:16]}`, manifest schema {m.get('schema_version')}. "
+             f"Tokenizer `{tok.get('file', 'tokenizer.model')}` (sha256 `{tok['sha256'][:16]}…`), vocabulary "
+             f"{tok['vocab_size']}, sequences of {tok['seq_len']} tokens (+1 for the shifted target).", ""]
+
+    lines += ["## Accounting", ""]
+    raw, docs = acc.get("raw_records", {}), acc.get("documents", {})
+    if raw:
+        lines += [f"- Raw records: {raw.get('in', 0)} in = {raw.get('excluded', 0)} excluded + "
+                  f"{raw.get('quarantined', 0)} quarantined + {raw.get('extracted', 0)} extracted."]
+    if docs:
+        lines += [f"- Documents: {docs.get('extracted', 0)} extracted = {docs.get('dropped', 0)} dropped + "
+                  f"{docs.get('kept', 0)} kept."]
+    lines += [f"- Balanced: **{acc.get('balanced', 'unknown')}**.", ""]
+
+    stages = sorted(m.get("stages", {}).items(), key=lambda kv: (-kv[1].get("docs_in", 0), kv[0]))
+    if stages:
+        lines += _table(["stage", "in", "out", "dropped (reason: count)"],
+                        [[name, s.get("docs_in", ""), s.get("docs_out", ""),
+                          ", ".join(f"{r}: {n}" for r, n in sorted(s.get("dropped", {}).items())) or "—"]
+                         for name, s in stages])
+
+    lines += ["## Mixture (train tokens)", ""]
+    mix = m.get("mixture", {})
+    subsets = mix.get("subsets", {})
+    if subsets:
+        lines += [f"Mode `{mix.get('mode')}`; {_fmt(mix.get('train_tokens', 0))} train tokens.", ""]
+        lines += _table(["subset", "available tokens", "train tokens", "target share", "realised share"],
+                        [[s, _fmt(e.get("available_tokens", e.get("available_rows", 0))),
+                          _fmt(e.get("train_tokens", e.get("tokens", 0))),
+                          f"{e['target_share']:.2%}" if "target_share" in e else "—",
+                          f"{e.get('realised_share', 0):.2%}"]
+                         for s, e in sorted(subsets.items(), key=lambda kv: _subset_key(kv[0]))])
+    waste = m.get("pack", {})
+    if waste:
+        lines += ["Tail waste of packing (tokens after the last full row of each bucket): " +
+                  ", ".join(f"{s} {w.get('tail_waste_tokens', 0)}" for s, w in sorted(waste.items())) + ".", ""]
+    by_split = collections.defaultdict(lambda: [0, 0, 0])
+    for s in shards:
+        by_split[s["split"]][0] += 1
+        by_split[s["split"]][1] += s["rows"]
+        by_split[s["split"]][2] += s["tokens"]
+    lines += ["## Shards", ""]
+    lines += _table(["split", "files", "rows", "tokens"],
+                    [[k, v[0], v[1], _fmt(v[2])] for k, v in sorted(by_split.items())])
+
+    lines += ["## Plots", ""]
+    for name, title in plots:
+        lines += [f"### {title}", "", f"![{title}]({name})", ""]
+
+    lines += ["## Data card", "",
+              "What the corpus is made of, where it comes from and under which terms. Licences are those the "
+              "publishers state; only the documents under open licences (public domain, CC0, CC-BY, CC-BY-SA, "
+              "open government, MIT/BSD/Apache) from sources that allow it are redistributable "
+              "(`gap export OUT --redistributable`). The rest may be rebuilt by anyone with this pipeline "
+              "but not redistributed.", ""]
+    rows = []
+    for name, s in sorted(sources.items(), key=lambda kv: (_subset_key(kv[1].get("subset", "")), kv[0])):
+        tokens = s.get("tokens", {})
+        lic = data["licences"].get(name) or {}
+        licence = s.get("license", "")
+        if lic and (set(lic) != {licence}):
+            licence = f"{licence} (" + ", ".join(f"{k}: {v}" for k, v in sorted(lic.items())) + ")"
+        rows.append([name, s.get("publisher") or publishers.get(name, ""), s.get("subset", ""), licence,
+                     "yes" if s.get("redistributable") else "no", s.get("raw_records", ""),
+                     s.get("documents_kept", sum(lic.values()) if lic else ""),
+                     _fmt(tokens.get("train", 0) + tokens.get("validation", 0))])
+    lines += _table(["source", "publisher", "subset", "licence", "redistributable (spec)", "raw records",
+                     "kept documents", "tokens"], rows)
+    red = data["redistributable"]
+    total_docs = sum(len(v) for v in data["lengths"].values())
+    red_docs = sum(v["documents"] for v in red.values())
+    lines += ["### The redistributable part", "",
+              f"{red_docs} of {total_docs} kept documents "
+              f"({(red_docs / total_docs if total_docs else 0):.1%}), "
+              f"{_fmt(sum(v['chars'] for v in red.values()))} characters.", ""]
+    if red:
+        lines += _table(["source", "documents", "characters"],
+                        [[k, v["documents"], _fmt(v["chars"])] for k, v in red.items()])
+    return "\n".join(lines) + "\n"
+
+
+def write_report(out_dir: str | Path, plots: bool = True) -> Path:
+    """Write OUT/report/report.md (+ PNGs); returns the markdown path."""
+    out = Path(out_dir)
+    if not (out / "manifest.json").is_file():
+        raise FileNotFoundError(f"no manifest: {out / 'manifest.json'} does not exist (is {out} a built corpus?)")
+    data = collect(out)
+    folder = out / "report"
+    folder.mkdir(parents=True, exist_ok=True)
+    made = []
+    if plots:
+        for name, fn, title in PLOTS:
+            fn(data, folder / name)
+            made.append((name, title))
+    path = folder / "report.md"
+    path.write_text(render_markdown(data, made), encoding="utf-8")
+    return path
