@@ -1,11 +1,138 @@
-"""`gap scrape`: Crawl sources into a raw store (issue: scrapers)."""
+"""`gap scrape`: crawl sources into a raw store, politely and resumably.
+
+One thread per source (at most `scrape.jobs` at once), one polite client per source, one progress bar
+per source, and a closing summary. One failing source never stops the others; the exit code is 0 when
+nothing failed, 1 when any page or source failed (robots.txt refusals are reported, not failures).
+"""
 from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import sys
+from pathlib import Path
 
 
 def register(sub) -> None:
-    p = sub.add_parser("scrape", help="Crawl sources into a raw store (issue: scrapers)", description="Crawl sources into a raw store (issue: scrapers)")
+    p = sub.add_parser("scrape", help="Crawl sources into a raw store (resumable)",
+                       description="Crawl guideline sources into a raw store of Parquet parts. Re-running resumes: "
+                                   "stored pages are not fetched again until they are older than "
+                                   "scrape.recrawl_after_days, then only with a conditional GET.")
+    p.add_argument("--sources", default="", help="comma-separated source ids (default: every crawled source)")
+    p.add_argument("--out", required=True, help="raw store folder (local path or fsspec URL)")
+    p.add_argument("--config", help="corpus YAML whose `scrape` section sets politeness (default: shipped defaults)")
+    p.add_argument("--specs-dir", help="read specs from this folder instead of the shipped ones")
+    p.add_argument("--refresh", action="store_true", help="re-check every stored page (conditional GET)")
+    p.add_argument("--max-articles", type=int, help="stop each source after this many articles (smoke run)")
+    p.add_argument("--jobs", type=int, help="sources crawled at once (default: scrape.jobs)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (logs and summary only)")
+    p.add_argument("--summary-json", help="also write the summary as JSON to this file")
+    p.add_argument("--allow-loopback", action="store_true", help=argparse.SUPPRESS)  # tests only
+    p.add_argument("--rate-limit", type=float, help=argparse.SUPPRESS)  # tests and benchmarks
     p.set_defaults(func=run)
 
 
+def client_settings_from_config(section: dict, **overrides):
+    from scrapers.client import ClientSettings
+    keys = ("contact_url", "rate_limit_per_s", "connect_timeout_s", "read_timeout_s", "retries", "backoff_factor_s",
+            "max_retry_after_s", "max_body_bytes", "max_redirects")
+    values = {k: section[k] for k in keys if k in section}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return ClientSettings(**values)
+
+
+def format_summary(reports) -> str:
+    head = f"{'source':<18} {'found':>6} {'fetched':>8} {'unchanged':>9} {'stored':>7} {'failed':>7} {'robots':>7}  reasons"
+    lines = [head, "-" * len(head)]
+    for r in reports:
+        s = r.summary()
+        reasons = ", ".join(f"{k}={v}" for k, v in s["failure_reasons"].items() if k != "robots")
+        if s["error"]:
+            reasons = f"SOURCE FAILED: {s['error']}" + (f"; {reasons}" if reasons else "")
+        lines.append(f"{s['source']:<18} {s['discovered']:>6} {s['fetched']:>8} {s['unchanged']:>9} "
+                     f"{s['already_stored']:>7} {s['failed']:>7} {s['disallowed_by_robots']:>7}  {reasons}")
+    return "\n".join(lines)
+
+
 def run(args) -> int:
-    raise SystemExit("gap scrape: not implemented yet")
+    from tqdm import tqdm
+
+    from gap_pipeline.config import ConfigError, load_config
+    from scrapers.crawler import CrawlReport, Crawler, CrawlSettings
+    from scrapers.specs import SpecError, load_specs
+
+    try:
+        cfg = load_config(args.config)
+        specs = load_specs(Path(args.specs_dir) if args.specs_dir else None)
+    except (ConfigError, SpecError) as exc:
+        print(f"gap scrape: {exc}", file=sys.stderr)
+        return 2
+    section = cfg.get("scrape", {})
+    wanted = [s.strip() for s in args.sources.split(",") if s.strip()] or \
+        [n for n, s in specs.items() if s["discovery"]["method"] != "bulk"]
+    unknown = [s for s in wanted if s not in specs]
+    if unknown:
+        print(f"gap scrape: unknown sources {unknown} (known: {', '.join(specs)})", file=sys.stderr)
+        return 2
+    settings = CrawlSettings(
+        client=client_settings_from_config(section, allow_loopback=args.allow_loopback or None,
+                                           rate_limit_per_s=args.rate_limit),
+        recrawl_after_days=section.get("recrawl_after_days", 30.0), refresh=args.refresh,
+        max_articles=args.max_articles)
+    reports: list[CrawlReport] = []
+    crawlable = []
+    for name in wanted:
+        if specs[name]["discovery"]["method"] == "bulk":
+            report = CrawlReport(name)
+            report.error = (f"bulk source: fetched by scrapers/bulk ({specs[name].get('bulk')}), "
+                            "not by the crawler")
+            reports.append(report)
+        else:
+            crawlable.append(name)
+
+    bars = {}
+    if not args.no_progress:
+        for i, name in enumerate(crawlable):
+            bars[name] = tqdm(desc=f"{name:<18}", unit="page", position=i, leave=True, dynamic_ncols=True,
+                              file=sys.stderr)
+
+    def progress_for(name):
+        counts = {"fetched": 0, "unchanged": 0, "stored": 0, "failed": 0, "disallowed": 0}
+
+        def progress(event, url):
+            counts[event] = counts.get(event, 0) + 1
+            bar = bars.get(name)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(new=counts["fetched"], same=counts["unchanged"] + counts["stored"],
+                                failed=counts["failed"], robots=counts["disallowed"])
+        return progress
+
+    def crawl(name):
+        return Crawler(specs[name], args.out, settings, progress_for(name)).run()
+
+    jobs = max(1, args.jobs or section.get("jobs", 4))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {name: pool.submit(crawl, name) for name in crawlable}
+        crawled = []
+        for name in crawlable:
+            try:
+                crawled.append(futures[name].result())
+            except Exception as exc:  # Crawler.run already catches; this is the last guard
+                report = CrawlReport(name)
+                report.error = f"{type(exc).__name__}: {exc}"
+                crawled.append(report)
+    for bar in bars.values():
+        bar.close()
+    reports = crawled + reports
+    print(format_summary(reports))
+    for r in reports:
+        for url, reason, detail in r.failures[:20]:
+            if reason != "robots":
+                print(f"  {r.source}: {reason}: {url} ({detail})")
+        if r.failed > 20:
+            print(f"  {r.source}: ... and {r.failed - 20} more failures")
+    if args.summary_json:
+        Path(args.summary_json).write_text(json.dumps([r.summary() for r in reports], indent=1, sort_keys=True))
+    any_failed = any(r.failed or (r.error and not r.error.startswith("bulk source")) for r in reports)
+    return 1 if any_failed else 0
