@@ -186,7 +186,6 @@ def site_nice():
         _html(r, start if n == 0 else f"{start}&pn={n + 1}", shell("Published guidance", f"<h1>Published</h1><table id='published-guidance'>{rows}</table>"
                                                                  f"<a href='{start}&pn={n + 2}'>Next page</a>"))
     for g in sum(pages, []):
-        pdf = f"/guidance/{g}/resources/guideline-pdf-{abs(hash(g)) % 10**10}"
         pdf = f"/guidance/{g}/resources/{g}-pdf-1837389003973"
         _html(r, f"/guidance/{g}", shell(g, f"<h1 class='page-header__heading'>Guideline {g}</h1><div class='chapter'>{para(g)}</div>"
                                         f"<a class='btn--cta' href='{pdf}'>Download guidance (PDF)</a>"))
