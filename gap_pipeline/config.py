@@ -125,6 +125,11 @@ def _check_ranges(cfg: dict[str, Any]) -> None:
     need(pack["seq_len"] >= 8, "packing.seq_len", "must be >= 8")
     need(pack["buckets"] >= 1, "packing.buckets", "must be >= 1")
     need(cfg["shards"]["target_bytes"] >= 4096, "shards.target_bytes", "must be >= 4096")
+    sc = cfg["scrape"]
+    for k in ("rate_limit_per_s", "connect_timeout_s", "read_timeout_s", "max_body_bytes", "jobs"):
+        need(sc[k] > 0, f"scrape.{k}", "must be > 0")
+    for k in ("retries", "backoff_factor_s", "max_retry_after_s", "max_redirects", "recrawl_after_days"):
+        need(sc[k] >= 0, f"scrape.{k}", "must be >= 0")
 
 
 def validate_config(user: dict[str, Any] | None) -> dict[str, Any]:
@@ -182,6 +187,11 @@ def _deep_update(base: dict[str, Any], updates: dict[str, Any]) -> dict[str, Any
     return base
 
 
+# Sections that change how sources are fetched or reported, not what the corpus holds.
+_NOT_HASHED = ("scrape", "report")
+
+
 def config_hash(cfg: dict[str, Any]) -> str:
-    """A stable hash of the effective config, recorded in the manifest."""
-    return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()
+    """A stable hash of the settings that shape the corpus, recorded in the manifest."""
+    shaping = {k: v for k, v in cfg.items() if k not in _NOT_HASHED}
+    return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()

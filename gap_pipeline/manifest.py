@@ -1,7 +1,7 @@
 """Assemble manifest.json after a build from the files the pipeline wrote, and check the accounting.
 
 Accounting identities (checked here and again by `gap verify`):
-- raw records:  in == excluded + quarantined + extracted
+- raw records:  in == excluded + superseded (older versions of a re-crawled page) + quarantined + extracted
 - documents:    extracted == dropped (sum over every stage and reason) + kept
 """
 from __future__ import annotations
@@ -69,13 +69,14 @@ def assemble_manifest(out_dir: str, cfg: dict[str, Any], *, config_hash: str, so
 
     # Raw records per source.
     sources: dict[str, dict[str, Any]] = defaultdict(lambda: {
-        "raw_records": 0, "raw_excluded": 0, "raw_quarantined": 0, "raw_extracted": 0,
+        "raw_records": 0, "raw_excluded": 0, "raw_superseded": 0, "raw_quarantined": 0, "raw_extracted": 0,
         "documents_extracted": 0, "documents_kept": 0, "chars_extracted": 0,
         "dropped": defaultdict(lambda: defaultdict(int)), "tokens": {"train": 0, "validation": 0}})
     for key, (docs, chars, tokens) in stats.items():
         kind, rest = key[0], key[1:]
-        if kind in ("raw_in", "raw_excluded", "raw_extracted"):
-            field = {"raw_in": "raw_records", "raw_excluded": "raw_excluded", "raw_extracted": "raw_extracted"}[kind]
+        if kind in ("raw_in", "raw_excluded", "raw_superseded", "raw_extracted"):
+            field = {"raw_in": "raw_records", "raw_excluded": "raw_excluded", "raw_superseded": "raw_superseded",
+                     "raw_extracted": "raw_extracted"}[kind]
             sources[rest[0]][field] += docs
         elif kind == "extracted":
             sources[rest[0]]["documents_extracted"] += docs
@@ -112,20 +113,21 @@ def assemble_manifest(out_dir: str, cfg: dict[str, Any], *, config_hash: str, so
 
     raw_in = sum(s["raw_records"] for s in sources.values())
     raw_excluded = sum(s["raw_excluded"] for s in sources.values())
+    raw_superseded = sum(s["raw_superseded"] for s in sources.values())
     raw_quarantined = len(quarantine_lines)
     raw_extracted = sum(s["raw_extracted"] for s in sources.values())
     docs_extracted = sum(s["documents_extracted"] for s in sources.values())
     tokenized_docs = sum(s["documents_kept"] for s in sources.values())
     accounting = {
-        "raw_records": {"in": raw_in, "excluded": raw_excluded, "quarantined": raw_quarantined,
-                        "extracted": raw_extracted},
+        "raw_records": {"in": raw_in, "excluded": raw_excluded, "superseded": raw_superseded,
+                        "quarantined": raw_quarantined, "extracted": raw_extracted},
         "documents": {"extracted": docs_extracted, "dropped": dropped_total, "kept": kept_total,
                       "tokenized": tokenized_docs},
     }
     problems = []
-    if raw_in != raw_excluded + raw_quarantined + raw_extracted:
-        problems.append(f"raw records: in {raw_in} != excluded {raw_excluded} + quarantined {raw_quarantined} "
-                        f"+ extracted {raw_extracted}")
+    if raw_in != raw_excluded + raw_superseded + raw_quarantined + raw_extracted:
+        problems.append(f"raw records: in {raw_in} != excluded {raw_excluded} + superseded {raw_superseded} "
+                        f"+ quarantined {raw_quarantined} + extracted {raw_extracted}")
     if docs_extracted != dropped_total + kept_total:
         problems.append(f"documents: extracted {docs_extracted} != dropped {dropped_total} + kept {kept_total}")
     if tokenized_docs != kept_total:

@@ -53,19 +53,26 @@ def _sum_stats(values: Iterable[tuple[int, int, int]]) -> tuple[int, int, int]:
 # --------------------------------------------------------------------------- read + extract
 
 class ReadRawParts(beam.DoFn):
-    """Read one raw-store Parquet part in row batches; a row that breaks the contract is quarantined."""
+    """Read one raw-store Parquet part in row batches; a row that breaks the contract is quarantined.
+
+    Input: (part number in path order, path). Output: ((source, url), (part number, row number, record)),
+    so that `latest_versions` can keep the newest version of a re-crawled page (a re-crawl appends).
+    """
 
     def __init__(self, selected_sources: tuple[str, ...]):
         self._selected = set(selected_sources)
 
-    def process(self, path: str):
+    def process(self, numbered_path):
         import pyarrow.parquet as pq
         from apache_beam.io.filesystems import FileSystems
 
+        part_number, path = numbered_path
+        row_number = -1
         with FileSystems.open(path) as fh:
             pf = pq.ParquetFile(fh)
             for batch in pf.iter_batches(batch_size=64):
                 for row in batch.to_pylist():
+                    row_number += 1
                     source = row.get("source") or "unknown"
                     yield beam.pvalue.TaggedOutput(STATS, stat("raw_in", source, chars=len(row.get("content") or b"")))
                     if self._selected and source not in self._selected:
@@ -79,7 +86,23 @@ class ReadRawParts(beam.DoFn):
                             source=source, url=str(row.get("url") or ""), stage="read", error=str(exc),
                             sha256=str(row.get("sha256") or ""), content_type=str(row.get("content_type") or "")))
                         continue
-                    yield record
+                    yield (record.source, record.url), (part_number, row_number, record)
+
+
+def _newest(versions: Iterable[tuple[int, int, RawRecord]]) -> tuple[int, int, RawRecord]:
+    return max(versions, key=lambda v: (v[0], v[1]))
+
+
+class LatestVersions(beam.PTransform):
+    """Keep the newest version of each (source, url); older ones are counted as `raw_superseded`."""
+
+    def expand(self, keyed):
+        grouped = keyed | "CountVersions" >> beam.combiners.Count.PerKey()
+        newest = keyed | "Newest" >> beam.CombinePerKey(_newest)
+        superseded = grouped | "Superseded" >> beam.FlatMap(
+            lambda kv: [stat("raw_superseded", kv[0][0], docs=kv[1] - 1)] if kv[1] > 1 else [])
+        records = newest | "Record" >> beam.MapTuple(lambda key, version: version[2])
+        return records, superseded
 
 
 class ExtractDocuments(beam.DoFn):
@@ -151,12 +174,14 @@ def build(p: beam.Pipeline, cfg: dict[str, Any], *, parts: list[str], out_dir: s
     quarantines: list = []
     stats: list = []
 
-    read = (p | "ListParts" >> beam.Create(sorted(parts)) | "Reshuffle" >> beam.Reshuffle()
+    read = (p | "ListParts" >> beam.Create(list(enumerate(sorted(parts)))) | "Reshuffle" >> beam.Reshuffle()
             | "ReadRaw" >> beam.ParDo(ReadRawParts(tuple(cfg["sources"]))).with_outputs(QUARANTINE, STATS, main="raw"))
     quarantines.append(read[QUARANTINE])
     stats.append(read[STATS])
+    raw, superseded = read["raw"] | "LatestVersions" >> LatestVersions()
+    stats.append(superseded)
 
-    extracted = read["raw"] | "Extract" >> beam.ParDo(
+    extracted = raw | "Extract" >> beam.ParDo(
         ExtractDocuments(sources, ExtractOptions.from_config(cfg["extract"]))).with_outputs(
         QUARANTINE, STATS, DROPPED, main="docs")
     quarantines.append(extracted[QUARANTINE])

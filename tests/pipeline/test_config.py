@@ -12,6 +12,8 @@ def test_defaults_are_valid_and_hash_is_stable():
     assert a == b == validate_config(default_config())
     assert config_hash(a) == config_hash(b)
     assert config_hash(validate_config({"seed": 7})) != config_hash(a)
+    # Politeness settings change how pages are fetched, not the corpus.
+    assert config_hash(validate_config({"scrape": {"rate_limit_per_s": 0.2}})) == config_hash(a)
 
 
 def test_override_merges_one_key_and_keeps_the_rest():
@@ -33,6 +35,8 @@ def test_override_merges_one_key_and_keeps_the_rest():
     ({"split": {"validation_fraction": {"papers": 1.2}}}, "split.validation_fraction.papers"),
     ({"packing": {"seq_len": 2}}, "packing.seq_len"),
     ({"tokenizer": {"model": 5}}, "tokenizer.model"),
+    ({"scrape": {"rate_limit_per_s": 0.0}}, "scrape.rate_limit_per_s"),
+    ({"scrape": {"retries": -1}}, "scrape.retries"),
     ([1, 2], "config"),
 ])
 def test_bad_values_name_the_key(user, key):
