@@ -151,7 +151,7 @@ def bench(quick: bool = False) -> str:
     parts = ["## Papers (JATS) and abstracts (MEDLINE) extraction", "",
              f"Medians of {repeats} run(s) on this machine (2 noisy cores), one process, realdata corpus "
              "(`../shared/realdata/1-pmc-jats`, `2-pubmed-medline`). Memory: peak RSS (`ru_maxrss`) of a fresh "
-             "subprocess that streams a generated file (real PubmedArticle records repeated with fresh PMIDs) "
+             "subprocess that streams a generated file (real MedlineCitation records of the 2016 baseline slice, repeated with fresh PMIDs) "
              "through `iter_medline`, measured side by side with one that parses the whole tree.", ""]
     if not REALDATA.is_dir():
         return "\n".join(parts + [f"(skipped: realdata not found at {REALDATA})"])
