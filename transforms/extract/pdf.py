@@ -43,6 +43,8 @@ _PAGE_NUMBER = re.compile(r"^\s*(?:page\s*)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?\s*
 _REC_NUMBER = re.compile(r"^\d{1,2}(?:\.\d{1,3}){1,3}\.?$")
 _HYPHEN_END = re.compile(r"[A-Za-zÀ-ÿ]-$")
 _DIGITS = re.compile(r"\d+")
+_SPLIT = "\ue000"  # where a line-end hyphen was removed; resolved once the whole text is known
+_SPLIT_WORD = re.compile(r"(\w+)" + _SPLIT + r"(\w+)")
 _TOC_LINE = re.compile(r"(?:\.\s?){5,}\s*\d{1,4}\s*$")
 
 
@@ -226,15 +228,33 @@ def running_lines(pages: list[Page], min_fraction: float = 0.3) -> set[str]:
     return {key for key, n in counts.items() if n >= needed}
 
 
+def _like_repeated(key: str, repeated: set[str]) -> bool:
+    """The same running line wrapped differently on some page ("...terms-" / "and-conditions...")."""
+    if key in repeated:
+        return True
+    for other in repeated:
+        if len(other) >= 30 and len(key) >= 30 and key[:30] == other[:30]:
+            return True
+        if min(len(key), len(other)) >= 20 and (key.endswith(other) or other.endswith(key)):
+            return True
+    return False
+
+
+def _is_furniture(line: Line, page: Page, repeated: set[str]) -> bool:
+    key = _furniture_key(line.text)
+    if _in_margin(line, page):
+        return bool(_PAGE_NUMBER.match(line.text)) or _like_repeated(key, repeated)
+    # A long running line can float up on a short last page: drop it wherever it appears.
+    return len(key) >= 25 and key in repeated
+
+
 def remove_furniture(pages: list[Page]) -> list[Page]:
     repeated = running_lines(pages)
     cleaned = []
     for page in pages:
         boxes = []
         for box in page.boxes:
-            lines = [line for line in box.lines
-                     if not (_in_margin(line, page) and (_furniture_key(line.text) in repeated
-                                                         or _PAGE_NUMBER.match(line.text)))]
+            lines = [line for line in box.lines if not _is_furniture(line, page, repeated)]
             if lines:
                 boxes.append(Box(lines, box.x0, min(l.y0 for l in lines), box.x1, max(l.y1 for l in lines)))
         cleaned.append(Page(page.number, page.width, page.height, boxes))
@@ -263,7 +283,7 @@ def join_lines(lines: list[str]) -> list[str]:
         if not current:
             current = line
         elif _HYPHEN_END.search(current) and line[:1].islower():
-            current = current[:-1] + line
+            current = current[:-1] + _SPLIT + line
         else:
             current = current + " " + line
     if current:
@@ -359,11 +379,34 @@ def pages_to_text(pages: list[Page]) -> str:
         if i:
             out.append("\n" if block.startswith("- ") and blocks[i - 1].startswith("- ") else "\n\n")
         out.append(block)
-    return "".join(out)
+    return resolve_hyphenation("".join(out))
 
 
 _TERMINAL = (".", ":", "?", "!", ";")
 _REC_LEAD = re.compile(r"^(\d{1,2}(?:\.\d{1,3}){1,3})\s+(.*)$", re.DOTALL)
+
+
+def _join(first: str, second: str) -> str:
+    if _HYPHEN_END.search(first) and second[:1].islower():
+        return first[:-1] + _SPLIT + second
+    return first + " " + second
+
+
+def resolve_hyphenation(text: str) -> str:
+    """"pre-" + "eclampsia" -> "pre-eclampsia" when the document itself spells it with a hyphen more
+    often than without; otherwise the hyphen was typographic: "anticoagu-" + "lation" -> "anticoagulation"."""
+    if _SPLIT not in text:
+        return text
+    lowered = text.lower()
+
+    def decide(match: re.Match) -> str:
+        first, second = match.group(1), match.group(2)
+        hyphenated = f"{first}-{second}"
+        if lowered.count(hyphenated.lower()) > lowered.count(f"{first}{second}".lower()):
+            return hyphenated
+        return first + second
+
+    return _SPLIT_WORD.sub(decide, text).replace(_SPLIT, "")
 
 
 def _plain(block: str) -> bool:
@@ -386,17 +429,14 @@ def _merge_split_paragraphs(blocks: list[str]) -> list[str]:
                 merged.append(rest)
                 continue
             if not prev.rstrip().endswith(_TERMINAL) or rest[:1].islower():
-                merged[-1] = f"{number} {prev} {rest}"
+                merged[-1] = f"{number} {_join(prev, rest)}"
                 continue
         if prev and not prev.startswith("#") and not block.startswith(("#", "- ")) \
                 and not prev.rstrip().endswith(_TERMINAL) and not rec:
             continues = block[:1].islower() or block[:1] in "(["
             ends_open = prev[-1:].islower() or prev[-1:] in ",-"
             if continues or (ends_open and _plain(prev)):
-                if _HYPHEN_END.search(prev) and block[:1].islower():
-                    merged[-1] = prev[:-1] + block
-                else:
-                    merged[-1] = prev + " " + block
+                merged[-1] = _join(prev, block)
                 continue
         merged.append(block)
     return merged
