@@ -67,7 +67,8 @@ def collect(out: Path) -> dict[str, Any]:
             if drop.stage in EXACT_DEDUP_STAGES and drop.detail:
                 exact_winners[drop.detail] += 1
             if drop.stage == "language":
-                dropped_languages[drop.reason.split(":")[-1]] += 1
+                lang = drop.reason.split(":")[-1]
+                dropped_languages[lang[5:] if lang.startswith("lang_") else lang] += 1
     # A cluster is the survivor plus every document dropped as its duplicate.
     near_clusters = collections.Counter(1 + n for n in near_winners.values())
     exact_clusters = collections.Counter(1 + n for n in exact_winners.values())
@@ -171,6 +172,10 @@ def plot_lengths(data: dict[str, Any], path: Path) -> None:
             bins = np.logspace(math.log10(lo), math.log10(hi * 1.01 + 1), 30)
             ax.hist(values, bins=bins, color=SUBSET_COLOURS.get(subset, "#999999"), edgecolor="white")
             ax.set_xscale("log")
+            from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+            ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: _fmt(x)))
+            ax.xaxis.set_minor_formatter(NullFormatter())
             median = float(np.median(values))
             ax.axvline(median, color="black", linestyle="--", linewidth=1)
             ax.text(median, ax.get_ylim()[1] * 0.92, f" median {_fmt(median)}", fontsize=10)
@@ -219,7 +224,8 @@ def plot_clusters(data: dict[str, Any], path: Path) -> None:
         clusters = data[key]
         if clusters:
             sizes = sorted(clusters)
-            bars = ax.bar([str(s) for s in sizes], [clusters[s] for s in sizes], color="#4477aa")
+            bars = ax.bar(range(len(sizes)), [clusters[s] for s in sizes], color="#4477aa")
+            ax.set_xticks(range(len(sizes)), [str(s) for s in sizes])
             for bar, s in zip(bars, sizes):
                 ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), str(clusters[s]), ha="center",
                         va="bottom", fontsize=10)
@@ -244,7 +250,8 @@ def plot_languages(data: dict[str, Any], path: Path) -> None:
                                       (axes[1], dropped, "Dropped by the language filter", "#cc6677")):
         if counts:
             items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:20]
-            bars = ax.bar([k for k, _ in items], [v for _, v in items], color=colour)
+            bars = ax.bar(range(len(items)), [v for _, v in items], color=colour)
+            ax.set_xticks(range(len(items)), [k for k, _ in items])
             for bar, (_, v) in zip(bars, items):
                 ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), str(v), ha="center", va="bottom",
                         fontsize=10)
