@@ -181,19 +181,23 @@ class _SmallestKeysUpToChars(beam.CombineFn):
         return kept
 
     def create_accumulator(self):
-        return []
+        return [[], 0]  # items, their characters
 
     def add_input(self, acc, item):
-        acc.append(item)
-        if len(acc) > 64:
-            acc = self._trim(acc)
-        return acc
+        items, chars = acc
+        items.append(item)
+        chars += len(item[2])
+        if chars > 2 * self._max_chars:  # never hold more than about twice the cap
+            items = self._trim(items)
+            chars = sum(len(i[2]) for i in items)
+        return [items, chars]
 
     def merge_accumulators(self, accs):
-        return self._trim([item for acc in accs for item in acc])
+        items = self._trim([item for acc in accs for item in acc[0]])
+        return [items, sum(len(i[2]) for i in items)]
 
     def extract_output(self, acc):
-        return self._trim(acc)
+        return self._trim(acc[0])
 
 
 class TrainTokenizer(beam.PTransform):

@@ -143,3 +143,27 @@ def test_meditron_preset_loads_and_mixes_exactly():
     counts = mixture_counts(available, cfg["mixture"]["mode"], shares, cfg["mixture"]["factors"])
     total = sum(counts.values())
     assert all(abs(counts[s] / total - shares[s]) <= 0.001 for s in shares)
+
+
+def test_tokenizer_sample_is_the_smallest_hash_keys_up_to_the_cap(docs):
+    from transforms.tokenizer import _SmallestKeysUpToChars, sample_key
+    fn = _SmallestKeysUpToChars(5000)
+    items = [(sample_key(d.id, 3), d.id, d.text[:5000]) for d in docs]
+    # Two partial accumulators merged in either order give the same sample as one pass.
+    half = len(items) // 2
+    parts = []
+    for chunk in (items[:half], items[half:]):
+        acc = fn.create_accumulator()
+        for item in chunk:
+            acc = fn.add_input(acc, item)
+        parts.append(acc)
+    merged = fn.extract_output(fn.merge_accumulators(parts))
+    merged_rev = fn.extract_output(fn.merge_accumulators(parts[::-1]))
+    expected, used = [], 0
+    for item in sorted(items):
+        if used >= 5000:
+            break
+        expected.append(item)
+        used += len(item[2])
+    assert merged == merged_rev == expected
+    assert sum(len(i[2]) for i in merged[:-1]) < 5000
