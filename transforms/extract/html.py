@@ -367,18 +367,22 @@ def _page_title(root, content: dict[str, Any], meta: dict[str, Any]) -> str:
 
 
 def _generic_main(root):
-    """The generic fallback: semantic containers when present, else the pruned body."""
+    """The generic fallback: a semantic or conventionally named container when it holds most of the
+    page's remaining text (old sites close their divs so loosely that `#content-main` may hold only a
+    footer), else the pruned body."""
+    body = root.find("body")
+    body = body if body is not None else root
+    total = _text_len(body)
     for xpath in ("//main", "//*[@role='main']", "//article"):
         found = [el for el in root.xpath(xpath) if _text_len(el) > 200]
-        if found:
+        if found and sum(_text_len(el) for el in found) >= 0.5 * total:
             return found
     for xpath in ("//*[@id='content-main']", "//*[@id='main-content']", "//*[@id='maincontent']",
                   "//*[@id='content']", "//*[@id='main']"):
-        found = [el for el in root.xpath(xpath) if _text_len(el) > 200]
-        if found:
+        found = root.xpath(xpath)
+        if found and _text_len(found[0]) >= 0.6 * total:
             return found[:1]
-    body = root.find("body")
-    return [body if body is not None else root]
+    return [body]
 
 
 def extract_html_text(text: str, content: dict[str, Any], tables: str = "linearize",
