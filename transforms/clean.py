@@ -51,7 +51,8 @@ _CITE_SQUARE = re.compile(r"\s?\[" + _CITE_NUMS + r"\]")
 _CITE_ROUND = re.compile(r"(?<=[^\s(\d])\s?\(" + _CITE_NUMS + r"\)(?=[.,;:]|\s*$)", re.MULTILINE)
 _FIGURE_REF = re.compile(r"\s?\((?:see\s+|e\.g\.,?\s+)?(?:figures?|figs?\.|tables?|appendix|box)\s+[A-Z]?\d+[A-Za-z]?"
                          r"(?:\s*(?:and|,|-|–)\s*[A-Z]?\d+[A-Za-z]?)*\)", re.IGNORECASE)
-_FIGURE_LINE = re.compile(r"^\s*(?:figure|fig\.|table|box)\s+[A-Z]?\d+[A-Za-z]?[.:]?\s*$", re.IGNORECASE | re.MULTILINE)
+_FIGURE_LINE = re.compile(r"^[ \t]*(?:figure|fig\.|table|box)\s+[A-Z]?\d+[A-Za-z]?[.:]?[ \t]*(?:\n|$)",
+                          re.IGNORECASE | re.MULTILINE)
 _SPACES = re.compile(r"[ ]{2,}")
 _SPACE_BEFORE_PUNCT = re.compile(r" +([.,;:!?])(?=\s|$)")
 _BLANK_LINES = re.compile(r"\n{3,}")
