@@ -1,0 +1,99 @@
+"""Guideline extraction throughput: HTML pages/s (CDC MMWR pages, NGC summaries) and PDF pages/s
+(NICE/WHO/CDC/journal PDFs), on the real documents of ../shared/realdata."""
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from schemas.raw import RawRecord  # noqa: E402
+from transforms.clean import clean_text  # noqa: E402
+from transforms.extract.html import extract_html  # noqa: E402
+from transforms.extract.options import ExtractOptions  # noqa: E402
+from transforms.extract.pdf import extract_pdf  # noqa: E402
+
+REALDATA = REPO.parent / "shared" / "realdata"
+
+
+def _raw(content: bytes, kind: str, url: str) -> RawRecord:
+    return RawRecord.make(source="bench", url=url, fetched_at="2024-01-01T00:00:00Z", content_type=kind, content=content)
+
+
+def _median_rate(fn, units: int, repeats: int) -> tuple[float, float]:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    median = statistics.median(times)
+    return units / median, median
+
+
+def bench(quick: bool = False) -> str:
+    if not REALDATA.is_dir():
+        return "## Guideline extraction\n\nSkipped: ../shared/realdata is not available.\n"
+    options = ExtractOptions()
+    with zipfile.ZipFile(REALDATA / "3-guidelines/cdc_harvest/mmwr_art_es_html_json.zip") as archive:
+        cdc = json.loads(archive.read(archive.namelist()[0]))
+    cdc_raws = [_raw(html.encode("utf-8"), "html", url) for url, html in cdc.items()]
+    ngc_paths = sorted((REALDATA / "3-guidelines/ngc_summaries_xml").glob("*.xml"))[: 40 if quick else 200]
+    ngc_raws = [_raw(p.read_bytes(), "html", p.name) for p in ngc_paths]
+    pdf_paths = sorted((REALDATA / "6-medical-pdfs").glob("*/*.pdf"))
+    if quick:
+        pdf_paths = [p for p in pdf_paths if p.stat().st_size < 400_000][:4]
+    pdf_raws = [_raw(p.read_bytes(), "pdf", p.name) for p in pdf_paths]
+    repeats = 1 if quick else 3
+
+    def run_html(raws):
+        return [d for r in raws for d in extract_html(r, subset="guidelines", options=options, rules={})]
+
+    cdc_rate, cdc_s = _median_rate(lambda: run_html(cdc_raws), len(cdc_raws), repeats)
+    ngc_rate, ngc_s = _median_rate(lambda: run_html(ngc_raws), len(ngc_raws), repeats)
+    cdc_mb = sum(len(r.content) for r in cdc_raws) / 1e6
+
+    pages = 0
+    pdf_rows = []
+    texts = []
+    total_pdf_s = 0.0
+    for raw, path in zip(pdf_raws, pdf_paths):
+        start = time.perf_counter()
+        [doc] = extract_pdf(raw, subset="guidelines", options=options, rules={})
+        seconds = time.perf_counter() - start
+        n = doc.meta_dict()["pages"]
+        pages += n
+        total_pdf_s += seconds
+        texts.append(doc.text)
+        pdf_rows.append(f"| {path.parent.name}/{path.name[:48]} | {n} | {seconds:.2f} | {n / seconds:.1f} |")
+    docs = run_html(ngc_raws)
+    clean_rate, _ = _median_rate(lambda: [clean_text(d.text) for d in docs], len(docs), repeats)
+
+    lines = [
+        "## Guideline extraction (HTML, PDF, cleaning)",
+        "",
+        f"Machine: 2 shared, noisy cores; single process. HTML and cleaning rates are medians of {repeats} "
+        "repeat(s); each PDF is extracted once (pdfminer dominates, and repeats would only re-measure it).",
+        "",
+        "| workload | items | rate |",
+        "|---|---|---|",
+        f"| CDC MMWR article pages (generic extractor, {cdc_mb:.1f} MB) | {len(cdc_raws)} | "
+        f"{cdc_rate:.1f} pages/s ({cdc_mb / cdc_s:.1f} MB/s) |",
+        f"| NGC guideline summaries (escaped HTML fields) | {len(ngc_raws)} | {ngc_rate:.1f} pages/s |",
+        f"| PDF (pdfminer.six + layout rules), all files | {pages} pages | {pages / total_pdf_s:.1f} PDF pages/s |",
+        f"| clean_text on extracted NGC summaries | {len(docs)} | {clean_rate:.0f} docs/s |",
+        "",
+        "| PDF | pages | seconds | pages/s |",
+        "|---|---|---|---|",
+        *pdf_rows,
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(bench(quick="--quick" in sys.argv))
