@@ -77,6 +77,6 @@ def run(args) -> int:
     except (TrainConfigError, DataError, ExportError) as exc:
         raise SystemExit(f"gap train: {exc}") from exc
     final = summary.get("final") or {}
-    if final:
+    if final and summary.get("rank", 0) == 0:
         log.info("done: step %d, loss %.4f; run folder %s", final["step"], final["loss"], summary["run_dir"])
     return 0

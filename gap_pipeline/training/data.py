@@ -309,6 +309,12 @@ class BatchLoader:
             out.append((t[:, :-1], t[:, 1:]))
         return out
 
+    def close(self) -> None:
+        """Wait for a pending prefetch: a daemon thread still running at interpreter exit can abort it."""
+        if self._pending is not None:
+            self._pending[0].join()
+            self._pending = None
+
     def __iter__(self) -> Iterator[list[tuple[Any, Any]]]:
         while True:
             yield self.next_step()

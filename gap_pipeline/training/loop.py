@@ -10,6 +10,7 @@ import logging
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -135,7 +136,10 @@ def build_model(cfg: TrainConfig, env: DistEnv, param_dtype: torch.dtype) -> Lla
     fully_shard(model, mesh=mesh, mp_policy=mp, reshard_after_forward=False)
     model.to_empty(device=env.device)
     torch.manual_seed(cfg.seed)
-    model.init_weights(buffer_device=env.device)
+    with warnings.catch_warnings():
+        # DTensor's random ops warn on a CPU mesh; the init is still seeded and deterministic.
+        warnings.filterwarnings("ignore", message="DTensor random operators")
+        model.init_weights(buffer_device=env.device)
     return model
 
 
@@ -305,49 +309,53 @@ def _train(opts: RunOptions, env: DistEnv) -> dict[str, Any]:
     last_step = cfg.steps if opts.stop_at is None else min(cfg.steps, opts.stop_at)
     tokens_per_step = loader.step_samples * seq
     record: dict[str, Any] = {}
-    model.train()
-    for step in range(start_step + 1, last_step + 1):
-        t0 = time.perf_counter()
-        micro_batches = loader.next_step()
-        data_time = time.perf_counter() - t0
-        lr = scheduler.get_last_lr()[0]
-        loss_sum = torch.zeros((), device=env.device)
-        for m, (inputs, labels) in enumerate(micro_batches):
-            # FSDP2: reduce-scatter gradients only on the last micro-step of an accumulation.
-            model.set_requires_gradient_sync(m == len(micro_batches) - 1)
-            loss = causal_lm_loss(model(inputs), labels) / len(micro_batches)
-            loss.backward()
-            loss_sum += loss.detach()
-        max_norm = cfg.optim.grad_clip if cfg.optim.grad_clip > 0 else float("inf")
-        grad_norm = _full_tensor(torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm))
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        loss_value, = _all_reduce_sum([float(loss_sum)], env.device)
-        loss_value /= env.world
-        step_time = time.perf_counter() - t0
-        tps = tokens_per_step / step_time
-        record = {
-            "step": step, "loss": loss_value, "lr": lr, "grad_norm": float(grad_norm),
-            "tokens": step * tokens_per_step, "tokens_per_s": tps, "tokens_per_s_per_device": tps / env.world,
-            "mfu": mfu(fpt, tps / env.world, peak), "step_time_s": step_time, "data_time_s": data_time,
-            "data_share": data_time / step_time, "consumed_samples": loader.consumed,
-            "epoch": loader.consumed / len(train_set),
-        }
-        if val_set is not None and cfg.eval_interval > 0 and (step % cfg.eval_interval == 0 or step == cfg.steps):
-            for subset, value in evaluate(model, val_set, val_rows, cfg, env).items():
-                record[f"val_loss/{subset}"] = value
-        metrics.write(record)
-        if step % cfg.log_interval == 0 or step == last_step:
-            metrics.console(record)
-        if not math.isfinite(loss_value):
-            raise FloatingPointError(f"loss is {loss_value} at step {step}; stopping (last checkpoint kept)")
-        if step % cfg.checkpoint_interval == 0 or step == last_step:
-            path = ckpt.save_checkpoint(Path(opts.out), step, model, optimizer, scheduler,
-                                        data_state(loader.consumed, corpus, cfg.seed, cfg.shuffle),
-                                        keep=cfg.keep_checkpoints)
-            if is_main:
-                log.info("checkpoint %s", path)
+    try:
+        model.train()
+        for step in range(start_step + 1, last_step + 1):
+            t0 = time.perf_counter()
+            micro_batches = loader.next_step()
+            data_time = time.perf_counter() - t0
+            lr = scheduler.get_last_lr()[0]
+            loss_sum = torch.zeros((), device=env.device)
+            for m, (inputs, labels) in enumerate(micro_batches):
+                # FSDP2: reduce-scatter gradients only on the last micro-step of an accumulation.
+                model.set_requires_gradient_sync(m == len(micro_batches) - 1)
+                loss = causal_lm_loss(model(inputs), labels) / len(micro_batches)
+                loss.backward()
+                loss_sum += loss.detach()
+            max_norm = cfg.optim.grad_clip if cfg.optim.grad_clip > 0 else float("inf")
+            grad_norm = _full_tensor(torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm))
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            loss_value, = _all_reduce_sum([float(loss_sum)], env.device)
+            loss_value /= env.world
+            step_time = time.perf_counter() - t0
+            tps = tokens_per_step / step_time
+            record = {
+                "step": step, "loss": loss_value, "lr": lr, "grad_norm": float(grad_norm),
+                "tokens": step * tokens_per_step, "tokens_per_s": tps, "tokens_per_s_per_device": tps / env.world,
+                "mfu": mfu(fpt, tps / env.world, peak), "step_time_s": step_time, "data_time_s": data_time,
+                "data_share": data_time / step_time, "consumed_samples": loader.consumed,
+                "epoch": loader.consumed / len(train_set),
+            }
+            if val_set is not None and cfg.eval_interval > 0 and (step % cfg.eval_interval == 0 or step == cfg.steps):
+                for subset, value in evaluate(model, val_set, val_rows, cfg, env).items():
+                    record[f"val_loss/{subset}"] = value
+            metrics.write(record)
+            if step % cfg.log_interval == 0 or step == last_step:
+                metrics.console(record)
+            if not math.isfinite(loss_value):
+                raise FloatingPointError(f"loss is {loss_value} at step {step}; stopping (last checkpoint kept)")
+            if step % cfg.checkpoint_interval == 0 or step == last_step:
+                path = ckpt.save_checkpoint(Path(opts.out), step, model, optimizer, scheduler,
+                                            data_state(loader.consumed, corpus, cfg.seed, cfg.shuffle),
+                                            keep=cfg.keep_checkpoints)
+                if is_main:
+                    log.info("checkpoint %s", path)
+
+    finally:
+        loader.close()
 
     if opts.export_dir is not None:
         full = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
@@ -356,7 +364,7 @@ def _train(opts: RunOptions, env: DistEnv) -> dict[str, Any]:
                             tokenizer_path=corpus.tokenizer_path, dtype=export_dtype)
             log.info("exported Hugging Face checkpoint to %s", opts.export_dir)
         dist.barrier()
-    return {"last_step": max(start_step, last_step), "final": record, "run_dir": str(opts.out)}
+    return {"last_step": max(start_step, last_step), "final": record, "run_dir": str(opts.out), "rank": env.rank}
 
 
 __all__ = ["RunOptions", "train", "ExportError", "lr_factor", "build_model", "setup_distributed", "evaluate"]

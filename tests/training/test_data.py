@@ -1,0 +1,177 @@
+"""Memory-mapped shards, the global sampler, data state and resume refusal, the metrics log."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from gap_pipeline.training.data import (DataError, DataMismatchError, GlobalSampler, TokenDataset,
+                                        check_resume_data, data_state, load_corpus)
+from gap_pipeline.training.metrics import MetricsLog, device_peak_flops, mfu, read_metrics
+from schemas.shard import token_shard_schema
+from tests.training.synthetic import make_corpus
+
+
+@pytest.fixture(scope="module")
+def corpus_dir(tmp_path_factory):
+    return make_corpus(tmp_path_factory.mktemp("corpus"), train_rows=120, train_shards=3, batch_rows=7,
+                       with_tokenizer=False)
+
+
+def _train_set(root):
+    c = load_corpus(root)
+    return c, TokenDataset(c.train_shards, c.seq_len, c.vocab_size, c.shard_rows, c.root)
+
+
+def test_rows_are_zero_copy_views_of_the_memory_map(corpus_dir):
+    _, ds = _train_set(corpus_dir)
+    assert len(ds) == 120
+    ranges = []
+    for mm in ds._maps:
+        mm.seek(0)
+        buf = mm.read_buffer(mm.size())   # zero-copy buffer over the whole mapping
+        ranges.append((buf.address, buf.address + buf.size))
+    for i in (0, 6, 7, 39, 40, 119):      # record-batch and shard boundaries included
+        row = ds[i]
+        assert not row.flags.owndata and row.dtype == np.uint16 and row.shape == (33,)
+        assert any(lo <= row.ctypes.data < hi for lo, hi in ranges), f"row {i} is not inside a memory map"
+
+
+def test_gather_matches_items_and_rows_are_the_written_ones(corpus_dir):
+    _, ds = _train_set(corpus_dir)
+    idx = np.array([119, 0, 40, 41, 7])
+    batch = ds.gather(idx)
+    assert batch.dtype == np.int64
+    for out, i in zip(batch, idx):
+        assert np.array_equal(out, ds[i])
+    # synthetic rows are progressions modulo the vocabulary
+    diffs = np.diff(batch, axis=1) % 128
+    assert np.all(diffs == diffs[:, :1])
+
+
+def test_sampler_gives_each_row_to_exactly_one_rank_per_epoch():
+    n, world, micro, accum = 96, 2, 3, 2
+    sampler = GlobalSampler(n, seed=7)
+    seen: list[int] = []
+    consumed = 0
+    for _ in range(n // (world * micro * accum)):
+        for rank in range(world):
+            for rows in sampler.step_rows(consumed, rank, world, micro, accum):
+                seen.extend(rows.tolist())
+        consumed += world * micro * accum
+    assert sorted(seen) == list(range(n))
+    assert seen != list(range(n))                        # shuffled
+    again = GlobalSampler(n, seed=7).positions_to_rows(np.arange(n))
+    assert again.tolist() == GlobalSampler(n, seed=7).positions_to_rows(np.arange(n)).tolist()
+    epoch2 = sampler.positions_to_rows(np.arange(n, 2 * n))
+    assert sorted(epoch2.tolist()) == list(range(n)) and epoch2.tolist() != sampler.positions_to_rows(np.arange(n)).tolist()
+    assert GlobalSampler(n, seed=8).positions_to_rows(np.arange(n)).tolist() != again.tolist()
+
+
+def test_sampler_continues_without_repeats_when_the_world_size_changes():
+    n = 60
+    sampler = GlobalSampler(n, seed=1)
+    seen = [r for rank in range(2) for rows in sampler.step_rows(0, rank, 2, 5, 1) for r in rows.tolist()]
+    consumed = 10
+    for rank in range(4):   # resumed on 4 ranks, 2 micro-steps of 5 rows
+        for rows in sampler.step_rows(consumed, rank, 4, 5, 2):
+            seen.extend(rows.tolist())
+    assert len(seen) == len(set(seen)) == 50
+
+
+def test_resume_on_other_data_is_refused_with_a_clear_message(tmp_path, corpus_dir):
+    c, _ = _train_set(corpus_dir)
+    state = data_state(48, c, seed=3, shuffle=True)
+    assert check_resume_data(state, c, 3, True, "ckpt") == 48
+    other = load_corpus(make_corpus(tmp_path / "other", train_rows=120, train_shards=3, seed=1, with_tokenizer=False))
+    with pytest.raises(DataMismatchError, match="refusing to resume.*manifest hash"):
+        check_resume_data(state, other, 3, True, "ckpt")
+    with pytest.raises(DataMismatchError, match="seed"):
+        check_resume_data(state, c, 4, True, "ckpt")
+
+
+def test_manifest_hash_ignores_non_data_fields(tmp_path):
+    root = make_corpus(tmp_path / "c", train_rows=20, train_shards=1, with_tokenizer=False)
+    before = load_corpus(root).manifest_hash
+    manifest = json.loads((root / "manifest.json").read_text())
+    manifest["report"] = {"anything": 1}
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    assert load_corpus(root).manifest_hash == before
+    manifest["shards"][0]["sha256"] = "f" * 64
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    assert load_corpus(root).manifest_hash != before
+
+
+def test_bad_corpora_fail_with_the_reason(tmp_path):
+    with pytest.raises(DataError, match="no manifest.json"):
+        load_corpus(tmp_path)
+    root = make_corpus(tmp_path / "c", train_rows=20, train_shards=1, with_tokenizer=False)
+    manifest = json.loads((root / "manifest.json").read_text())
+    manifest["shards"][0]["rows"] = 21
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DataError, match="holds 20 rows but the manifest says 21"):
+        _train_set(root)
+    manifest["shards"][0]["path"] = "train/missing.arrow"
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DataError, match="missing on disk"):
+        load_corpus(root)
+
+
+def test_wrong_seq_len_and_out_of_vocab_tokens_are_reported(tmp_path):
+    root = make_corpus(tmp_path / "c", seq_len=16, train_rows=20, train_shards=1, with_tokenizer=False)
+    c = load_corpus(root)
+    with pytest.raises(DataError, match="seq_len 16, expected 8"):
+        TokenDataset(c.train_shards, 8, c.vocab_size)
+    small = TokenDataset(c.train_shards, 16, vocab_size=10)
+    with pytest.raises(DataError, match="vocab_size 10"):
+        small.gather(np.arange(5))
+    junk = tmp_path / "junk.arrow"
+    junk.write_bytes(b"not arrow at all")
+    with pytest.raises(DataError, match="not an Arrow IPC stream"):
+        TokenDataset([junk], 16, 128)
+
+
+def test_uint32_shards_read_too(tmp_path):
+    schema = token_shard_schema(4, 70000)
+    path = tmp_path / "big.arrow"
+    rows = np.array([[69999, 1, 2, 3, 4], [5, 6, 7, 8, 65536]], dtype=np.uint32)
+    ids = pa.FixedSizeListArray.from_arrays(pa.array(rows.reshape(-1), pa.uint32()), 5)
+    batch = pa.record_batch([ids, pa.array(["papers"] * 2), pa.array([["d"]] * 2, pa.list_(pa.string())),
+                             pa.array([[0]] * 2, pa.list_(pa.int32()))], schema=schema)
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, schema) as w:
+        w.write_batch(batch)
+    ds = TokenDataset([path], 4, 70000)
+    assert ds[0].dtype == np.uint32 and ds.gather(np.array([1, 0])).tolist() == [rows[1].tolist(), rows[0].tolist()]
+    assert {k: v.tolist() for k, v in ds.rows_by_subset().items()} == {"papers": [0, 1]}
+
+
+def test_validation_rows_group_by_subset(corpus_dir):
+    c = load_corpus(corpus_dir)
+    val = TokenDataset(c.validation_shards, c.seq_len, c.vocab_size)
+    groups = val.rows_by_subset()
+    assert {k: len(v) for k, v in groups.items()} == {"guidelines": 16, "papers": 16}
+    assert set(groups["guidelines"].tolist()).isdisjoint(groups["papers"].tolist())
+
+
+def test_metrics_log_is_cut_back_to_the_resumed_step(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    log = MetricsLog(path, True)
+    for step in range(1, 6):
+        log.write({"step": step, "loss": 1.0 / step, "mfu": None})
+    with path.open("a") as f:
+        f.write('{"step": 6, "lo')   # a line cut short by a crash
+    MetricsLog(path, True, resume_step=3)
+    assert [r["step"] for r in read_metrics(path)] == [1, 2, 3]
+    MetricsLog(path, False, resume_step=0)   # other ranks never touch the file
+    assert len(read_metrics(path)) == 3
+
+
+def test_peak_flops_and_mfu():
+    assert device_peak_flops("NVIDIA H100 80GB HBM3") == pytest.approx(989.5e12)
+    assert device_peak_flops("NVIDIA H100 PCIe") == pytest.approx(756e12)
+    assert device_peak_flops("NVIDIA A100-SXM4-80GB") == pytest.approx(312e12)
+    assert device_peak_flops("cpu") is None
+    assert mfu(1e9, 400_000, 989.5e12) == pytest.approx(1e9 * 4e5 / 989.5e12)
+    assert mfu(1e9, 1000, None) is None
