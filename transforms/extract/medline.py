@@ -11,6 +11,14 @@ Records without an abstract become `Drop(stage="extract", reason="no_abstract")`
 
 `DropAbstractsWithFullText` removes abstracts whose article is in the papers subset (by PMID/PMCID),
 as MEDITRON did, so the same paper is not trained on twice.
+
+PubMed update files (`ApplyPubmedUpdates`): a raw record from the bulk fetcher carries `meta.file_seq`
+(baseline and update files share one sequence) and `meta.deleted_pmids`. Each document keeps
+`file_seq`; the file's list of deleted PMIDs and of PMIDs whose newest record has no abstract go into
+one *update-list* document per file (empty text, meta `pubmed_updates`) instead of into every
+document, so a 30k-record update file does not copy its deletions 30k times. `ApplyPubmedUpdates`
+then keeps, per (source, PMID), only the newest file's version, drops citations deleted by a later
+file, and drops the update-list documents themselves (reason `update_list`), so the accounting adds up.
 """
 from __future__ import annotations
 
@@ -29,6 +37,7 @@ from transforms.extract.options import ExtractOptions
 from transforms.extract.xmlsafe import entity_text, iter_elements
 
 RECORD_TAGS = ("PubmedArticle", "MedlineCitation", "PubmedBookArticle", "DeleteCitation")
+UPDATE_LIST_KEY = "pubmed_updates"  # meta key of the per-file update-list document
 
 # MEDLINE uses ISO 639-2/B codes; documents carry ISO 639-1 where one exists.
 LANGUAGES = {
@@ -141,6 +150,10 @@ def record_metadata(citation: etree._Element, pubmed_data: etree._Element | None
     return meta
 
 
+# Raw-meta keys that describe the whole file, not a citation: kept out of each document's meta.
+_FILE_ONLY_META = ("deleted_pmids",)
+
+
 def _record_documents(raw: RawRecord, raw_meta: dict[str, Any], subset: str, record: etree._Element) -> list[Document | Drop]:
     tag = record.tag
     if tag == "PubmedArticle":
@@ -156,7 +169,7 @@ def _record_documents(raw: RawRecord, raw_meta: dict[str, Any], subset: str, rec
         raise ExtractError("MEDLINE record without PMID")
     doc_id = document_id(raw.source, f"PMID:{pmid}")
     title = _clean_title(_text(citation.find("Article/ArticleTitle")) or _text(citation.find("Article/VernacularTitle")))
-    base = dict(raw_meta)
+    base = {k: v for k, v in raw_meta.items() if k not in _FILE_ONLY_META}
     base.update(meta)
     license_name = raw_meta.get("license") or raw.license
     out: list[Document | Drop] = []
@@ -185,33 +198,82 @@ def _record_documents(raw: RawRecord, raw_meta: dict[str, Any], subset: str, rec
     return out
 
 
-def iter_medline(raw: RawRecord, *, subset: str, source: "bytes | str | IO[bytes] | None" = None
-                 ) -> Iterator[Document | Drop]:
+def iter_medline(raw: RawRecord, *, subset: str, source: "bytes | str | IO[bytes] | None" = None,
+                 file_events: "FileEvents | None" = None) -> Iterator[Document | Drop]:
     """Stream the documents/drops of a MEDLINE/PubMed file. `source` (bytes, path or binary stream)
-    defaults to `raw.content`; gzip is detected by its magic number."""
+    defaults to `raw.content`; gzip is detected by its magic number. `file_events`, when given,
+    collects the file's DeleteCitation PMIDs and the PMIDs whose record gave no main document."""
     raw_meta = raw.meta_dict()
     records = 0
     for record in iter_elements(raw.content if source is None else source, RECORD_TAGS):
         if record.tag == "DeleteCitation":
-            continue  # deletions are applied at acquisition (scrapers.bulk.pubmed)
+            if file_events is not None:
+                file_events.deleted.extend((p.text or "").strip() for p in record.findall("PMID")
+                                           if (p.text or "").strip())
+            continue  # deletions are applied by ApplyPubmedUpdates (from the update-list document)
         records += 1
         if record.tag == "PubmedBookArticle":
             book = record.find("BookDocument")
             pmid = (book.findtext("PMID") if book is not None else "") or f"{raw.url}#{records}"
+            if file_events is not None and book is not None and (book.findtext("PMID") or "").strip():
+                file_events.without_document.append(pmid.strip())
             yield Drop(doc_id=document_id(raw.source, f"PMID:{pmid.strip()}"), source=raw.source, subset=subset,
                        stage="extract", reason="book_record", detail=f"PMID:{pmid.strip()}")
             continue
-        yield from _record_documents(raw, raw_meta, subset, record)
+        results = _record_documents(raw, raw_meta, subset, record)
+        if file_events is not None and results and isinstance(results[0], Drop):
+            file_events.without_document.append(results[0].detail.split(":", 1)[1])
+        yield from results
+
+
+class FileEvents:
+    """What one PubMed file says besides its documents: deleted PMIDs, PMIDs without a main document."""
+
+    def __init__(self) -> None:
+        self.deleted: list[str] = []
+        self.without_document: list[str] = []
+
+
+def file_seq_of(meta: dict[str, Any]) -> int | None:
+    """The bulk file sequence number stamped by scrapers.bulk.pubmed, or None (not a bulk file)."""
+    seq = meta.get("file_seq")
+    if isinstance(seq, bool) or not isinstance(seq, (int, str)):
+        return None
+    try:
+        return int(seq)
+    except ValueError:
+        return None
+
+
+def update_list_document(raw: RawRecord, subset: str, seq: int, events: FileEvents) -> Document:
+    """The per-file carrier of deletions and abstract-less PMIDs read by ApplyPubmedUpdates."""
+    raw_meta = raw.meta_dict()
+    updates = {"file_seq": seq, "deleted_pmids": sorted(set(events.deleted), key=_pmid_order),
+               "pmids_without_document": sorted(set(events.without_document), key=_pmid_order)}
+    meta = {"format": "medline", "file_seq": seq, "file": raw_meta.get("file", ""), UPDATE_LIST_KEY: updates}
+    return Document(id=document_id(raw.source, f"{raw.url}#pubmed-updates"), source=raw.source, subset=subset,
+                    title="", text="", url=raw.url, license=raw_meta.get("license") or raw.license, lang="",
+                    meta=json.dumps(meta, sort_keys=True, ensure_ascii=False))
+
+
+def _pmid_order(pmid: str) -> tuple[int, str]:
+    return len(pmid), pmid
 
 
 def extract_medline(raw: RawRecord, *, subset: str, options: ExtractOptions) -> list[Document | Drop]:
-    """Documents of one MEDLINE/PubMed XML file (gzip accepted); ExtractError for unusable XML."""
-    out = list(iter_medline(raw, subset=subset))
+    """Documents of one MEDLINE/PubMed XML file (gzip accepted); ExtractError for unusable XML.
+
+    A bulk file (raw meta `file_seq`) with deletions or abstract-less records also yields its
+    update-list document (see ApplyPubmedUpdates)."""
+    seq = file_seq_of(raw.meta_dict())
+    events = FileEvents()
+    out: list[Document | Drop] = list(iter_medline(raw, subset=subset, file_events=events))
+    if seq is not None and (events.deleted or events.without_document):
+        out.append(update_list_document(raw, subset, seq, events))
     if not out:
-        deleted = deleted_pmids(raw.content)
-        reason = "only_deletions" if deleted else "no_records"
         return [Drop(doc_id=document_id(raw.source, raw.url), source=raw.source, subset=subset, stage="extract",
-                     reason=reason, detail=f"{len(deleted)} DeleteCitation PMIDs" if deleted else raw.url)]
+                     reason="only_deletions" if events.deleted else "no_records",
+                     detail=f"{len(events.deleted)} DeleteCitation PMIDs" if events.deleted else raw.url)]
     return out
 
 
@@ -314,3 +376,177 @@ class _Outputs(dict):
         super().__init__(kept=kept, dropped=dropped)
         self.kept = kept
         self.dropped = dropped
+
+
+# ------------------------------------------------------------------------------ PubMed update files
+
+UPDATES_STAGE = "pubmed_updates"
+
+
+def _versioned_key(doc: Document) -> tuple[str, str, int] | None:
+    """(source, pmid, file_seq) of a citation document from a bulk PubMed file, else None."""
+    meta = doc.meta_dict()
+    if UPDATE_LIST_KEY in meta:
+        return None
+    pmid = str(meta.get("pmid") or "").strip()
+    seq = file_seq_of(meta)
+    if not pmid or seq is None:
+        return None
+    return doc.source, pmid, seq
+
+
+def is_update_list(doc: Document) -> bool:
+    return UPDATE_LIST_KEY in doc.meta_dict()
+
+
+def update_list_events(doc: Document) -> list[tuple[tuple[str, str], tuple[str, int]]]:
+    """((source, pmid), (kind, file_seq)) for every PMID an update-list document names;
+    kind is `deleted` or `no_document` (a version of the citation without a main document)."""
+    updates = doc.meta_dict()[UPDATE_LIST_KEY]
+    seq = int(updates["file_seq"])
+    events = [((doc.source, p), ("deleted", seq)) for p in updates.get("deleted_pmids", [])]
+    events += [((doc.source, p), ("no_document", seq)) for p in updates.get("pmids_without_document", [])]
+    return events
+
+
+def update_list_drop(doc: Document, stage: str = UPDATES_STAGE) -> Drop:
+    updates = doc.meta_dict()[UPDATE_LIST_KEY]
+    return Drop(doc_id=doc.id, source=doc.source, subset=doc.subset, stage=stage, reason="update_list", chars=0,
+                detail=f"file_seq {updates['file_seq']}: {len(updates.get('deleted_pmids', []))} deleted, "
+                       f"{len(updates.get('pmids_without_document', []))} without abstract")
+
+
+def resolve_citation_versions(docs: Iterable[Document], events: Iterable[tuple[str, int]],
+                              stage: str = UPDATES_STAGE) -> tuple[list[Document], list[Drop]]:
+    """One citation (source, PMID): the documents of all its versions, and its update-list events.
+
+    Keeps the documents from the highest file_seq of any version (a newer version without an
+    abstract still supersedes an older one with it); older ones are dropped `superseded` (detail: the
+    newer file_seq). The newest version is dropped `deleted_citation` when a later file deleted the
+    PMID (detail: that file's seq). Two records of one id in the same file: one is kept, chosen by
+    content, so the result never depends on input order."""
+    versioned: list[tuple[int, Document]] = []
+    for doc in docs:
+        key = _versioned_key(doc)
+        if key is None:
+            raise ValueError(f"document {doc.id} is not a versioned PubMed citation")
+        versioned.append((key[2], doc))
+    events = list(events)
+    versions = [seq for seq, _doc in versioned] + [seq for kind, seq in events if kind == "no_document"]
+    if not versions:
+        return [], []
+    newest = max(versions)
+    deleted_at = max((seq for kind, seq in events if kind == "deleted" and seq > newest), default=None)
+    kept: list[Document] = []
+    dropped: list[Drop] = []
+    chosen: set[str] = set()
+    for seq, doc in sorted(versioned, key=lambda sd: (-sd[0], sd[1].id, sd[1].text, sd[1].meta, sd[1].title)):
+        if seq < newest or doc.id in chosen:
+            dropped.append(Drop(doc_id=doc.id, source=doc.source, subset=doc.subset, stage=stage,
+                                reason="superseded", chars=len(doc.text), detail=str(newest)))
+        elif deleted_at is not None:
+            dropped.append(Drop(doc_id=doc.id, source=doc.source, subset=doc.subset, stage=stage,
+                                reason="deleted_citation", chars=len(doc.text), detail=str(deleted_at)))
+        else:
+            chosen.add(doc.id)
+            kept.append(doc)
+    return kept, dropped
+
+
+def apply_pubmed_updates(docs: Iterable[Document], stage: str = UPDATES_STAGE) -> tuple[list[Document], list[Drop]]:
+    """Plain-Python version of ApplyPubmedUpdates: (kept, dropped). Other documents pass untouched."""
+    kept: list[Document] = []
+    dropped: list[Drop] = []
+    citations: dict[tuple[str, str], list[Document]] = {}
+    events: dict[tuple[str, str], list[tuple[str, int]]] = {}
+    for doc in docs:
+        if is_update_list(doc):
+            for key, event in update_list_events(doc):
+                events.setdefault(key, []).append(event)
+            dropped.append(update_list_drop(doc, stage))
+            continue
+        key = _versioned_key(doc)
+        if key is None:
+            kept.append(doc)
+        else:
+            citations.setdefault(key[:2], []).append(doc)
+    for key in sorted(citations):
+        k, d = resolve_citation_versions(citations[key], events.get(key, []), stage)
+        kept.extend(k)
+        dropped.extend(d)
+    return kept, dropped
+
+
+class _ResolveCitations(beam.DoFn):
+    def __init__(self, stage: str):
+        self._stage = stage
+        self._counters: dict[str, Any] = {}
+
+    def _count(self, reason: str) -> None:
+        if reason not in self._counters:
+            self._counters[reason] = Metrics.counter("gap", f"{self._stage}:{reason}")
+        self._counters[reason].inc()
+
+    def process(self, item):
+        _key, grouped = item
+        kept, dropped = resolve_citation_versions(grouped["doc"], grouped["event"], self._stage)
+        for doc in kept:
+            self._count("kept")
+            yield doc
+        for drop in dropped:
+            self._count(drop.reason)
+            yield beam.pvalue.TaggedOutput("dropped", drop)
+
+
+def _kind(doc: Document, _n: int) -> int:
+    if is_update_list(doc):
+        return 1
+    return 0 if _versioned_key(doc) is not None else 2
+
+
+class ApplyPubmedUpdates(beam.PTransform):
+    """Documents of all subsets in; outputs `kept` and `dropped` (like DocumentStage).
+
+    For citations from PubMed bulk files (meta `pmid` and `file_seq`): only the newest file's version
+    is kept (`superseded` otherwise), citations deleted by a later file are dropped
+    (`deleted_citation`) and the per-file update-list documents are dropped (`update_list`). Other
+    documents pass untouched (counted `kept`). Deletions are joined by (source, PMID), not broadcast,
+    so memory per worker stays bounded by one citation's versions."""
+
+    def __init__(self, stage: str = UPDATES_STAGE):
+        super().__init__()
+        self._stage = stage
+
+    def expand(self, docs):
+        stage = self._stage
+        parts = docs | "ByKind" >> beam.Partition(_kind, 3)
+        versioned, update_lists, others = parts[0], parts[1], parts[2]
+        keyed = versioned | "ByCitation" >> beam.Map(lambda d: (_versioned_key(d)[:2], d))
+        events = update_lists | "Events" >> beam.FlatMap(update_list_events)
+        resolved = ({"doc": keyed, "event": events}
+                    | "JoinEvents" >> beam.CoGroupByKey()
+                    | "Resolve" >> beam.ParDo(_ResolveCitations(stage)).with_outputs("dropped", main="kept"))
+        list_drops = update_lists | "DropUpdateLists" >> beam.ParDo(_DropUpdateLists(stage))
+        passed = others | "PassThrough" >> beam.ParDo(_CountKept(stage))
+        kept = (resolved.kept, passed) | "Kept" >> beam.Flatten()
+        dropped = (resolved.dropped, list_drops) | "Dropped" >> beam.Flatten()
+        return _Outputs(kept, dropped)
+
+
+class _DropUpdateLists(beam.DoFn):
+    def __init__(self, stage: str):
+        self._stage = stage
+        self._counter = Metrics.counter("gap", f"{stage}:update_list")
+
+    def process(self, doc: Document):
+        self._counter.inc()
+        yield update_list_drop(doc, self._stage)
+
+
+class _CountKept(beam.DoFn):
+    def __init__(self, stage: str):
+        self._counter = Metrics.counter("gap", f"{stage}:kept")
+
+    def process(self, doc: Document):
+        self._counter.inc()
+        yield doc
