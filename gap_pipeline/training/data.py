@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import queue
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -252,7 +253,8 @@ def check_resume_data(saved: dict[str, Any], corpus: Corpus, seed: int, shuffle:
 
 class BatchLoader:
     """Yields one optimizer step's micro-batches [(inputs, labels), ...] for this rank, as torch tensors
-    on `device`. The next step's batch is gathered in a background thread while this one trains."""
+    on `device`. With prefetch, one long-lived thread gathers the next step's rows while this step
+    trains (numpy copies release the GIL), so the training thread only picks up a finished batch."""
 
     def __init__(self, dataset: TokenDataset, sampler: GlobalSampler, *, rank: int, world: int,
                  micro_batch: int, accum: int, consumed: int, device: Any, prefetch: bool = True):
@@ -261,7 +263,10 @@ class BatchLoader:
         self.consumed = consumed
         self.device = device
         self.prefetch = prefetch
-        self._pending: tuple[threading.Thread, dict] | None = None
+        self._requests: queue.Queue = queue.Queue()
+        self._results: queue.Queue = queue.Queue()
+        self._worker: threading.Thread | None = None
+        self._pending = False
 
     @property
     def step_samples(self) -> int:
@@ -271,34 +276,37 @@ class BatchLoader:
         rows = self.sampler.step_rows(consumed, self.rank, self.world, self.micro_batch, self.accum)
         return [self.dataset.gather(r) for r in rows]
 
-    def _start(self, consumed: int) -> None:
-        box: dict = {}
-
-        def work() -> None:
+    def _work(self) -> None:
+        while True:
+            consumed = self._requests.get()
+            if consumed is None:
+                return
             try:
-                box["value"] = self._build(consumed)
-            except BaseException as exc:  # surfaced in next()
-                box["error"] = exc
+                self._results.put(("ok", self._build(consumed)))
+            except BaseException as exc:  # handed to the training thread in next_step()
+                self._results.put(("error", exc))
 
-        thread = threading.Thread(target=work, daemon=True)
-        thread.start()
-        self._pending = (thread, box)
+    def _request(self, consumed: int) -> None:
+        if self._worker is None:
+            self._worker = threading.Thread(target=self._work, name="gap-batch-prefetch", daemon=True)
+            self._worker.start()
+        self._requests.put(consumed)
+        self._pending = True
 
     def next_step(self) -> list[tuple[Any, Any]]:
         import torch
 
-        if self._pending is None:
-            arrays = self._build(self.consumed)
+        if self._pending:
+            status, value = self._results.get()
+            self._pending = False
+            if status == "error":
+                raise value
+            arrays = value
         else:
-            thread, box = self._pending
-            thread.join()
-            self._pending = None
-            if "error" in box:
-                raise box["error"]
-            arrays = box["value"]
+            arrays = self._build(self.consumed)
         self.consumed += self.step_samples
         if self.prefetch:
-            self._start(self.consumed)
+            self._request(self.consumed)
         pin = getattr(self.device, "type", str(self.device)) == "cuda"
         out = []
         for arr in arrays:
@@ -310,10 +318,12 @@ class BatchLoader:
         return out
 
     def close(self) -> None:
-        """Wait for a pending prefetch: a daemon thread still running at interpreter exit can abort it."""
-        if self._pending is not None:
-            self._pending[0].join()
-            self._pending = None
+        """Stop the prefetch thread: a daemon thread still running at interpreter exit can abort it."""
+        if self._worker is not None:
+            self._requests.put(None)
+            self._worker.join()
+            self._worker = None
+            self._pending = False
 
     def __iter__(self) -> Iterator[list[tuple[Any, Any]]]:
         while True:

@@ -49,6 +49,7 @@ class RunOptions:
     stop_at: int | None = None          # stop (with a checkpoint) after this step, as if interrupted
     export_dir: Path | None = None
     export_dtype: str | None = None
+    save_checkpoints: bool = True       # off only for throughput benchmarks
 
 
 @dataclass
@@ -339,6 +340,8 @@ def _train(opts: RunOptions, env: DistEnv) -> dict[str, Any]:
                 "data_share": data_time / step_time, "consumed_samples": loader.consumed,
                 "epoch": loader.consumed / len(train_set),
             }
+            if env.device.type == "cuda":
+                record["max_mem_gb"] = torch.cuda.max_memory_allocated(env.device) / 2**30
             if val_set is not None and cfg.eval_interval > 0 and (step % cfg.eval_interval == 0 or step == cfg.steps):
                 for subset, value in evaluate(model, val_set, val_rows, cfg, env).items():
                     record[f"val_loss/{subset}"] = value
@@ -347,7 +350,7 @@ def _train(opts: RunOptions, env: DistEnv) -> dict[str, Any]:
                 metrics.console(record)
             if not math.isfinite(loss_value):
                 raise FloatingPointError(f"loss is {loss_value} at step {step}; stopping (last checkpoint kept)")
-            if step % cfg.checkpoint_interval == 0 or step == last_step:
+            if opts.save_checkpoints and (step % cfg.checkpoint_interval == 0 or step == last_step):
                 path = ckpt.save_checkpoint(Path(opts.out), step, model, optimizer, scheduler,
                                             data_state(loader.consumed, corpus, cfg.seed, cfg.shuffle),
                                             keep=cfg.keep_checkpoints)

@@ -175,3 +175,39 @@ def test_peak_flops_and_mfu():
     assert device_peak_flops("cpu") is None
     assert mfu(1e9, 400_000, 989.5e12) == pytest.approx(1e9 * 4e5 / 989.5e12)
     assert mfu(1e9, 1000, None) is None
+
+
+def test_loader_with_prefetch_yields_the_same_batches_and_hands_on_errors(corpus_dir):
+    import torch
+
+    from gap_pipeline.training.data import BatchLoader
+
+    c, ds = _train_set(corpus_dir)
+    kwargs = dict(rank=1, world=2, micro_batch=3, accum=2, consumed=12, device=torch.device("cpu"))
+    a = BatchLoader(ds, GlobalSampler(len(ds), 0), prefetch=True, **kwargs)
+    b = BatchLoader(ds, GlobalSampler(len(ds), 0), prefetch=False, **kwargs)
+    try:
+        for _ in range(25):   # crosses an epoch boundary (120 rows, 12 per step)
+            for (xa, ya), (xb, yb) in zip(a.next_step(), b.next_step()):
+                assert torch.equal(xa, xb) and torch.equal(ya, yb)
+                assert torch.equal(xa[:, 1:], ya[:, :-1])   # labels are inputs shifted by one
+        assert a.consumed == b.consumed == 12 + 25 * 12
+    finally:
+        a.close()
+    calls = []
+
+    def failing_gather(indices):
+        calls.append(1)
+        if len(calls) > 2:   # the first step (2 micro-batches) works, the prefetched next one fails
+            raise DataError("broken shard")
+        return ds.gather(indices)
+
+    flaky = TokenDataset(c.train_shards, c.seq_len, c.vocab_size)
+    flaky.gather = failing_gather
+    bad = BatchLoader(flaky, GlobalSampler(len(ds), 0), prefetch=True, **kwargs)
+    try:
+        bad.next_step()
+        with pytest.raises(DataError, match="broken shard"):
+            bad.next_step()      # raised in the prefetch thread, handed to the training thread
+    finally:
+        bad.close()
