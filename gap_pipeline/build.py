@@ -80,7 +80,7 @@ def load_sources(cfg: dict[str, Any]) -> dict[str, pipeline.SourceRules]:
     return {
         name: pipeline.SourceRules(
             subset=spec["subset"], priority=int(spec.get("priority", 100)), license=spec.get("license", "unknown"),
-            redistributable=bool(spec.get("redistributable", False)),
+            redistributable=bool(spec.get("redistributable", False)), publisher=spec.get("publisher", name),
             rules={"content": spec.get("content", {}), "cleaning": spec.get("cleaning", {}), "id": name})
         for name, spec in specs.items() if name in selected
     }
@@ -147,7 +147,7 @@ def run_build(cfg: dict[str, Any], out_dir: str, *, beam_args: list[str] | None 
     result = p.run()
     result.wait_until_finish()
     elapsed = time.time() - started
-    info = {name: {"subset": s.subset, "priority": s.priority, "license": s.license,
+    info = {name: {"subset": s.subset, "priority": s.priority, "license": s.license, "publisher": s.publisher,
                    "redistributable": s.redistributable} for name, s in sources.items()}
     manifest = assemble_manifest(out_dir, cfg, config_hash=config_hash(cfg), sources_info=info,
                                  extra={"counters": stage_counters(result)})

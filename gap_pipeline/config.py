@@ -105,6 +105,7 @@ def _check_ranges(cfg: dict[str, Any]) -> None:
     lang = cfg["language"]
     need(0.0 <= lang["min_prob"] <= 1.0, "language.min_prob", "must be between 0 and 1")
     need(lang["window_chars"] > 0 and lang["max_windows"] > 0, "language.window_chars", "windows must be positive")
+    need(lang["trials"] >= 1, "language.trials", "must be >= 1")
     need(cfg["decontamination"]["ngram"] >= 1, "decontamination.ngram", "must be >= 1")
     for subset, frac in cfg["split"]["validation_fraction"].items():
         need(0.0 <= frac < 1.0, f"split.validation_fraction.{subset}", "must be in [0, 1)")
@@ -119,7 +120,8 @@ def _check_ranges(cfg: dict[str, Any]) -> None:
         need(bool(mix["factors"]), "mixture.factors", "must name at least one subset when mode is 'factors'")
         need(all(v >= 0 for v in mix["factors"].values()), "mixture.factors", "factors must be >= 0")
     tok = cfg["tokenizer"]
-    need(tok["vocab_size"] >= 64, "tokenizer.vocab_size", "must be >= 64")
+    need(tok["vocab_size"] >= (300 if tok["byte_fallback"] else 64), "tokenizer.vocab_size",
+         "must be >= 300 with byte_fallback (256 byte pieces + specials), else >= 64")
     need(tok["max_sentence_length"] >= 256, "tokenizer.max_sentence_length", "must be >= 256")
     pack = cfg["packing"]
     need(pack["seq_len"] >= 8, "packing.seq_len", "must be >= 8")

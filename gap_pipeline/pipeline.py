@@ -36,6 +36,7 @@ class SourceRules:
     priority: int
     license: str
     redistributable: bool
+    publisher: str
     rules: dict  # the spec's content + cleaning sections
 
 
@@ -190,8 +191,10 @@ def build(p: beam.Pipeline, cfg: dict[str, Any], *, parts: list[str], out_dir: s
     docs = extracted["docs"]
 
     # Cleaning: statistical boilerplate per source first, then each source's spec rules.
-    rules_by_source = {name: s.rules for name, s in sources.items()}
     c = cfg["clean"]
+    # Corpus-wide cleaning defaults; a source's spec may override them.
+    rules_by_source = {name: {**s.rules, "cleaning": {"remove_urls": c["remove_urls"], **s.rules.get("cleaning", {})}}
+                       for name, s in sources.items()}
     docs = _stage(docs, drops, "Boilerplate", clean.BoilerplateLines(c["boilerplate_min_docs"],
                                                                      c["boilerplate_min_fraction"]))
     docs = _stage(docs, drops, "Clean", DocumentStage("clean", clean.clean_fn(rules_by_source)))
@@ -205,7 +208,8 @@ def build(p: beam.Pipeline, cfg: dict[str, Any], *, parts: list[str], out_dir: s
     if d["near"]:
         params = MinHashParams.from_config(d)
         docs = _stage(docs, drops, "NearDedup", NearDedup(params, priority))
-    docs = _stage(docs, drops, "Language", DocumentStage("language", language.language_fn(cfg["language"])))
+    docs = _stage(docs, drops, "Language", DocumentStage("language", language.language_fn(
+        language.LanguageSettings.from_config(cfg["language"], seed=seed))))
     bench = cfg["decontamination"]
     if bench["benchmarks"]:
         index = decontaminate.load_benchmark_ngrams(bench["benchmarks"], bench["ngram"])

@@ -70,6 +70,17 @@ def _ngram_dup_fraction(words: list[str], n: int, total_chars: int) -> float:
     return sum(len(w) for w, c in zip(words, covered) if c) / total_chars
 
 
+# Spans that repeat by design in structured papers: a cited reference is spelled out at every citation
+# (MEDITRON's "[BIB_REF] title, first author [/BIB_REF]"), figure references recur and table cells
+# repeat ("n (%)"). Repetition checks look at the prose around them, so a well-cited paper is not
+# mistaken for spam.
+_REPEATING_BY_DESIGN = re.compile(r"\[(BIB_REF|FIG_REF|TABLE)\].*?\[/\1\]", re.S)
+
+
+def prose_for_repetition(text: str) -> str:
+    return _REPEATING_BY_DESIGN.sub(" ", text)
+
+
 def quality_reason(text: str, thresholds: dict[str, Any]) -> str | None:
     """Name of the first failed check, or None when the text passes them all."""
     t = {k: v for k, v in thresholds.items() if v is not None}
@@ -96,20 +107,22 @@ def quality_reason(text: str, thresholds: dict[str, Any]) -> str | None:
         if non_space and digits / non_space > t["max_digit_ratio"]:
             return "too_many_digits"
     lines = [line.strip() for line in text.splitlines() if line.strip()]
+    prose = prose_for_repetition(text)
+    prose_lines = [line.strip() for line in prose.splitlines() if line.strip()] if prose is not text else lines
     if "max_bullet_line_ratio" in t and lines:
         bullets = sum(1 for line in lines if _BULLET_LINE.match(line))
         if bullets / len(lines) > t["max_bullet_line_ratio"]:
             return "too_many_bullet_lines"
-    if "max_duplicate_line_fraction" in t and lines:
+    if "max_duplicate_line_fraction" in t and prose_lines:
         seen: set[str] = set()
         repeats = 0
-        for line in lines:
+        for line in prose_lines:
             if line in seen:
                 repeats += 1
             seen.add(line)
-        if repeats / len(lines) > t["max_duplicate_line_fraction"]:
+        if repeats / len(prose_lines) > t["max_duplicate_line_fraction"]:
             return "duplicate_lines"
-    lowered = [w.lower() for w in real]
+    lowered = [w.lower() for w in (prose.split() if prose is not text else words) if any(ch.isalnum() for ch in w)]
     total_chars = sum(len(w) for w in lowered)
     if "max_top_ngram_fraction" in t:
         limit = t["max_top_ngram_fraction"]

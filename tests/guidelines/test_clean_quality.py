@@ -176,3 +176,25 @@ def test_real_ngc_summaries_mostly_pass_quality(realdata):
     # duplicated n-gram check (default 0.25) rejects a third of them: see the report to the lead.
     assert reasons.get(None, 0) >= 0.6 * sum(reasons.values()), reasons
     assert set(reasons) <= {None, "duplicate_ngrams", "duplicate_lines", "repeated_top_ngram"}, reasons
+
+
+def test_repeated_citations_and_tables_do_not_count_as_duplicate_text():
+    """A paper citing the same reference many times repeats "[BIB_REF] title [/BIB_REF]" by design."""
+    import json
+    import re as _re
+    from pathlib import Path
+
+    from transforms.quality import quality_reason
+
+    replay = Path(__file__).resolve().parents[2] / "gap_pipeline" / "sample_src" / "replay.jsonl"
+    prose = " ".join(json.loads(line)["text"] for line in replay.read_text().splitlines()[:2])
+    sentences = [s for s in _re.split(r"(?<=[.!?])\s+", prose) if s]
+    cite = "[BIB_REF] Proteorhodopsin photosystem gene clusters exhibit co-evolutionary trends, Smith [/BIB_REF]"
+    table = "[TABLE] n (%) | n (%) | n (%) [/TABLE]"
+    text = "\n".join(f"{s} {cite} {table}" for s in sentences)
+    thresholds = {"max_dup_ngram_fraction": 0.25, "max_duplicate_line_fraction": 0.3, "max_top_ngram_fraction": 0.2}
+    assert quality_reason(prose, thresholds) is None
+    assert quality_reason(text, thresholds) is None
+    # The same repetition written as plain prose is still caught.
+    spam = text.replace("[BIB_REF]", "").replace("[/BIB_REF]", "")
+    assert quality_reason(spam, thresholds) in ("duplicate_ngrams", "repeated_top_ngram")

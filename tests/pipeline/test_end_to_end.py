@@ -53,6 +53,8 @@ def test_manifest_accounting_adds_up(builds):
     assert manifest["stages"]["language"]["dropped"], "the Spanish CDC pages must be dropped by language"
     per_source = sum(s["documents_kept"] for s in manifest["sources"].values())
     assert per_source == docs["kept"]
+    from gap_pipeline.verify import verify_corpus
+    assert verify_corpus(str(out)) == []
 
 
 def test_shards_have_the_contract_schema_and_every_subset(builds):
