@@ -176,14 +176,26 @@ def assemble_manifest(out_dir: str, cfg: dict[str, Any], *, config_hash: str, so
         "dedup": dedup_manifest_info(MinHashParams.from_config(cfg["dedup"])),
         "languages": _language_counts(kept_files),
         "tokens_per_char": round(rate, 6),
-        "pack": {subset: {"tail_waste_tokens": v[2]} for (kind, subset, *_), v in sorted(stats.items())
-                 if kind == "pack_waste"},
+        "pack": pack_waste(stats),
         "shards": shards,
     }
     if extra:
         manifest.update(extra)
     validate_manifest(manifest)
     return manifest
+
+
+def pack_waste(stats: dict[tuple[str, ...], tuple[int, int, int]]) -> dict[str, dict[str, int]]:
+    """Tokens left after the last full row of each bucket, per subset (total and per split)."""
+    out: dict[str, dict[str, int]] = {}
+    for key, (_, _, tokens) in sorted(stats.items()):
+        if key[0] != "pack_waste":
+            continue
+        subset, split = key[1], key[2]
+        entry = out.setdefault(subset, {"tail_waste_tokens": 0})
+        entry["tail_waste_tokens"] += tokens
+        entry[f"tail_waste_tokens_{split}"] = entry.get(f"tail_waste_tokens_{split}", 0) + tokens
+    return out
 
 
 def _language_counts(files: list[str]) -> dict[str, int]:

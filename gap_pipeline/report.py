@@ -324,7 +324,7 @@ def render_markdown(data: dict[str, Any], plots: list[tuple[str, str]]) -> str:
     if subsets:
         lines += [f"Mode `{mix.get('mode')}`; {_fmt(mix.get('train_tokens', 0))} train tokens.", ""]
         lines += _table(["subset", "available tokens", "train tokens", "target share", "realised share"],
-                        [[s, _fmt(e.get("available_tokens", e.get("available_rows", 0))),
+                        [[s, _fmt(e.get("available_tokens", e.get("available_rows", 0) * mix.get("tokens_per_row", 1))),
                           _fmt(e.get("train_tokens", e.get("tokens", 0))),
                           f"{e['target_share']:.2%}" if "target_share" in e else "—",
                           f"{e.get('realised_share', 0):.2%}"]

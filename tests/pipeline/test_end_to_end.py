@@ -53,6 +53,13 @@ def test_manifest_accounting_adds_up(builds):
     assert manifest["stages"]["language"]["dropped"], "the Spanish CDC pages must be dropped by language"
     per_source = sum(s["documents_kept"] for s in manifest["sources"].values())
     assert per_source == docs["kept"]
+    # The Beam counters and the outcome files are counted independently; they agree.
+    counters = manifest["counters"]
+    for stage, info in manifest["stages"].items():
+        for reason, n in info["dropped"].items():
+            assert counters.get(f"{stage}:{reason}") == n, (stage, reason)
+    for subset, waste in manifest["pack"].items():
+        assert counters[f"pack:tail_waste_tokens_{subset}"] == waste["tail_waste_tokens"]
     from gap_pipeline.verify import verify_corpus
     assert verify_corpus(str(out)) == []
 
