@@ -140,6 +140,7 @@ class ExtractDocuments(beam.DoFn):
         yield beam.pvalue.TaggedOutput(STATS, stat("raw_extracted", raw.source))
         for item in results:
             if isinstance(item, Drop):
+                Metrics.counter("gap", f"extract:{item.reason}").inc()
                 yield beam.pvalue.TaggedOutput(STATS, stat("extracted", item.source, item.subset, chars=item.chars))
                 yield beam.pvalue.TaggedOutput(DROPPED, item)
                 continue
