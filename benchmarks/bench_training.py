@@ -84,7 +84,10 @@ def bench(quick: bool = False) -> str:
         f"({gather_tps / 1e6:,.1f} M tokens/s on one core), i.e. well under 1% of a ~0.3 s 1B-model GPU step "
         "even before the prefetch thread hides it.",
         "",
-        "GPU throughput and MFU: see the GPU section (`make bench-gpu`, benchmarks/gpu_train.py).",
+        "GPU tokens/s and MFU (1B model, sequence 2048/4096, eager/compile, with/without activation "
+        "checkpointing) are measured by `make bench-gpu` (benchmarks/gpu_train.py) into its own section at the end "
+        "of this file (after `<!-- gpu-bench -->`); when that section is missing or says \"Not measured yet\", "
+        "no GPU run has been recorded. The session that wrote the trainer had no GPU.",
     ]
     return "\n".join(lines) + "\n"
 
