@@ -1,7 +1,9 @@
 """`gap scrape`: crawl sources into a raw store, politely and resumably.
 
 One thread per source (at most `scrape.jobs` at once), one polite client per source, one progress bar
-per source, and a closing summary. One failing source never stops the others; the exit code is 0 when
+per source, and a closing summary. Bulk sources (specs with `bulk:` — pmc, pubmed, replay) are filled
+by `scrapers.bulk.run_bulk` with the `scrape.bulk` settings; they run only when named in --sources
+(a default run never starts a multi-hundred-GB download). One failing source never stops the others; the exit code is 0 when
 nothing failed, 1 when any page or source failed (robots.txt refusals are reported, not failures).
 """
 from __future__ import annotations
@@ -18,7 +20,8 @@ def register(sub) -> None:
                        description="Crawl guideline sources into a raw store of Parquet parts. Re-running resumes: "
                                    "stored pages are not fetched again until they are older than "
                                    "scrape.recrawl_after_days, then only with a conditional GET.")
-    p.add_argument("--sources", default="", help="comma-separated source ids (default: every crawled source)")
+    p.add_argument("--sources", default="", help="comma-separated source ids (default: every crawled source; bulk sources "
+                                                  "pmc, pubmed, replay only when named)")
     p.add_argument("--out", required=True, help="raw store folder (local path or fsspec URL)")
     p.add_argument("--config", help="corpus YAML whose `scrape` section sets politeness (default: shipped defaults)")
     p.add_argument("--specs-dir", help="read specs from this folder instead of the shipped ones")
@@ -58,6 +61,7 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from gap_pipeline.config import ConfigError, load_config
+    from scrapers.bulk import BulkSettings, run_bulk
     from scrapers.crawler import CrawlReport, Crawler, CrawlSettings
     from scrapers.specs import SpecError, load_specs
 
@@ -79,21 +83,14 @@ def run(args) -> int:
                                            rate_limit_per_s=args.rate_limit),
         recrawl_after_days=section.get("recrawl_after_days", 30.0), refresh=args.refresh,
         max_articles=args.max_articles)
-    reports: list[CrawlReport] = []
-    crawlable = []
-    for name in wanted:
-        if specs[name]["discovery"]["method"] == "bulk":
-            report = CrawlReport(name)
-            report.error = (f"bulk source: fetched by scrapers/bulk ({specs[name].get('bulk')}), "
-                            "not by the crawler")
-            reports.append(report)
-        else:
-            crawlable.append(name)
-
+    bulk_settings = BulkSettings.from_config(section, allow_loopback=args.allow_loopback or None,
+                                             max_articles=args.max_articles)
+    names = list(wanted)
     bars = {}
     if not args.no_progress:
-        for i, name in enumerate(crawlable):
-            bars[name] = tqdm(desc=f"{name:<18}", unit="page", position=i, leave=True, dynamic_ncols=True,
+        for i, name in enumerate(names):
+            unit = "record" if specs[name]["discovery"]["method"] == "bulk" else "page"
+            bars[name] = tqdm(desc=f"{name:<18}", unit=unit, position=i, leave=True, dynamic_ncols=True,
                               file=sys.stderr)
 
     def progress_for(name):
@@ -109,13 +106,15 @@ def run(args) -> int:
         return progress
 
     def crawl(name):
+        if specs[name]["discovery"]["method"] == "bulk":
+            return run_bulk(specs[name], args.out, bulk_settings, progress_for(name))
         return Crawler(specs[name], args.out, settings, progress_for(name)).run()
 
     jobs = max(1, args.jobs or section.get("jobs", 4))
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {name: pool.submit(crawl, name) for name in crawlable}
+        futures = {name: pool.submit(crawl, name) for name in names}
         crawled = []
-        for name in crawlable:
+        for name in names:
             try:
                 crawled.append(futures[name].result())
             except Exception as exc:  # Crawler.run already catches; this is the last guard
@@ -124,7 +123,7 @@ def run(args) -> int:
                 crawled.append(report)
     for bar in bars.values():
         bar.close()
-    reports = crawled + reports
+    reports = crawled
     print(format_summary(reports))
     for r in reports:
         for url, reason, detail in r.failures[:20]:
@@ -134,5 +133,5 @@ def run(args) -> int:
             print(f"  {r.source}: ... and {r.failed - 20} more failures")
     if args.summary_json:
         Path(args.summary_json).write_text(json.dumps([r.summary() for r in reports], indent=1, sort_keys=True))
-    any_failed = any(r.failed or (r.error and not r.error.startswith("bulk source")) for r in reports)
+    any_failed = any(r.failed or r.error for r in reports)
     return 1 if any_failed else 0

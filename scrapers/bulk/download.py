@@ -25,7 +25,7 @@ class DownloadError(RuntimeError):
 
 class BulkDownloader:
     def __init__(self, allowed_hosts: list[str], cache_dir: str | os.PathLike, *, allow_loopback: bool = False,
-                 max_bytes: int = 64 << 30, retries: int = 4, timeout_s: float = 60.0):
+                 max_bytes: int = 64 << 30, retries: int = 4, timeout_s: float = 60.0, user_agent: str = USER_AGENT):
         self.allowed_hosts = [h.lower() for h in allowed_hosts]
         self.allow_loopback = allow_loopback
         self.cache_dir = Path(cache_dir)
@@ -38,7 +38,7 @@ class BulkDownloader:
                       allowed_methods=frozenset({"GET"}), raise_on_status=False)
         self.session.mount("http://", HTTPAdapter(max_retries=retry))
         self.session.mount("https://", HTTPAdapter(max_retries=retry))
-        self.session.headers["User-Agent"] = USER_AGENT
+        self.session.headers["User-Agent"] = user_agent
 
     def check(self, url: str) -> None:
         parts = urlsplit(url)
@@ -54,7 +54,10 @@ class BulkDownloader:
 
     def get_text(self, url: str, max_bytes: int = 256 << 20) -> str:
         self.check(url)
-        resp = self.session.get(url, timeout=self.timeout_s, allow_redirects=False)
+        try:
+            resp = self.session.get(url, timeout=self.timeout_s, allow_redirects=False)
+        except requests.RequestException as exc:
+            raise DownloadError(f"{url}: {type(exc).__name__}: {exc}") from exc
         if resp.status_code != 200:
             raise DownloadError(f"{url}: HTTP {resp.status_code}")
         if len(resp.content) > max_bytes:

@@ -16,7 +16,7 @@ import io
 import logging
 import re
 from datetime import datetime, timezone
-from typing import Iterator
+from typing import Callable, Iterator
 
 from schemas.raw import RawRecord
 from scrapers.bulk.download import BulkDownloader, DownloadError, listing_links
@@ -79,14 +79,20 @@ class PmcOaFetcher:
     """Yields one `jats` RawRecord per article of every package not yet done."""
 
     def __init__(self, downloader: BulkDownloader, base_url: str, *, groups: tuple[str, ...] = ("oa_comm",),
-                 state_path: str | None = None, max_member_bytes: int = 256 << 20, keep_packages: bool = False):
+                 state_path: str | None = None, max_member_bytes: int = 256 << 20, keep_packages: bool = False,
+                 source: str = "pmc", checkpoint: "Callable[[], object] | None" = None):
         self.downloader = downloader
+        self.source = source
+        # Called after a package's last record and before it is marked done, so the caller can flush
+        # its writer: a run killed in between then refetches the package instead of losing it.
+        self.checkpoint = checkpoint
         self.base_url = base_url.rstrip("/")
         self.groups = groups
         self.state = BulkState(state_path)
         self.max_member_bytes = max_member_bytes
         self.keep_packages = keep_packages
         self.refused: list[tuple[str, str, str]] = []   # (package, member, reason)
+        self.failed: list[tuple[str, str]] = []         # (package url, reason): not marked done, retried next run
         self.stats = {"packages": 0, "articles": 0, "retracted": 0, "not_in_filelist": 0, "refused": 0}
 
     def packages(self) -> list[Package]:
@@ -100,7 +106,14 @@ class PmcOaFetcher:
         for package in self.packages():
             if self.state.is_done(package.name):
                 continue
-            yield from self._package_records(package)
+            try:
+                yield from self._package_records(package)
+            except DownloadError as exc:  # one bad package never stops the others
+                self.failed.append((package.url, str(exc)))
+                log.error("pmc: %s", exc)
+                continue
+            if self.checkpoint is not None:
+                self.checkpoint()
             self.state.mark_done(package.name)
             self.stats["packages"] += 1
 
@@ -138,7 +151,7 @@ class PmcOaFetcher:
                 "package": package.name, "package_kind": package.kind, "member": member.name,
                 "doi": doi.group(1).decode("utf-8", "replace") if doi else ""}
         self.stats["articles"] += 1
-        return RawRecord.make(source="pmc", url=ARTICLE_URL.format(pmcid=pmcid), fetched_at=fetched_at,
+        return RawRecord.make(source=self.source, url=ARTICLE_URL.format(pmcid=pmcid), fetched_at=fetched_at,
                               content_type="jats", content=member.content, license=info["license"] or "unknown",
                               meta=meta)
 

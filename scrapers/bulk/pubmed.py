@@ -13,12 +13,12 @@ import gzip
 import logging
 import re
 from datetime import datetime, timezone
-from typing import Iterator
+from typing import Callable, Iterator
 
 from lxml import etree
 
 from schemas.raw import RawRecord
-from scrapers.bulk.download import BulkDownloader, listing_links
+from scrapers.bulk.download import BulkDownloader, DownloadError, listing_links
 from scrapers.bulk.state import BulkState
 
 log = logging.getLogger(__name__)
@@ -48,8 +48,11 @@ def deleted_pmids_in(gz_path: str) -> list[str]:
 
 class PubmedFetcher:
     def __init__(self, downloader: BulkDownloader, base_url: str, *, folders: tuple[str, ...] = ("baseline", "updatefiles"),
-                 state_path: str | None = None, keep_files: bool = False):
+                 state_path: str | None = None, keep_files: bool = False, source: str = "pubmed",
+                 checkpoint: "Callable[[], object] | None" = None):
         self.downloader = downloader
+        self.source = source
+        self.checkpoint = checkpoint  # called before a file is marked done (the caller flushes its writer)
         self.base_url = base_url.rstrip("/")
         self.folders = folders
         self.state = BulkState(state_path)
@@ -79,7 +82,11 @@ class PubmedFetcher:
             except (ValueError, Exception) as exc:  # missing/invalid .md5: never store unverified data
                 self.failed.append((url, f"md5_unavailable: {exc}"))
                 continue
-            path, actual = self.downloader.download(url)
+            try:
+                path, actual = self.downloader.download(url)
+            except DownloadError as exc:  # one bad file never stops the others; retried next run
+                self.failed.append((url, f"download: {exc}"))
+                continue
             if actual != expected:
                 path.unlink(missing_ok=True)
                 self.stats["md5_mismatch"] += 1
@@ -93,10 +100,12 @@ class PubmedFetcher:
                 path.unlink(missing_ok=True)
             self.stats["files"] += 1
             self.stats["deleted_pmids"] += len(deleted)
-            yield RawRecord.make(source="pubmed", url=url, fetched_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            yield RawRecord.make(source=self.source, url=url, fetched_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                                  content_type="pubmed-xml", content=content, license="nlm-terms",
                                  meta={"file": name, "file_seq": seq, "file_kind": folder, "md5": actual,
                                        "deleted_pmids": deleted})
+            if self.checkpoint is not None:
+                self.checkpoint()
             self.state.mark_done(name, deleted_pmids=sorted(deleted_total, key=lambda p: (len(p), p)))
 
     @property
