@@ -8,6 +8,12 @@ on a `requests.Session`; redirects are followed by hand so that each hop passes 
 loops are caught. Bodies are streamed and abandoned at `max_body_bytes`; a body cut short is retried
 a few times and then reported as `truncated`.
 
+The resolved-address check is done twice: once by name before the request (a clear early refusal)
+and again on the socket itself, at connect time, against the peer address the connection really
+reached (`PeerCheckedAdapter`). The second check closes the DNS-rebinding gap: a name that resolved
+to a public address for the first check and to 127.0.0.1/10.x/169.254.169.254 a moment later is
+refused before a byte is sent, and never retried.
+
 `fetch()` never raises for a network or HTTP problem: it returns a FetchResult whose `error` is a
 short reason code (counted in the scrape summary) and `detail` the specifics.
 """
@@ -26,6 +32,9 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import MaxRetryError, NewConnectionError
 from urllib3.util.retry import Retry
 
 from scrapers.specs import host_allowed
@@ -104,7 +113,16 @@ def classify_content_type(header: str | None, head: bytes = b"") -> str:
     return "other"
 
 
-class _CappedRetry(Retry):
+class PeerCheckedRetry(Retry):
+    """urllib3 Retry that never retries a connect-time address refusal (it is not a transient fault)."""
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+        if isinstance(error, PrivateAddressRefused):
+            raise MaxRetryError(_pool, url, error) from error
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+class _CappedRetry(PeerCheckedRetry):
     """urllib3 Retry that honours Retry-After but never waits longer than a cap."""
     max_retry_after_s = 300.0
 
@@ -152,12 +170,98 @@ def address_problem(host: str, allow_loopback: bool) -> str | None:
             return "dns"
         addresses = {ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos}
     for addr in addresses:
-        if allow_loopback and addr.is_loopback:
-            continue
-        if (addr.is_private or addr.is_loopback or addr.is_link_local or addr.is_multicast or addr.is_reserved
-                or addr.is_unspecified or (addr.version == 6 and addr.ipv4_mapped is not None
-                                           and not addr.ipv4_mapped.is_global)):
+        if not ip_allowed(addr, allow_loopback):
             return "private_address"
+    return None
+
+
+def ip_allowed(addr: "ipaddress.IPv4Address | ipaddress.IPv6Address", allow_loopback: bool) -> bool:
+    """False for private, loopback (unless allowed), link-local, multicast, reserved, unspecified
+    addresses, and IPv6 forms (mapped) of such IPv4 addresses."""
+    if addr.version == 6 and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    if allow_loopback and addr.is_loopback:
+        return True
+    return not (addr.is_private or addr.is_loopback or addr.is_link_local or addr.is_multicast or addr.is_reserved
+                or addr.is_unspecified)
+
+
+class PrivateAddressRefused(NewConnectionError):
+    """The socket reached a non-public address (DNS rebinding or a changed DNS answer)."""
+
+
+class _PeerChecked:
+    """Mixin for urllib3 connections: check the peer address of every new socket before using it."""
+    allow_loopback = False
+
+    def _new_conn(self):
+        sock = super()._new_conn()
+        try:
+            peer = sock.getpeername()[0]
+            addr = ipaddress.ip_address(str(peer).split("%")[0])
+        except (OSError, ValueError) as exc:
+            sock.close()
+            raise PrivateAddressRefused(self, f"cannot read the peer address of {self.host}: {exc}") from exc
+        if not ip_allowed(addr, self.allow_loopback):
+            sock.close()
+            raise PrivateAddressRefused(self, f"{self.host} connected to non-public address {addr} (refused)")
+        return sock
+
+
+class _CheckedHTTPConnection(_PeerChecked, HTTPConnection):
+    pass
+
+
+class _CheckedHTTPSConnection(_PeerChecked, HTTPSConnection):
+    pass
+
+
+class _LoopbackHTTPConnection(_CheckedHTTPConnection):
+    allow_loopback = True
+
+
+class _LoopbackHTTPSConnection(_CheckedHTTPSConnection):
+    allow_loopback = True
+
+
+def _pool_classes(allow_loopback: bool) -> dict[str, type]:
+    http_conn = _LoopbackHTTPConnection if allow_loopback else _CheckedHTTPConnection
+    https_conn = _LoopbackHTTPSConnection if allow_loopback else _CheckedHTTPSConnection
+    return {"http": type("CheckedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http_conn}),
+            "https": type("CheckedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn})}
+
+
+class PeerCheckedAdapter(HTTPAdapter):
+    """An HTTPAdapter whose connections refuse non-public peer addresses at connect time."""
+
+    def __init__(self, *args, allow_loopback: bool = False, **kwargs):
+        self._allow_loopback = allow_loopback
+        super().__init__(*args, **kwargs)
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _pool_classes(self._allow_loopback)
+
+    def __setstate__(self, state):  # requests pickles adapters by their attributes
+        self._allow_loopback = state.get("_allow_loopback", False)
+        super().__setstate__(state)
+
+    __attrs__ = HTTPAdapter.__attrs__ + ["_allow_loopback"]
+
+
+def refused_by_peer_check(exc: BaseException) -> PrivateAddressRefused | None:
+    """The PrivateAddressRefused inside a requests/urllib3 exception chain, if any."""
+    seen = set()
+    stack = [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, PrivateAddressRefused):
+            return current
+        stack.extend([getattr(current, "reason", None), current.__cause__, current.__context__]
+                     + [a for a in getattr(current, "args", ()) if isinstance(a, BaseException)])
     return None
 
 
@@ -202,6 +306,7 @@ class PoliteClient:
         self._crawl_delay: dict[str, float | None] = {}
         self._robots_lock = threading.Lock()
         self._address_ok: dict[str, str | None] = {}
+        self._address_detail: dict[str, str] = {}  # why a host was refused at connect time
         self.requests_made = 0
         s = self.settings
         retry = _CappedRetry(
@@ -211,7 +316,8 @@ class PoliteClient:
             respect_retry_after_header=True, raise_on_status=False, raise_on_redirect=False)
         retry.max_retry_after_s = s.max_retry_after_s
         self.session = requests.Session()
-        adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=4)
+        adapter = PeerCheckedAdapter(max_retries=retry, pool_connections=4, pool_maxsize=4,
+                                     allow_loopback=s.allow_loopback)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers.update({"User-Agent": s.ua, "Accept-Encoding": "gzip, deflate"})
@@ -234,9 +340,12 @@ class PoliteClient:
             self._address_ok[host] = address_problem(host, self.settings.allow_loopback)
         problem = self._address_ok[host]
         if problem:
-            return problem, f"{host} resolves to a non-public address" if problem != "dns" else f"cannot resolve {host}"
+            return problem, self._address_detail.get(host) or (
+                f"{host} resolves to a non-public address" if problem != "dns" else f"cannot resolve {host}")
         if robots and self.settings.respect_robots:
             rp = self._robots_for(parts.scheme, parts.netloc)
+            if self._address_ok.get(host):  # the robots.txt connection found a non-public peer
+                return self._address_ok[host], self._address_detail.get(host, f"{host}: non-public peer address")
             if rp is not None and not rp.can_fetch(ROBOTS_TOKEN, url):
                 return "robots", f"robots.txt of {parts.netloc} disallows {parts.path or '/'}"
         return None, ""
@@ -321,19 +430,31 @@ class PoliteClient:
                                         timeout=(s.connect_timeout_s, s.read_timeout_s))
             except requests.exceptions.RetryError as exc:
                 return FetchResult(url, url, error="http_error", detail=f"retries exhausted: {exc}")
-            except (requests.exceptions.ConnectTimeout, requests.exceptions.ReadTimeout) as exc:
-                return FetchResult(url, url, error="timeout", detail=str(exc)[:300])
-            except requests.exceptions.ConnectionError as exc:
-                kind = "timeout" if "timed out" in str(exc).lower() else "connection"
-                return FetchResult(url, url, error=kind, detail=str(exc)[:300])
             except requests.exceptions.RequestException as exc:
-                return FetchResult(url, url, error="connection", detail=str(exc)[:300])
+                refused = refused_by_peer_check(exc)
+                if refused is None:
+                    result = self._request_error(url, exc)
+                else:
+                    detail = str(refused)[:300]
+                    self._address_ok[parts.hostname.lower()] = "private_address"  # later URLs: refused early
+                    self._address_detail[parts.hostname.lower()] = detail
+                    result = FetchResult(url, url, error="private_address", detail=detail)
+                return result
             result = self._read(resp, url, accept)
             if result.error not in ("truncated",) or attempt == s.body_retries:
                 return result
             last = result
             time.sleep(min(s.backoff_max_s, s.backoff_factor_s * (2 ** attempt)) + random.uniform(0, s.backoff_jitter_s))
         return last
+
+    @staticmethod
+    def _request_error(url: str, exc: requests.exceptions.RequestException) -> FetchResult:
+        if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.ReadTimeout)):
+            return FetchResult(url, url, error="timeout", detail=str(exc)[:300])
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            kind = "timeout" if "timed out" in str(exc).lower() else "connection"
+            return FetchResult(url, url, error=kind, detail=str(exc)[:300])
+        return FetchResult(url, url, error="connection", detail=str(exc)[:300])
 
     def _read(self, resp: requests.Response, url: str, accept) -> FetchResult:
         s = self.settings

@@ -12,8 +12,8 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
+
+from scrapers.client import PeerCheckedAdapter, PeerCheckedRetry
 
 USER_AGENT = "gap_pipeline-bulk (+https://github.com/gap-pipeline/gap_pipeline)"
 _HREF = re.compile(r"""href\s*=\s*["']([^"'?#]+)["']""", re.IGNORECASE)
@@ -34,10 +34,13 @@ class BulkDownloader:
         self.timeout_s = timeout_s
         self.session = requests.Session()
         self.session.trust_env = False
-        retry = Retry(total=retries, backoff_factor=1.0, status_forcelist=(429, 500, 502, 503, 504),
+        retry = PeerCheckedRetry(total=retries, backoff_factor=1.0, status_forcelist=(429, 500, 502, 503, 504),
                       allowed_methods=frozenset({"GET"}), raise_on_status=False)
-        self.session.mount("http://", HTTPAdapter(max_retries=retry))
-        self.session.mount("https://", HTTPAdapter(max_retries=retry))
+        # The connected peer is checked too (not only the host name): a DNS answer that turns private
+        # between the check and the connect is refused.
+        adapter = PeerCheckedAdapter(max_retries=retry, allow_loopback=allow_loopback)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = user_agent
 
     def check(self, url: str) -> None:
