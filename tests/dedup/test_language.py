@@ -74,3 +74,16 @@ def test_langid_cli_plain_and_jsonl():
     out = [json.loads(line) for line in proc.stdout.splitlines()]
     assert out[0]["id"] == "x" and out[0]["lang"] == "en"
     assert out[1]["error"] and proc.returncode == 1 and "line 2" in proc.stderr
+
+
+def test_fast_path_answers_exactly_as_langdetect(realdata):
+    """The numpy re-implementation returns langdetect's (language, probability), value for value."""
+    from transforms.language import _fast_langdetect, _langdetect
+
+    texts = [t for _, _, t in documents(realdata, per_group=3)]
+    texts += [t for code, _, t in lingua_sentences(realdata, per_language=1)]  # 75 scripts incl. CJK, Arabic
+    samples = [sample_windows(t, 200, 5) for t in texts] + [texts[0][:12000], "", "WHO CDC NICE", "http://a.org x@y.com"]
+    for sample in samples:
+        for trials in (1, 2):
+            assert _fast_langdetect(sample, 0, trials) == _langdetect(sample, 0, trials), sample[:80]
+    assert _fast_langdetect(ES * 3, 5, 7) == _langdetect(ES * 3, 5, 7)
