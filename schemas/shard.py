@@ -12,16 +12,21 @@ def token_dtype(vocab_size: int) -> pa.DataType:
     return pa.uint16() if vocab_size <= UINT16_MAX_VOCAB else pa.uint32()
 
 
-def token_shard_schema(seq_len: int, vocab_size: int) -> pa.Schema:
+def token_shard_schema(seq_len: int, vocab_size: int, with_source: bool = False) -> pa.Schema:
+    """The shard schema; `with_source` appends the optional nullable `source` column, written when the
+    mixture is by source (packing then keeps each row to one source). Readers must not require it."""
     if seq_len < 1:
         raise ValueError("seq_len must be positive")
+    fields = [
+        pa.field("input_ids", pa.list_(token_dtype(vocab_size), seq_len + 1), nullable=False),
+        pa.field("subset", pa.string(), nullable=False),
+        pa.field("doc_ids", pa.list_(pa.string()), nullable=False),
+        pa.field("doc_starts", pa.list_(pa.int32()), nullable=False),
+    ]
+    if with_source:
+        fields.append(pa.field("source", pa.string(), nullable=True))
     return pa.schema(
-        [
-            pa.field("input_ids", pa.list_(token_dtype(vocab_size), seq_len + 1), nullable=False),
-            pa.field("subset", pa.string(), nullable=False),
-            pa.field("doc_ids", pa.list_(pa.string()), nullable=False),
-            pa.field("doc_starts", pa.list_(pa.int32()), nullable=False),
-        ],
+        fields,
         metadata={
             b"gap.schema": b"token_shard",
             b"gap.schema_version": str(SHARD_SCHEMA_VERSION).encode(),
@@ -43,6 +48,8 @@ def validate_shard_schema(schema: pa.Schema, seq_len: int | None = None) -> int:
     for name in ("subset", "doc_ids"):
         if name not in schema.names:
             raise ValueError(f"token shard lacks a {name!r} column")
+    if "source" in schema.names and schema.field("source").type != pa.string():
+        raise ValueError(f"the optional 'source' column must be string, got {schema.field('source').type}")
     found = ids_type.list_size - 1
     if seq_len is not None and found != seq_len:
         raise ValueError(f"token shard has seq_len {found}, expected {seq_len}")

@@ -1,4 +1,7 @@
-"""Mixing: how many train rows each subset contributes, so that target token shares are met exactly.
+"""Mixing: how many train rows each subset (or source) contributes, so target token shares are met exactly.
+
+The mixture key is the subset (`by="subset"`, the default) or the source (`by="source"`: rows must come
+from Pack(by_source=True), so each row holds one source). Everything below says "subset" for the key.
 
 Every row holds seq_len + 1 tokens, so a subset's token share is its row share. `mixture_counts` turns
 the measured rows per subset into target rows per subset:
@@ -9,7 +12,9 @@ the measured rows per subset into target rows per subset:
 `Mix` then realises the counts: each subset's rows get a global index from per-bucket offsets, a seeded
 bijection on [0, n) permutes them, and a row at permuted position p gets target // n copies plus one
 more when p < target % n. Upsampling thus repeats rows (as evenly as possible) and downsampling keeps a
-hash-chosen subset, and the counts are hit exactly. Validation rows are not mixed.
+hash-chosen subset, and the counts are hit exactly. Validation rows are not mixed. By source, the
+shares of the subsets (sums over their sources) are held to the same tolerance, and the report lists
+both levels.
 """
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ from apache_beam.metrics import Metrics
 from transforms.split import stable_hash
 
 SHARE_TOLERANCE = 0.001  # 0.1 percentage point
+MIXTURE_KEYS = ("subset", "source")
 
 
 class MixtureError(ValueError):
@@ -32,10 +38,24 @@ def _realised(counts: Mapping[str, int]) -> dict[str, float]:
     return {s: (n / total if total else 0.0) for s, n in counts.items()}
 
 
+def _group_shares(values: Mapping[str, float], groups: Mapping[str, str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for key, value in values.items():
+        if key in groups:
+            out[groups[key]] = out.get(groups[key], 0.0) + value
+    return out
+
+
 def mixture_counts(available_rows: Mapping[str, int], mode: str, shares: Mapping[str, float] | None = None,
                    factors: Mapping[str, float] | None = None, total_rows: int = 0,
-                   tolerance: float = SHARE_TOLERANCE) -> dict[str, int]:
-    """Target train rows per subset (see the module doc). Raises MixtureError when impossible."""
+                   tolerance: float = SHARE_TOLERANCE, by: str = "subset",
+                   groups: Mapping[str, str] | None = None) -> dict[str, int]:
+    """Target train rows per mixture key (see the module doc). Raises MixtureError when impossible.
+
+    `by` only names the keys in messages. `groups` (key -> group, e.g. source -> subset) adds the
+    condition that every group's summed share is within `tolerance` too.
+    """
+    kind = f"{by}s"
     available = {s: int(n) for s, n in available_rows.items()}
     if any(n < 0 for n in available.values()):
         raise MixtureError(f"negative row counts: {available}")
@@ -47,7 +67,7 @@ def mixture_counts(available_rows: Mapping[str, int], mode: str, shares: Mapping
         if any(factors.get(s, 1.0) < 0 for s in available):
             raise MixtureError("mixture factors must be >= 0")
         if unknown and any(factors[s] > 0 for s in unknown):
-            raise MixtureError(f"mixture factors name subsets with no train rows: {unknown}")
+            raise MixtureError(f"mixture factors name {kind} with no train rows: {unknown}")
         return {s: int(round(n * float(factors.get(s, 1.0)))) for s, n in sorted(available.items())}
     if mode != "shares":
         raise MixtureError(f"unknown mixture mode {mode!r} (shares | factors | natural)")
@@ -56,42 +76,79 @@ def mixture_counts(available_rows: Mapping[str, int], mode: str, shares: Mapping
         raise MixtureError(f"mixture shares must be >= 0 and sum to 1, got {shares}")
     empty = sorted(s for s, v in shares.items() if v > 0 and available.get(s, 0) == 0)
     if empty:
-        raise MixtureError(f"mixture gives a share to subsets with no train rows: {', '.join(empty)}")
+        raise MixtureError(f"mixture gives a share to {kind} with no train rows: {', '.join(empty)}")
     subsets = sorted(set(available) | set(shares))
     total = int(total_rows) or sum(available.values())
     if total <= 0:
         return {s: 0 for s in subsets}
-    # Rounding error per subset is at most 0.5 / total, so this loop ends by total = 1 / tolerance.
+    group_targets = _group_shares(shares, groups) if groups else {}
+    # Rounding error per key is at most 0.5 / total, so this loop ends by total = 1 / tolerance (by
+    # number of keys / tolerance with groups: a group's error is at most the sum of its keys').
     while True:
         counts = {s: int(round(shares.get(s, 0.0) * total)) for s in subsets}
         realised = _realised(counts)
         if all(abs(realised[s] - shares.get(s, 0.0)) <= tolerance for s in subsets):
-            return counts
+            if not groups:
+                return counts
+            group_realised = _group_shares(realised, groups)
+            if all(abs(group_realised.get(g, 0.0) - t) <= tolerance for g, t in group_targets.items()):
+                return counts
         total += 1
 
 
-def mixture_report(available_rows: Mapping[str, int], targets: Mapping[str, int], mode: str,
-                   shares: Mapping[str, float] | None, tokens_per_row: int) -> dict[str, Any]:
-    """The manifest's `mixture` section: per subset, target and realised shares of train tokens."""
+def _report_entries(available_rows: Mapping[str, int], targets: Mapping[str, int],
+                    target_shares: Mapping[str, float], tokens_per_row: int) -> dict[str, dict[str, Any]]:
     realised = _realised(targets)
     natural = _realised(available_rows)
-    subsets = {}
+    entries = {}
     for s in sorted(set(available_rows) | set(targets)):
-        target_share = (shares or {}).get(s, 0.0) if mode == "shares" else realised.get(s, 0.0)
         n, t = available_rows.get(s, 0), targets.get(s, 0)
-        subsets[s] = {
+        entries[s] = {
             "available_rows": n,
             "rows": t,
             "tokens": t * tokens_per_row,
             "natural_share": round(natural.get(s, 0.0), 8),
-            "target_share": round(float(target_share), 8),
+            "target_share": round(float(target_shares.get(s, 0.0)), 8),
             "realised_share": round(realised.get(s, 0.0), 8),
             "factor": round(t / n, 6) if n else 0.0,
             "repeated_rows": max(0, t - n),
             "dropped_rows": max(0, n - t),
         }
-    return {"mode": mode, "tokens_per_row": tokens_per_row, "train_rows": sum(targets.values()),
-            "train_tokens": sum(targets.values()) * tokens_per_row, "subsets": subsets}
+    return entries
+
+
+def mixture_report(available_rows: Mapping[str, int], targets: Mapping[str, int], mode: str,
+                   shares: Mapping[str, float] | None, tokens_per_row: int, by: str = "subset",
+                   subset_of: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The manifest's `mixture` section: per subset, target and realised shares of train tokens.
+
+    By source (`subset_of`: source -> subset) there is also a `sources` section with the same entries
+    plus each source's subset; the `subsets` section then sums its sources (target share = the sum of
+    its sources' target shares).
+    """
+    realised = _realised(targets)
+    target_shares = dict(shares or {}) if mode == "shares" else realised
+    report = {"mode": mode, "by": by, "tokens_per_row": tokens_per_row, "train_rows": sum(targets.values()),
+              "train_tokens": sum(targets.values()) * tokens_per_row}
+    if by == "subset":
+        report["subsets"] = _report_entries(available_rows, targets, target_shares, tokens_per_row)
+        return report
+    subset_of = dict(subset_of or {})
+    sources = _report_entries(available_rows, targets, target_shares, tokens_per_row)
+    for name, entry in sources.items():
+        entry["subset"] = subset_of.get(name)  # None: a source named in the config with no train rows
+    report["subsets"] = _report_entries(_group_counts(available_rows, subset_of), _group_counts(targets, subset_of),
+                                        _group_shares(target_shares, subset_of), tokens_per_row)
+    report["sources"] = sources
+    return report
+
+
+def _group_counts(counts: Mapping[str, int], groups: Mapping[str, str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for key, n in counts.items():
+        if key in groups:
+            out[groups[key]] = out.get(groups[key], 0) + n
+    return out
 
 
 def permute_index(index: int, n: int, key: str) -> int:
@@ -119,8 +176,9 @@ def copies_for(position: int, available: int, target: int) -> int:
     return target // available + (1 if position < target % available else 0)
 
 
-def bucket_offsets(bucket_rows: Mapping[tuple[str, int], int]) -> tuple[dict[tuple[str, int], int], dict[str, int]]:
-    """Global row offset of every (subset, bucket), buckets in order; and rows per subset."""
+def bucket_offsets(bucket_rows: Mapping[tuple[str, Any], int]) -> tuple[dict[tuple[str, Any], int], dict[str, int]]:
+    """Global row offset of every (key, bucket), buckets in order; and rows per key. By source the
+    bucket is (subset, bucket), the packing group of the source's rows."""
     offsets: dict[tuple[str, int], int] = {}
     totals: dict[str, int] = {}
     for subset, bucket in sorted(bucket_rows):
@@ -129,56 +187,84 @@ def bucket_offsets(bucket_rows: Mapping[tuple[str, int], int]) -> tuple[dict[tup
     return offsets, totals
 
 
+def _row_key_and_bucket(row: dict[str, Any], by: str) -> tuple[str, Any]:
+    """The row's mixture key and its packing group within that key."""
+    if by == "subset":
+        return row["subset"], row["bucket"]
+    if "source" not in row:
+        raise MixtureError("the mixture is by source but a row has no 'source': pack with Pack(by_source=True)")
+    return row["source"], (row["subset"], row["bucket"])
+
+
+def _subset_of_sources(bucket_counts: Mapping[tuple[str, Any], int]) -> dict[str, str]:
+    subset_of: dict[str, str] = {}
+    for source, (subset, _bucket) in sorted(bucket_counts):
+        if subset_of.setdefault(source, subset) != subset:
+            raise MixtureError(f"source {source!r} has rows in subsets {subset_of[source]!r} and {subset!r}; "
+                               "a by-source mixture needs one subset per source")
+    return subset_of
+
+
 class Mix(beam.PTransform):
     """Train rows (from Pack) -> the mixed rows, one element per copy, each with a `copy` number.
 
-    Row counts per (subset, bucket) are measured from the input and used as a side input. After the
-    transform is applied, `mix.report` is a singleton PCollection holding `mixture_report(...)` (target
-    and realised shares). Counts `mix:repeated_rows_<subset>` and `mix:dropped_rows_<subset>`.
+    `by` is the mixture key: "subset" or "source" (shares/factors then name sources, and the rows must
+    come from Pack(by_source=True)). Row counts per (key, bucket) are measured from the input and used as
+    a side input. After the transform is applied, `mix.report` is a singleton PCollection holding
+    `mixture_report(...)` (target and realised shares). Counts `mix:repeated_rows_<key>` and
+    `mix:dropped_rows_<key>`.
     """
 
     def __init__(self, mode: str, shares: Mapping[str, float] | None, factors: Mapping[str, float] | None,
-                 seed: int, seq_len: int | None = None, total_rows: int = 0):
+                 seed: int, seq_len: int | None = None, total_rows: int = 0, by: str = "subset"):
         super().__init__()
+        if by not in MIXTURE_KEYS:
+            raise MixtureError(f"unknown mixture key {by!r} ({' | '.join(MIXTURE_KEYS)})")
         self._mode = mode
         self._shares = dict(shares or {})
         self._factors = dict(factors or {})
         self._seed = seed
         self._tokens_per_row = None if seq_len is None else seq_len + 1
         self._total_rows = total_rows
+        self._by = by
         self.report = None  # set by expand
 
     def expand(self, rows):
         mode, shares, factors, seed = self._mode, self._shares, self._factors, self._seed
-        tokens_per_row, total_rows = self._tokens_per_row, self._total_rows
+        tokens_per_row, total_rows, by = self._tokens_per_row, self._total_rows, self._by
 
-        def plan(counted: list[tuple[tuple[str, int], tuple[int, int]]]) -> dict[str, Any]:
+        def plan(counted: list[tuple[tuple[str, Any], tuple[int, int]]]) -> dict[str, Any]:
             bucket_counts = {key: n for key, (n, _) in counted}
             widths = {width for _, (_, width) in counted}
             width = tokens_per_row or (widths.pop() if len(widths) == 1 else 0)
             if tokens_per_row and widths - {tokens_per_row}:
                 raise MixtureError(f"rows of {sorted(widths)} tokens, expected {tokens_per_row}")
             offsets, available = bucket_offsets(bucket_counts)
-            targets = mixture_counts(available, mode, shares, factors, total_rows)
+            subset_of = _subset_of_sources(bucket_counts) if by == "source" else None
+            targets = mixture_counts(available, mode, shares, factors, total_rows, by=by, groups=subset_of)
             return {"offsets": offsets, "available": available, "targets": targets,
-                    "report": mixture_report(available, targets, mode, shares, width)}
+                    "report": mixture_report(available, targets, mode, shares, width, by, subset_of)}
+
+        def count_key(row):
+            return _row_key_and_bucket(row, by), (1, len(row["input_ids"]))
 
         counts = (rows
-                  | "KeyBucket" >> beam.Map(lambda r: ((r["subset"], r["bucket"]), (1, len(r["input_ids"]))))
+                  | "KeyBucket" >> beam.Map(count_key)
                   | "CountBucket" >> beam.CombinePerKey(lambda vs: _count_and_width(vs))
                   | "AllCounts" >> beam.combiners.ToList())
         mix_plan = counts | "Plan" >> beam.Map(plan)
 
         def realise(row, the_plan):
-            subset = row["subset"]
-            n, target = the_plan["available"][subset], the_plan["targets"].get(subset, 0)
-            global_index = the_plan["offsets"][(subset, row["bucket"])] + row["index"]
-            position = permute_index(global_index, n, f"{seed}:{subset}")
+            key, bucket = _row_key_and_bucket(row, by)
+            n, target = the_plan["available"][key], the_plan["targets"].get(key, 0)
+            global_index = the_plan["offsets"][(key, bucket)] + row["index"]
+            # By subset the permutation key stays "<seed>:<subset>" (unchanged outputs); sources get their own.
+            position = permute_index(global_index, n, f"{seed}:{key}" if by == "subset" else f"{seed}:source:{key}")
             copies = copies_for(position, n, target)
             if copies == 0:
-                Metrics.counter("gap", f"mix:dropped_rows_{subset}").inc()
+                Metrics.counter("gap", f"mix:dropped_rows_{key}").inc()
             elif copies > 1:
-                Metrics.counter("gap", f"mix:repeated_rows_{subset}").inc(copies - 1)
+                Metrics.counter("gap", f"mix:repeated_rows_{key}").inc(copies - 1)
             for copy in range(copies):
                 yield {**row, "copy": copy}
 

@@ -1,6 +1,8 @@
 """Packing: documents (BOS + tokens + EOS) concatenated and cut into rows of seq_len + 1 tokens.
 
-Packing happens inside each (subset, split, bucket); a document goes to bucket hash(seed, id) % buckets,
+Packing happens inside each (subset, split, bucket), or (subset, source, split, bucket) when the mixture
+is by source (`by_source`: every row then holds one source's tokens and carries a `source` field, so
+rows can be sampled per source); a document goes to bucket hash(seed, id) % buckets,
 so no worker holds a whole subset, and documents are sorted by id inside a bucket so the rows do not
 depend on arrival order. Long documents span rows and are never cropped. The tokens after the last
 full row of a bucket are the tail waste; it is counted per subset for the manifest.
@@ -72,35 +74,44 @@ def bucket_of(doc_id: str, buckets: int, seed: int) -> int:
 class Pack(beam.PTransform):
     """PCollection[(subset, split, doc_id, ids)] -> outputs "rows" (main) and "waste".
 
-    Row: {subset, split, bucket, index, input_ids, doc_ids, doc_starts} (index = row number in its bucket).
-    Waste: (subset, split, tokens) for every bucket (sum them per subset for the manifest), also counted
-    as `pack:tail_waste_tokens_<subset>`; rows are counted as `pack:rows_<subset>_<split>`.
+    With `by_source=True` the input is (subset, split, doc_id, ids, source), packing groups by
+    (subset, source, split, bucket) and every row also has `source`.
+    Row: {subset, split, bucket, index, input_ids, doc_ids, doc_starts} (index = row number in its
+    packing group). Waste: (subset, split, tokens) for every group (sum them per subset for the manifest),
+    also counted as `pack:tail_waste_tokens_<subset>`; rows are counted as `pack:rows_<subset>_<split>`.
     """
 
-    def __init__(self, seq_len: int, buckets: int, seed: int = 0):
+    def __init__(self, seq_len: int, buckets: int, seed: int = 0, by_source: bool = False):
         super().__init__()
         if buckets < 1:
             raise ValueError("buckets must be >= 1")
         self._seq_len = seq_len
         self._buckets = buckets
         self._seed = seed
+        self._by_source = by_source
 
     def expand(self, docs):
-        seq_len, buckets, seed = self._seq_len, self._buckets, self._seed
+        seq_len, buckets, seed, by_source = self._seq_len, self._buckets, self._seed, self._by_source
 
         def key(element):
+            if by_source:
+                if len(element) != 5:
+                    raise ValueError("Pack(by_source=True) takes (subset, split, doc_id, ids, source) elements")
+                subset, split, doc_id, ids, source = element
+                return (subset, split, bucket_of(doc_id, buckets, seed), source), (doc_id, ids)
             subset, split, doc_id, ids = element
             return (subset, split, bucket_of(doc_id, buckets, seed)), (doc_id, ids)
 
         def pack_bucket(keyed):
-            (subset, split, bucket), items = keyed
+            (subset, split, bucket, *source), items = keyed
             ordered = sorted(items, key=lambda item: item[0])
             rows, waste = pack_tokens(ordered, seq_len)
             Metrics.counter("gap", f"pack:rows_{subset}_{split}").inc(len(rows))
             Metrics.counter("gap", f"pack:tail_waste_tokens_{subset}").inc(waste)
             yield beam.pvalue.TaggedOutput(WASTE, (subset, split, waste))
+            extra = {"source": source[0]} if source else {}
             for index, row in enumerate(rows):
-                yield {"subset": subset, "split": split, "bucket": bucket, "index": index, **row}
+                yield {"subset": subset, "split": split, "bucket": bucket, **extra, "index": index, **row}
 
         return (docs
                 | "Bucket" >> beam.Map(key)

@@ -7,6 +7,8 @@ are byte-identical whatever the number of workers. A shard is serialised in memo
 known before it lands) and written through Beam's FileSystems (local paths, gs://, ...); local files
 are written under a temporary name and renamed, so a retried bundle never leaves half a shard.
 Uncompressed stream files memory-map with zero copies and `datasets.Dataset.from_file` opens them.
+With `with_source` (a mixture by source: one source per row) the shards also hold the optional `source`
+column and the shard infos count rows per source.
 """
 from __future__ import annotations
 
@@ -33,14 +35,17 @@ def shard_name(split: str, index: int, count: int) -> str:
     return f"{split}/{split}-{index:05d}-of-{count:05d}.arrow"
 
 
-def row_key(row: dict[str, Any]) -> tuple[str, int, int, int]:
-    return row["subset"], int(row["bucket"]), int(row["index"]), int(row.get("copy", 0))
+def row_key(row: dict[str, Any]) -> tuple:
+    """A row's identity: (subset, bucket, index, copy), plus its source when rows are packed by source
+    (the index then counts within the source's packing group)."""
+    key = (row["subset"], int(row["bucket"]), int(row["index"]), int(row.get("copy", 0)))
+    return key + (row["source"],) if "source" in row else key
 
 
 def estimated_row_bytes(row: dict[str, Any], id_bytes: int) -> int:
     ids = len(row["input_ids"]) * id_bytes
     docs = sum(len(d) for d in row["doc_ids"]) + 8 * len(row["doc_ids"]) + 4 * len(row["doc_starts"])
-    return ids + docs + len(row["subset"]) + 16
+    return ids + docs + len(row["subset"]) + 16 + (len(row["source"]) + 4 if "source" in row else 0)
 
 
 def shard_count(total_bytes: int, rows: int, target_bytes: int) -> int:
@@ -49,8 +54,8 @@ def shard_count(total_bytes: int, rows: int, target_bytes: int) -> int:
     return max(1, min(rows, math.ceil(total_bytes / target_bytes)))
 
 
-def rows_to_table(rows: list[dict[str, Any]], seq_len: int, vocab_size: int) -> pa.Table:
-    schema = token_shard_schema(seq_len, vocab_size)
+def rows_to_table(rows: list[dict[str, Any]], seq_len: int, vocab_size: int, with_source: bool = False) -> pa.Table:
+    schema = token_shard_schema(seq_len, vocab_size, with_source)
     width = seq_len + 1
     dtype = np.uint16 if token_dtype(vocab_size) == pa.uint16() else np.uint32
     if rows:
@@ -69,6 +74,11 @@ def rows_to_table(rows: list[dict[str, Any]], seq_len: int, vocab_size: int) -> 
         pa.array([list(r["doc_ids"]) for r in rows], pa.list_(pa.string())),
         pa.array([[int(s) for s in r["doc_starts"]] for r in rows], pa.list_(pa.int32())),
     ]
+    if with_source:
+        missing = next((row_key(r) for r in rows if "source" not in r), None)
+        if missing is not None:
+            raise ValueError(f"row {missing} has no source, but the shards are written with a source column")
+        columns.append(pa.array([r["source"] for r in rows], pa.string()))
     return pa.Table.from_arrays(columns, schema=schema)
 
 
@@ -112,18 +122,24 @@ def order_rows(rows: Iterable[dict[str, Any]], split: str, seed: int) -> list[di
 
 
 def write_rows(folder: str, split: str, index: int, count: int, rows: list[dict[str, Any]], seq_len: int,
-               vocab_size: int, seed: int) -> dict[str, Any]:
+               vocab_size: int, seed: int, with_source: bool = False) -> dict[str, Any]:
     """Order, write and describe one shard; `folder` is the split's folder (OUT/<split>)."""
     ordered = order_rows(rows, split, seed)
-    data = serialize_table(rows_to_table(ordered, seq_len, vocab_size), seq_len)
+    data = serialize_table(rows_to_table(ordered, seq_len, vocab_size, with_source), seq_len)
     rel = shard_name(split, index, count)
     write_file(FileSystems.join(folder, rel.split("/", 1)[1]), data)
     subsets: dict[str, int] = {}
     for r in ordered:
         subsets[r["subset"]] = subsets.get(r["subset"], 0) + 1
-    return {"path": rel, "split": split, "rows": len(ordered), "tokens": len(ordered) * (seq_len + 1),
+    info = {"path": rel, "split": split, "rows": len(ordered), "tokens": len(ordered) * (seq_len + 1),
             "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
             "subset_rows": dict(sorted(subsets.items()))}
+    if with_source:
+        sources: dict[str, int] = {}
+        for r in ordered:
+            sources[r["source"]] = sources.get(r["source"], 0) + 1
+        info["source_rows"] = dict(sorted(sources.items()))
+    return info
 
 
 def read_shard(path: str) -> pa.Table:
@@ -135,18 +151,20 @@ def read_shard(path: str) -> pa.Table:
 class WriteShards(beam.PTransform):
     """Rows of one split -> PCollection of shard infos {path, split, rows, tokens, sha256, bytes, subset_rows}.
 
+    `with_source=True` (rows packed by source) adds the `source` column and `source_rows` to the infos.
     `folder` is where the files go (OUT/<split>); `path` in the infos is relative to OUT
     (<split>/<split>-00000-of-00003.arrow). `vocab_size` is an int or a singleton side input (when the
     tokenizer is trained in the same pipeline). `tokens` counts the stored tokens, rows x (seq_len + 1).
     Counts `shards:rows_<split>`.
     """
 
-    def __init__(self, folder: str, split: str, seq_len: int, vocab_size, target_bytes: int, seed: int):
+    def __init__(self, folder: str, split: str, seq_len: int, vocab_size, target_bytes: int, seed: int,
+                 with_source: bool = False):
         super().__init__()
-        self._args = (str(folder), split, seq_len, vocab_size, target_bytes, seed)
+        self._args = (str(folder), split, seq_len, vocab_size, target_bytes, seed, with_source)
 
     def expand(self, rows):
-        folder, split, seq_len, vocab_size, target_bytes, seed = self._args
+        folder, split, seq_len, vocab_size, target_bytes, seed, with_source = self._args
         if isinstance(vocab_size, beam.pvalue.AsSideInput):
             vocab = vocab_size
         else:
@@ -163,7 +181,7 @@ class WriteShards(beam.PTransform):
 
         def write(keyed, n, v):
             index, shard_rows = keyed
-            info = write_rows(folder, split, index, n, list(shard_rows), seq_len, v, seed)
+            info = write_rows(folder, split, index, n, list(shard_rows), seq_len, v, seed, with_source)
             Metrics.counter("gap", f"shards:rows_{split}").inc(info["rows"])
             return info
 
@@ -172,7 +190,7 @@ class WriteShards(beam.PTransform):
             done = {info["path"] for info in infos}
             for index in range(n):
                 if shard_name(split, index, n) not in done:
-                    infos.append(write_rows(folder, split, index, n, [], seq_len, v, seed))
+                    infos.append(write_rows(folder, split, index, n, [], seq_len, v, seed, with_source))
             return sorted(infos, key=lambda info: info["path"])
 
         written = (rows
