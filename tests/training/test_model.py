@@ -113,3 +113,15 @@ def test_activation_checkpointing_gives_the_same_gradients():
     model(ids).sum().backward()
     for n, p in model.named_parameters():
         torch.testing.assert_close(p.grad, plain[n])
+
+
+def test_training_package_needs_no_pipeline_modules():
+    """DESIGN.md: gap_pipeline/training imports neither Beam nor scrapers nor transforms."""
+    import subprocess
+    import sys
+
+    code = ("import sys, gap_pipeline.training.loop, gap_pipeline.training.export, gap_pipeline.training.__main__\n"
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('apache_beam', 'scrapers', 'transforms'))\n"
+            "print(bad[:5]); sys.exit(1 if bad else 0)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
