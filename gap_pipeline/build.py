@@ -147,6 +147,9 @@ def run_build(cfg: dict[str, Any], out_dir: str, *, beam_args: list[str] | None 
     result = p.run()
     result.wait_until_finish()
     elapsed = time.time() - started
+    from apache_beam.options.pipeline_options import TestOptions
+    if options.view_as(TestOptions).dry_run:  # translated only (e.g. for Dataflow): nothing was written
+        return {"dry_run": True, "job": getattr(getattr(result, "job", None), "proto", None)}
     info = {name: {"subset": s.subset, "priority": s.priority, "license": s.license, "publisher": s.publisher,
                    "redistributable": s.redistributable} for name, s in sources.items()}
     manifest = assemble_manifest(out_dir, cfg, config_hash=config_hash(cfg), sources_info=info,

@@ -18,7 +18,7 @@ from schemas.events import drop_from_json
 from schemas.manifest import MANIFEST_VERSION, validate_manifest
 
 # Canonical stage order for the report; stages not listed are appended in name order.
-STAGE_ORDER = ("extract", "boilerplate", "clean", "quality", "fulltext", "dedup_exact", "dedup_near", "language", "decontaminate")
+STAGE_ORDER = ("extract", "pubmed_updates", "boilerplate", "clean", "quality", "fulltext", "dedup_exact", "dedup_near", "language", "decontaminate")
 
 
 class AccountingError(RuntimeError):

@@ -165,7 +165,7 @@ def build(p: beam.Pipeline, cfg: dict[str, Any], *, parts: list[str], out_dir: s
     from transforms import clean, decontaminate, language, quality, split
     from transforms.dedup.exact import ExactDedup
     from transforms.dedup.near import MinHashParams, NearDedup
-    from transforms.extract.medline import DropAbstractsWithFullText
+    from transforms.extract.medline import ApplyPubmedUpdates, DropAbstractsWithFullText
     from transforms.mix import Mix
     from transforms.pack import Pack
     from transforms.shards import WriteShards
@@ -190,6 +190,8 @@ def build(p: beam.Pipeline, cfg: dict[str, Any], *, parts: list[str], out_dir: s
     stats.append(extracted[STATS])
     drops.append(extracted[DROPPED])
     docs = extracted["docs"]
+    # PubMed update files: newest version of each citation, DeleteCitation honoured.
+    docs = _stage(docs, drops, "PubmedUpdates", ApplyPubmedUpdates(stage="pubmed_updates"))
 
     # Cleaning: statistical boilerplate per source first, then each source's spec rules.
     c = cfg["clean"]
@@ -236,25 +238,35 @@ def build(p: beam.Pipeline, cfg: dict[str, Any], *, parts: list[str], out_dir: s
         lambda t: stat("tokens", t[4], t[0], t[1], docs=1, tokens=len(t[3]))))
     stats.append(docs | "KeptChars" >> beam.Map(lambda doc: stat("kept_chars", doc.source, chars=len(doc.text))))
     seq_len = cfg["packing"]["seq_len"]
-    packed = (tokenized | "DropSource" >> beam.Map(lambda t: t[:4])
-              | "Pack" >> Pack(seq_len, cfg["packing"]["buckets"], seed))
+    m = cfg["mixture"]
+    by_source = m["by"] == "source"
+    if by_source:  # shares/factors name sources: every one must be a source this build reads
+        from gap_pipeline.config import ConfigError
+        named = m["shares"] if m["mode"] == "shares" else m["factors"] if m["mode"] == "factors" else {}
+        unknown = sorted(k for k, v in named.items() if v and k not in sources)
+        if unknown:
+            raise ConfigError(f"mixture.{m['mode']}: no source named {', '.join(unknown)} in this build "
+                              f"(mixture.by is source; sources: {', '.join(sorted(sources))})")
+    else:
+        tokenized = tokenized | "DropSource" >> beam.Map(lambda t: t[:4])
+    packed = tokenized | "Pack" >> Pack(seq_len, cfg["packing"]["buckets"], seed, by_source=by_source)
     rows = packed["rows"]
     stats.append(packed["waste"] | "WasteStats" >> beam.Map(
         lambda w: stat("pack_waste", w[0], w[1], docs=0, tokens=w[2])))
 
     train = rows | "TrainRows" >> beam.Filter(lambda r: r["split"] == "train")
     validation = rows | "ValidationRows" >> beam.Filter(lambda r: r["split"] == "validation")
-    m = cfg["mixture"]
-    mix = Mix(m["mode"], m["shares"], m["factors"], seed, seq_len=seq_len)
+    mix = Mix(m["mode"], m["shares"], m["factors"], seed, seq_len=seq_len, by=m["by"])
     mixed = train | "Mix" >> mix
     mix.report | "WriteMixture" >> beam.Map(lambda report: write_bytes(
         join_path(out_dir, "_build", "mixture.json"), encode_json(report)))
     vocab_side = beam.pvalue.AsSingleton(model | "VocabSize" >> beam.Map(_vocab_size))
     sh = cfg["shards"]
     train_shards = mixed | "WriteTrain" >> WriteShards(join_path(out_dir, "train"), "train", seq_len, vocab_side,
-                                                       sh["target_bytes"], seed)
+                                                       sh["target_bytes"], seed, with_source=by_source)
     val_shards = validation | "WriteValidation" >> WriteShards(join_path(out_dir, "validation"), "validation",
-                                                               seq_len, vocab_side, sh["target_bytes"], seed)
+                                                               seq_len, vocab_side, sh["target_bytes"], seed,
+                                                               with_source=by_source)
     ((train_shards, val_shards) | "AllShards" >> beam.Flatten()
      | "ShardList" >> beam.combiners.ToList()
      | "WriteShardList" >> beam.Map(lambda infos: write_bytes(

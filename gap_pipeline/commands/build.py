@@ -42,6 +42,11 @@ def run(args) -> int:
     except (ConfigError, BuildError) as exc:
         print(f"gap build: error: {exc}", file=sys.stderr)
         return 2
+    if manifest.get("dry_run"):
+        job = manifest.get("job")
+        print(json.dumps({"dry_run": True, "job_name": getattr(job, "name", None),
+                          "steps": len(getattr(job, "steps", []) or [])}, indent=2))
+        return 0
     acc = manifest["accounting"]
     print(json.dumps({"out": args.out, "accounting": acc,
                       "train_tokens": manifest["mixture"]["train_tokens"],

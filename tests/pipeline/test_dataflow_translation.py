@@ -1,6 +1,8 @@
 """With the `gcp` extra, the whole pipeline translates for Dataflow offline (--dry_run, no credentials)."""
 from __future__ import annotations
 
+import json
+
 import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -34,3 +36,14 @@ def test_pipeline_translates_for_dataflow(tmp_path):
     # Workers get the SDK container image, i.e. the job is runnable as translated.
     envs = p.runner.proto_pipeline.components.environments.values()
     assert any(env.urn == "beam:env:docker:v1" for env in envs)
+
+
+def test_gap_build_passes_beam_options_through(capsys, tmp_path):
+    from gap_pipeline.cli import main
+
+    rc = main(["build", "--out", "gs://gap-dry-run/corpus", "--", "--runner", "DataflowRunner",
+               "--project", "gap-dry-run", "--region", "europe-west1", "--temp_location", "gs://gap-dry-run/tmp",
+               "--dry_run", "True", "--no_auth", "--sdk_location", "container"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["dry_run"] is True and out["job_name"]

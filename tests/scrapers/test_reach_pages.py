@@ -55,10 +55,6 @@ def test_nice_saved_page_body(tmp_path):
         server.__exit__(None, None, None)
 
 
-@pytest.mark.xfail(strict=True, reason="nice.yaml does not match the 2019 page layout: its title is a bare "
-                   "<h1> in #global-breadcrumb (title_selector wants h1.page-header__heading, so the <title> "
-                   "with ' | Guidance and guidelines | NICE' is used) and its PDF link is "
-                   "a[data-track='guidancedownload'] (no btn--cta class). Needs a spec change by its owner.")
 def test_nice_saved_page_title_and_pdf(tmp_path):
     page = (FIXTURES / "nice_mib171.html").read_bytes()
     spec, server, report, records = _crawl("nice", "/guidance/ng28", page,
