@@ -23,6 +23,8 @@ class ConfigError(ValueError):
 
 # Maps whose keys are free (subset names) rather than fixed by the default file.
 _SUBSET_MAPS = {"dedup.subset_priority", "split.validation_fraction", "mixture.shares", "mixture.factors"}
+# Mixture maps are keyed by subsets or by sources (mixture.by): their keys are checked in _check_ranges.
+_MIXTURE_MAPS = {"mixture.shares", "mixture.factors"}
 _NULLABLE = {"tokenizer.model"}
 _CHOICES = {
     "extract.citations": ("tag", "remove"),
@@ -56,7 +58,7 @@ def _merge(base: dict[str, Any], override: Any, path: str) -> dict[str, Any]:
             if not isinstance(value, dict):
                 raise ConfigError(f"{full}: expected a mapping of subset -> number, got {_type_name(value)}")
             for subset, number in value.items():
-                if subset not in SUBSETS:
+                if full not in _MIXTURE_MAPS and subset not in SUBSETS:
                     raise ConfigError(f"{full}.{subset}: unknown subset (known: {', '.join(SUBSETS)})")
                 if isinstance(number, bool) or not isinstance(number, (int, float)):
                     raise ConfigError(f"{full}.{subset}: expected a number, got {number!r}")
@@ -110,14 +112,29 @@ def _check_ranges(cfg: dict[str, Any]) -> None:
     for subset, frac in cfg["split"]["validation_fraction"].items():
         need(0.0 <= frac < 1.0, f"split.validation_fraction.{subset}", "must be in [0, 1)")
     mix = cfg["mixture"]
+    need(mix["by"] in ("subset", "source"), "mixture.by", f"must be one of ('subset', 'source'), got {mix['by']!r}")
+    keyed = mix["by"]
+    # By subset both maps name subsets; by source the map the mode uses names sources (the other is unused).
+    in_use = {"shares": ("shares",), "factors": ("factors",)}.get(mix["mode"], ()) if keyed == "source" \
+        else ("shares", "factors")
+    for name in in_use:
+        for key, value in mix[name].items():
+            where = f"mixture.{name}.{key}"
+            if keyed == "subset":
+                need(key in SUBSETS, where, f"unknown subset (known: {', '.join(SUBSETS)}); to give shares or "
+                                            "factors per source set mixture.by: source")
+            else:
+                need(isinstance(key, str) and bool(key.strip()), where, "must be a source name")
+                need(not cfg["sources"] or key in cfg["sources"] or value == 0, where,
+                     f"not among the selected sources ({', '.join(cfg['sources'])})")
     if mix["mode"] == "shares":
         shares = mix["shares"]
-        need(bool(shares), "mixture.shares", "must name at least one subset")
+        need(bool(shares), "mixture.shares", f"must name at least one {keyed}")
         need(all(v >= 0 for v in shares.values()), "mixture.shares", "shares must be >= 0")
         need(abs(sum(shares.values()) - 1.0) < 1e-6, "mixture.shares",
              f"must sum to 1, got {sum(shares.values()):.6f}")
     if mix["mode"] == "factors":
-        need(bool(mix["factors"]), "mixture.factors", "must name at least one subset when mode is 'factors'")
+        need(bool(mix["factors"]), "mixture.factors", f"must name at least one {keyed} when mode is 'factors'")
         need(all(v >= 0 for v in mix["factors"].values()), "mixture.factors", "factors must be >= 0")
     tok = cfg["tokenizer"]
     need(tok["vocab_size"] >= (300 if tok["byte_fallback"] else 64), "tokenizer.vocab_size",

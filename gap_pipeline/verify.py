@@ -133,6 +133,15 @@ def _check_shards(out: Path, manifest: dict[str, Any]) -> list[str]:
             if actual != shard["subset_rows"]:
                 problems.append(f"row count: {rel} has rows per subset {dict(sorted(actual.items()))}, "
                                 f"manifest says {shard['subset_rows']}")
+        if "source_rows" in shard:
+            if "source" not in table.schema.names:
+                problems.append(f"shard schema: {rel} has no source column, manifest counts its rows per source")
+            else:
+                counts = pc.value_counts(table.column("source").combine_chunks()).to_pylist()
+                actual = {c["values"]: c["counts"] for c in counts}
+                if actual != shard["source_rows"]:
+                    problems.append(f"row count: {rel} has rows per source {dict(sorted(actual.items()))}, "
+                                    f"manifest says {shard['source_rows']}")
     for path in sorted(glob.glob(str(out / "*" / "*.arrow"))):
         rel = os.path.relpath(path, out).replace(os.sep, "/")
         if rel not in listed:
@@ -197,29 +206,50 @@ def _check_accounting(out: Path, manifest: dict[str, Any]) -> list[str]:
 
 
 def _check_mixture(manifest: dict[str, Any]) -> list[str]:
-    problems: list[str] = []
     mixture = manifest["mixture"]
-    subsets = mixture.get("subsets", {})
-    train_tokens = sum(s["tokens"] for s in manifest["shards"] if s["split"] == "train")
+    train = [s for s in manifest["shards"] if s["split"] == "train"]
+    train_tokens = sum(s["tokens"] for s in train)
+    problems: list[str] = []
     if "train_tokens" in mixture and mixture["train_tokens"] != train_tokens:
         problems.append(f"mixture: train shards hold {train_tokens} tokens, mixture says {mixture['train_tokens']}")
-    per_subset: dict[str, int] = {}
-    for shard in manifest["shards"]:
-        if shard["split"] == "train":
-            for subset, rows in shard.get("subset_rows", {}).items():
-                per_subset[subset] = per_subset.get(subset, 0) + rows * (manifest["tokenizer"]["seq_len"] + 1)
-    for subset, entry in sorted(subsets.items()):
-        subset_tokens = entry.get("train_tokens", entry.get("tokens"))
-        if per_subset and subset_tokens is not None and per_subset.get(subset, 0) != subset_tokens:
-            problems.append(f"mixture: train shards hold {per_subset.get(subset, 0)} {subset} tokens, mixture "
-                            f"says {subset_tokens}")
-        if train_tokens and subset_tokens is not None:
-            share = subset_tokens / train_tokens
+    tokens_per_row = manifest["tokenizer"]["seq_len"] + 1
+    problems += _check_shares(mixture, "subset", mixture.get("subsets", {}), train, "subset_rows",
+                              tokens_per_row, train_tokens)
+    if mixture.get("by") == "source" or "sources" in mixture:
+        if "sources" not in mixture:
+            problems.append("mixture: mixture.by is source but the mixture lists no sources")
+        elif any("source_rows" not in s for s in train):
+            problems.append("mixture: the mixture is by source but the train shards do not count rows per source")
+        else:
+            problems += _check_shares(mixture, "source", mixture["sources"], train, "source_rows",
+                                      tokens_per_row, train_tokens)
+    return problems
+
+
+def _check_shares(mixture: dict[str, Any], kind: str, entries: dict[str, Any], train: list[dict[str, Any]],
+                  rows_field: str, tokens_per_row: int, train_tokens: int) -> list[str]:
+    """Each mixture entry (a subset or a source) against the train shards' rows of it: tokens, realised
+    share, and (mode shares) the target share within 0.1 percentage point."""
+    problems: list[str] = []
+    counted: dict[str, int] = {}
+    for shard in train:
+        for name, rows in shard.get(rows_field, {}).items():
+            counted[name] = counted.get(name, 0) + rows * tokens_per_row
+    for name, entry in sorted(entries.items()):
+        tokens = entry.get("train_tokens", entry.get("tokens"))
+        if counted and tokens is not None and counted.get(name, 0) != tokens:
+            problems.append(f"mixture: train shards hold {counted.get(name, 0)} tokens of {kind} {name}, mixture "
+                            f"says {tokens}")
+        if train_tokens and tokens is not None:
+            share = tokens / train_tokens
             if abs(share - entry.get("realised_share", share)) > 1e-6:
-                problems.append(f"mixture: {subset} realised_share is {entry['realised_share']:.6f}, shards give "
-                                f"{share:.6f}")
+                problems.append(f"mixture: {kind} {name} realised_share is {entry['realised_share']:.6f}, shards "
+                                f"give {share:.6f}")
             if mixture.get("mode") == "shares" and "target_share" in entry \
                     and abs(share - entry["target_share"]) > SHARE_TOLERANCE:
-                problems.append(f"mixture: {subset} has {share:.4%} of train tokens, target {entry['target_share']:.4%} "
-                                f"(more than 0.1 percentage point off)")
+                problems.append(f"mixture: {kind} {name} has {share:.4%} of train tokens, target "
+                                f"{entry['target_share']:.4%} (more than 0.1 percentage point off)")
+    for name in sorted(set(counted) - set(entries)):
+        problems.append(f"mixture: train shards hold {counted[name]} tokens of {kind} {name}, which the mixture "
+                        f"does not list")
     return problems
