@@ -128,7 +128,7 @@ def build_model(cfg: TrainConfig, env: DistEnv, param_dtype: torch.dtype) -> Lla
     model.set_activation_checkpointing(cfg.activation_checkpointing)
     if cfg.compile:
         for block in model.layers.values():
-            block.compile()   # in place: parameter names stay the same
+            block.enable_compile()
     mesh = init_device_mesh(env.device.type, (env.world,))
     mp = MixedPrecisionPolicy(param_dtype=param_dtype, reduce_dtype=torch.float32)
     for block in model.layers.values():

@@ -91,11 +91,21 @@ class Block(nn.Module):
         h = x + self.self_attn(self.input_layernorm(x), cos, sin)
         return h + self.mlp(self.post_attention_layernorm(h))
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    def _run(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         if self.activation_checkpointing and self.training and torch.is_grad_enabled():
             # Recompute the block in backward: activation memory drops from per-op to per-block.
             return checkpoint(self._forward, x, cos, sin, use_reentrant=False)
         return self._forward(x, cos, sin)
+
+    def enable_compile(self) -> None:
+        """torch.compile the block's computation but not the module call, so FSDP2's hooks (which
+        gather and free the parameters) stay outside the compiled graph and parameter names stay the
+        same (no `_orig_mod.` prefix in checkpoints and exports)."""
+        self._compiled = torch.compile(self._run)
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        run = self.__dict__.get("_compiled") or self._run
+        return run(x, cos, sin)
 
 
 class Llama(nn.Module):
