@@ -19,22 +19,36 @@ def _documents(lines):
                      meta=json.dumps({k: d[k] for k in ("date",) if k in d})) for d in lines]
 
 
-def test_precision_and_recall_per_band(realdata):
-    params = MinHashParams()
-    pairs = build_pairs(realdata, passages_per_level=6)
+def _scores(pairs, params):
     lines = documents_with_truth(pairs, params.threshold)
     predicted = clusters([d["id"] for d in lines], dedup_local(_documents(lines), params, PRIORITY))
     scores = pairwise_scores(predicted, {d["id"]: d["cluster"] for d in lines})
-    bands = {row["band"]: row for row in band_report(pairs, predicted, params.threshold)}
-    assert bands["[0.9, 1.0]"]["pairs"] >= 10 and bands["[0.9, 1.0]"]["recall"] == 1.0
-    assert bands["[0.8, 0.9)"]["recall"] >= 0.5  # the estimate's noise (±0.035 at 128 perms) straddles 0.8
-    assert bands["[0.5, 0.7)"]["false_merges"] == 0 and bands["[0.0, 0.5)"]["false_merges"] == 0
-    assert bands["[0.7, 0.8)"]["false_merges"] <= bands["[0.7, 0.8)"]["pairs"] // 3
-    assert scores.precision >= 0.8 and scores.recall >= 0.8
+    return predicted, scores, {row["band"]: row for row in band_report(pairs, predicted, params.threshold)}
+
+
+def test_precision_and_recall_per_band(realdata):
+    params = MinHashParams()  # candidate pairs verified on their carried shingle hashes
+    pairs = build_pairs(realdata, passages_per_level=10)
+    predicted, scores, bands = _scores(pairs, params)
+    for band in ("[0.9, 1.0]", "[0.8, 0.9)"):  # every band of true duplicates
+        assert bands[band]["pairs"] >= 15 and bands[band]["recall"] >= 0.9, bands[band]
+    assert bands["[0.7, 0.8)"]["pairs"] >= 10
+    assert all(bands[b]["false_merges"] == 0 for b in ("[0.7, 0.8)", "[0.5, 0.7)", "[0.0, 0.5)"))
+    assert scores.precision >= 0.9 and scores.recall >= 0.9
     # real successive editions of CDC reports share templates but are not near-duplicates
     versions = [p for p in pairs if p.kind == "real_version"]
     assert versions and all(p.jaccard < 0.5 for p in versions)
     assert all(predicted[p.a["id"]] != predicted[p.b["id"]] for p in versions)
+
+
+def test_signature_estimate_alone_is_worse_near_the_threshold(realdata):
+    """Why the shingle hashes travel: the signatures' estimate (±0.035 at 128 permutations) misses
+    true duplicates just above 0.8 and merges pairs just below it."""
+    pairs = build_pairs(realdata, passages_per_level=10)
+    _, verified, verified_bands = _scores(pairs, MinHashParams())
+    _, estimated, estimated_bands = _scores(pairs, MinHashParams(verify_hashes=0))
+    assert estimated_bands["[0.8, 0.9)"]["merged"] < verified_bands["[0.8, 0.9)"]["merged"]
+    assert estimated.precision < verified.precision
 
 
 def test_dedup_eval_cli_beam_engine_matches_local(realdata, tmp_path):

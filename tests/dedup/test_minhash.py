@@ -9,7 +9,8 @@ import pytest
 from datasketch import MinHash
 
 from transforms.dedup.minhash import (MinHashParams, band_keys, candidate_probability, dedup_manifest_info,
-                                      estimated_jaccard, jaccard, shingles, signature, signatures)
+                                      estimated_jaccard, jaccard, sample_jaccard, shingles, signature, signatures,
+                                      signatures_and_samples)
 
 
 def _datasketch(grams, params):
@@ -77,3 +78,35 @@ def test_bad_parameters_are_rejected():
         MinHashParams(num_perm=64, bands=16, rows=8)
     with pytest.raises(ValueError, match="threshold"):
         MinHashParams(threshold=0.0)
+
+
+def _cdc_texts(realdata, n):
+    with zipfile.ZipFile(realdata / "3-guidelines/cdc_harvest/mmsu_art_en_txt_json.zip") as z:
+        return list(json.loads(z.read(z.namelist()[0])).values())[:n]
+
+
+def test_carried_shingle_hashes_give_exact_jaccard_for_short_documents(realdata):
+    params = MinHashParams(verify_hashes=2048)
+    words = _cdc_texts(realdata, 1)[0].split()[100:700]
+    base = " ".join(words)
+    variants = [" ".join(words[:k] + ["changed"] + words[k + 1:]) for k in range(0, 600, 37)] + [base[:900], "x y"]
+    grams = [shingles(base)] + [shingles(v) for v in variants]
+    sigs, samples = signatures_and_samples(grams, params)
+    assert np.array_equal(sigs, signatures(grams, params))  # same signatures as without samples
+    for g, sample in zip(grams[1:], samples[1:]):
+        assert len(sample) == len(set(g)) < 2048
+        assert sample_jaccard(samples[0], sample.tobytes(), 2048) == jaccard(grams[0], g)
+
+
+def test_bottom_k_estimate_for_long_documents_is_close(realdata):
+    params = MinHashParams(verify_hashes=512)
+    text = " ".join(" ".join(t.split()[:3000]) for t in _cdc_texts(realdata, 3))
+    words = text.split()
+    edited = " ".join(w if i % 23 else "changed" for i, w in enumerate(words))  # true Jaccard ~0.8
+    a, b = shingles(text), shingles(edited)
+    truth = jaccard(a, b)
+    _, (sa, sb) = signatures_and_samples([a, b], params)
+    assert len(a) > 4 * 512 and len(sa) == len(sb) == 512
+    assert 0.6 < truth < 0.9 and abs(sample_jaccard(sa, sb, 512) - truth) < 0.05  # ~3 sigma at k=512
+    with pytest.raises(ValueError, match="verify_hashes"):
+        MinHashParams(verify_hashes=-1)

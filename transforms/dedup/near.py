@@ -2,7 +2,8 @@
 
     doc ──sketch──► (band, band hash) ──► best member per bucket (CombinePerKey(min): O(1) state)
                                   └──────► members ⋈ best (CoGroupByKey, streamed) ──► star edges
-    star edge member → best, kept only when the signatures' estimated Jaccard >= threshold
+    star edge member → best, kept only when the pair's shingle Jaccard >= threshold (exact from the
+    carried shingle hashes; a bottom-k estimate for very long documents; see `verify_hashes`)
     edges ──CombinePerKey(min)──► each loser's best winner ──⋈ docs by id──► kept | dropped
 
 Every bucket links its members to the bucket's best document only (a star, never all pairs), and
@@ -17,8 +18,8 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from schemas.document import Document
-from transforms.dedup.minhash import (MinHashParams, band_keys, dedup_manifest_info, estimated_jaccard, shingles,
-                                      signatures)
+from transforms.dedup.minhash import (MinHashParams, band_keys, dedup_manifest_info, estimated_jaccard,
+                                      sample_jaccard, shingles, signatures_and_samples)
 from transforms.dedup.survivor import survivor_key
 from transforms.stage import DROPPED, make_drop
 
@@ -30,24 +31,34 @@ _BATCH = 64  # documents per vectorised signature call
 
 
 def sketch_documents(docs: list[Document], params: MinHashParams, priority: Mapping[str, int]):
-    """(bucket key, (survivor key, signature bytes)) for every band of every document that has
-    at least one shingle. Documents without tokens are not sketched (and so always kept)."""
+    """(bucket key, (survivor key, signature bytes, shingle-hash sample bytes)) for every band of
+    every document that has at least one shingle. Documents without tokens are not sketched (and so
+    always kept). The sample (at most `verify_hashes` x 4 bytes) travels so that a candidate pair is
+    judged on its shingles, not on the signatures' noisy estimate alone."""
     grams = [shingles(d.text, params.shingle_size) for d in docs]
-    sigs = signatures(grams, params)
-    for doc, gram, sig in zip(docs, grams, sigs):
+    sigs, samples = signatures_and_samples(grams, params)
+    for doc, gram, sig, sample in zip(docs, grams, sigs, samples):
         if not gram:
             continue
-        entry = (survivor_key(doc, priority), sig.astype("<u4").tobytes())
+        entry = (survivor_key(doc, priority), sig.astype("<u4").tobytes(), sample.astype("<u4").tobytes())
         for key in band_keys(sig, params):
             yield key, entry
 
 
-def star_edges(members: Iterable[tuple], best: tuple, threshold: float):
+def pair_similarity(entry: tuple, other: tuple, params: MinHashParams) -> float:
+    """Shingle Jaccard of two sketched documents: from their carried shingle hashes, or (with
+    `verify_hashes: 0`) the signatures' estimate."""
+    if params.verify_hashes:
+        return sample_jaccard(entry[2], other[2], params.verify_hashes)
+    return estimated_jaccard(entry[1], other[1])
+
+
+def star_edges(members: Iterable[tuple], best: tuple, params: MinHashParams):
     """(loser id, winner survivor key) for each bucket member that is near the bucket's best."""
-    best_rank, best_sig = best
-    for rank, sig in members:
-        if rank != best_rank and estimated_jaccard(sig, best_sig) >= threshold:
-            yield rank[3], best_rank
+    best_rank = best[0]
+    for member in members:
+        if member[0] != best_rank and pair_similarity(member, best, params) >= params.threshold:
+            yield member[0][3], best_rank
 
 
 def near_duplicates(docs: list[Document], params: MinHashParams, priority: Mapping[str, int]) -> dict[str, str]:
@@ -60,7 +71,7 @@ def near_duplicates(docs: list[Document], params: MinHashParams, priority: Mappi
         if len(members) < 2:
             continue
         best = min(members)
-        for loser, winner in star_edges(members, best, params.threshold):
+        for loser, winner in star_edges(members, best, params):
             if loser not in losses or winner < losses[loser]:
                 losses[loser] = winner
     return {loser: winner[3] for loser, winner in losses.items()}
@@ -76,15 +87,15 @@ class _Sketch(beam.DoFn):
 
 
 class _StarEdges(beam.DoFn):
-    def __init__(self, threshold: float):
-        self._threshold = threshold
+    def __init__(self, params: MinHashParams):
+        self._params = params
 
     def process(self, element):
         _, grouped = element
         best = grouped["best"]
         if not best:
             return
-        yield from star_edges(grouped["members"], best[0], self._threshold)
+        yield from star_edges(grouped["members"], best[0], self._params)
 
 
 class _Route(beam.DoFn):
@@ -120,7 +131,7 @@ class NearDedup(beam.PTransform):
         best = entries | "BestPerBucket" >> beam.CombinePerKey(min)
         losses = ({"members": entries, "best": best}
                   | "JoinBucketBest" >> beam.CoGroupByKey()
-                  | "StarEdges" >> beam.ParDo(_StarEdges(params.threshold))
+                  | "StarEdges" >> beam.ParDo(_StarEdges(params))
                   | "BestWinnerPerLoser" >> beam.CombinePerKey(min))
         by_id = docs | "KeyById" >> beam.Map(lambda d: (d.id, d))
         return ({"doc": by_id, "loss": losses}
