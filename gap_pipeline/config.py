@@ -104,6 +104,7 @@ def _check_ranges(cfg: dict[str, Any]) -> None:
     need(d["bands"] * d["rows"] <= d["num_perm"], "dedup.bands",
          f"bands x rows ({d['bands']}x{d['rows']}) must not exceed dedup.num_perm ({d['num_perm']})")
     need(0.0 < d["threshold"] <= 1.0, "dedup.threshold", "must be in (0, 1]")
+    need(d["verify_hashes"] >= 0, "dedup.verify_hashes", "must be >= 0 (0: check pairs on the signature estimate)")
     lang = cfg["language"]
     need(0.0 <= lang["min_prob"] <= 1.0, "language.min_prob", "must be between 0 and 1")
     need(lang["window_chars"] > 0 and lang["max_windows"] > 0, "language.window_chars", "windows must be positive")
