@@ -27,8 +27,11 @@ SHARES = {"guidelines": 0.25, "papers": 0.45, "abstracts": 0.2, "replay": 0.1}
 
 
 def run_stages(docs: list[Document], out_dir: str | Path, *, seq_len: int = 64, buckets: int = 4,
-               seed: int = 1234, target_bytes: int = 16384, workers: int = 1) -> dict[str, Any]:
-    """Run the pipeline tail under the DirectRunner; returns {model, shards, waste, mixture}."""
+               seed: int = 1234, target_bytes: int = 16384, workers: int = 1, by: str = "subset",
+               shares: dict[str, float] | None = None) -> dict[str, Any]:
+    """Run the pipeline tail under the DirectRunner; returns {model, shards, waste, mixture}.
+
+    by="source": packing keeps rows to one source and `shares` (default SHARES) name sources."""
     out_dir = str(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     results: dict[str, Any] = {}
@@ -42,17 +45,22 @@ def run_stages(docs: list[Document], out_dir: str | Path, *, seq_len: int = 64, 
         model = pdocs | TrainTokenizer(SETTINGS, seed)
         split_docs = pdocs | AssignSplit(FRACTIONS, seed)
         encoded = split_docs | TokenizeDocuments(model)
-        packed = encoded | Pack(seq_len, buckets, seed)
+        by_source = by == "source"
+        if by_source:  # the pipeline's tokenizer step carries the source; add it here from the documents
+            source_of = {d.id: d.source for d in docs}
+            encoded = encoded | "AddSource" >> beam.Map(lambda t: (*t, source_of[t[2]]))
+        packed = encoded | Pack(seq_len, buckets, seed, by_source=by_source)
         vocab = model | beam.Map(lambda m: tokenizer_info(m)["vocab_size"])
         train = packed["rows"] | "Train" >> beam.Filter(lambda r: r["split"] == "train")
         valid = packed["rows"] | "Valid" >> beam.Filter(lambda r: r["split"] == "validation")
-        mix = Mix("shares", SHARES, {}, seed)  # as the pipeline calls it: row width measured
+        mix = Mix("shares", shares or SHARES, {}, seed, by=by)  # as the pipeline calls it: row width measured
         mixed = train | mix
         vocab_side = beam.pvalue.AsSingleton(vocab)
         shards_train = mixed | "WriteTrain" >> WriteShards(os.path.join(out_dir, "train"), "train", seq_len,
-                                                           vocab_side, target_bytes, seed)
+                                                           vocab_side, target_bytes, seed, with_source=by_source)
         shards_valid = valid | "WriteValid" >> WriteShards(os.path.join(out_dir, "validation"), "validation",
-                                                           seq_len, vocab_side, target_bytes, seed)
+                                                           seq_len, vocab_side, target_bytes, seed,
+                                                           with_source=by_source)
         tagged = [
             model | "TagModel" >> beam.Map(lambda m: ("model", m.hex())),
             vocab | "TagVocab" >> beam.Map(lambda v: ("vocab", v)),
@@ -74,7 +82,7 @@ def run_stages(docs: list[Document], out_dir: str | Path, *, seq_len: int = 64, 
     return results
 
 
-LICENCES = {"who": ("CC-BY-NC-SA-3.0-IGO", False), "pmc": ("CC-BY-4.0", True),
+LICENCES = {"who": ("CC-BY-NC-SA-3.0-IGO", False), "cdc": ("public-domain", True), "pmc": ("CC-BY-4.0", True),
             "pubmed": ("public-domain", True), "replay": ("CC-BY-SA-3.0", True)}
 
 
@@ -135,10 +143,15 @@ def build_fake_out(docs: list[Document], out_dir: str | Path, drops: list[Drop] 
     for subset, _split, tokens in res["wastes"]:
         waste[subset] = waste.get(subset, 0) + tokens
     mix = res["mixture"]
-    mixture = {"mode": mix["mode"], "train_tokens": mix["train_tokens"],
-               "subsets": {s: {"available_tokens": e["available_rows"] * mix["tokens_per_row"],
-                               "train_tokens": e["tokens"], "realised_share": e["realised_share"],
-                               "target_share": e["target_share"]} for s, e in mix["subsets"].items()}}
+
+    def entries(section):
+        return {s: {"available_tokens": e["available_rows"] * mix["tokens_per_row"], "train_tokens": e["tokens"],
+                    "realised_share": e["realised_share"], "target_share": e["target_share"]}
+                for s, e in section.items()}
+    mixture = {"mode": mix["mode"], "by": mix["by"], "train_tokens": mix["train_tokens"],
+               "subsets": entries(mix["subsets"])}
+    if "sources" in mix:
+        mixture["sources"] = entries(mix["sources"])
     languages: dict[str, int] = {}
     for d in docs:
         languages[d.lang or "und"] = languages.get(d.lang or "und", 0) + 1

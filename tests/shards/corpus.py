@@ -33,3 +33,13 @@ def make_docs(n_per_subset: int = 20, seed: int = 7) -> list[Document]:
                                  title=f"{subset} {i}", text=text, url=f"https://example.org/{subset}/{i}",
                                  license=licence, lang="en", lang_score=0.99))
     return docs
+
+
+def make_docs_two_guideline_sources(n_per_subset: int = 20, seed: int = 7) -> list[Document]:
+    """make_docs, with every other guideline coming from `cdc` instead of `who` (two sources, one subset)."""
+    docs = []
+    for d in make_docs(n_per_subset, seed):
+        if d.source == "who" and int(d.title.split()[-1]) % 2:
+            d = d.replace(source="cdc", id=document_id("cdc", d.title), license="public-domain")
+        docs.append(d)
+    return docs
