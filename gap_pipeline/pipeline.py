@@ -9,6 +9,7 @@ that `gap_pipeline.manifest` turns into the manifest's accounting after the run.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 from typing import Any, Iterable
@@ -220,7 +221,7 @@ def build(p: beam.Pipeline, cfg: dict[str, Any], *, parts: list[str], out_dir: s
             "decontaminate", decontaminate.decontaminate_fn(index, bench["ngram"])))
 
     # Kept documents: written for export/report, then split before packing (no document straddles splits).
-    docs | "WriteDocuments" >> WriteSorted(join_path(out_dir, "documents"), "documents", 8, lambda doc: doc.id,
+    docs | "WriteDocuments" >> WriteSorted(join_path(out_dir, "documents"), "documents", 8, _document_key,
                                            _encode_documents, ".parquet")
     fractions = cfg["split"]["validation_fraction"]
     with_split = docs | "Split" >> beam.Map(lambda doc: (split.assign_split(doc.id, doc.subset, fractions, seed), doc))
@@ -276,7 +277,7 @@ def build(p: beam.Pipeline, cfg: dict[str, Any], *, parts: list[str], out_dir: s
 
     (drops | "AllDrops" >> beam.Flatten()
      | "WriteDrops" >> WriteSorted(join_path(out_dir, "dropped"), "dropped", 4,
-                                   lambda drop: f"{drop.stage}\t{drop.doc_id}", _encode_events, ".jsonl"))
+                                   lambda drop: f"{drop.stage}\t{drop.doc_id}\t{drop.to_json()}", _encode_events, ".jsonl"))
     (quarantines | "AllQuarantine" >> beam.Flatten()
      | "WriteQuarantine" >> WriteSorted(join_path(out_dir, "quarantine"), "quarantine", 1,
                                         lambda q: f"{q.stage}\t{q.source}\t{q.url}\t{q.sha256}", _encode_events, ".jsonl"))
@@ -298,6 +299,11 @@ class _Tokenize(beam.DoFn):
             self._sp = load_tokenizer(model)
         split_name, doc = item
         yield doc.subset, split_name, doc.id, encode_document(self._sp, doc.text), doc.source
+
+
+def _document_key(doc: Document) -> str:
+    # The text hash breaks ties, so two documents sharing an id still land in a fixed order.
+    return f"{doc.id}\t{hashlib.sha256(doc.text.encode('utf-8')).hexdigest()}"
 
 
 def _vocab_size(model: bytes) -> int:
