@@ -329,6 +329,13 @@ def render_markdown(data: dict[str, Any], plots: list[tuple[str, str]]) -> str:
                           f"{e['target_share']:.2%}" if "target_share" in e else "—",
                           f"{e.get('realised_share', 0):.2%}"]
                          for s, e in sorted(subsets.items(), key=lambda kv: _subset_key(kv[0]))])
+    if mix.get("sources"):  # mixture.by: source — the targets were per source
+        lines += ["Per source (the mixture's targets):", ""]
+        lines += _table(["source", "subset", "train tokens", "target share", "realised share"],
+                        [[name, e.get("subset") or "—", _fmt(e.get("train_tokens", e.get("tokens", 0))),
+                          f"{e['target_share']:.2%}" if "target_share" in e else "—",
+                          f"{e.get('realised_share', 0):.2%}"]
+                         for name, e in sorted(mix["sources"].items())])
     waste = m.get("pack", {})
     if waste:
         lines += ["Tail waste of packing (tokens after the last full row of each bucket): " +

@@ -224,3 +224,15 @@ def test_build_rejects_a_share_for_a_source_it_does_not_read(tmp_path):
                                                                    "shares": {"pmc": 0.5, "nosuch": 0.5}}})
     with pytest.raises(ConfigError, match="mixture.shares: no source named nosuch"):
         run_build(cfg, str(tmp_path / "out"), workers=1)
+
+
+def test_report_lists_per_source_targets(corpus, capsys):
+    assert main(["report", str(corpus), "--no-plots"]) == 0
+    report = (corpus / "report" / "report.md").read_text()
+    assert "| source | subset | train tokens | target share | realised share |" in report
+    for source, share in SOURCE_SHARES.items():
+        line = next(l for l in report.splitlines() if l.startswith(f"| {source} |"))
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells[3] == f"{share:.2%}", line  # the target
+        assert abs(float(cells[4].rstrip("%")) - share * 100) < 0.2, line  # realised, within tolerance
+        assert cells[2] != "0", line
