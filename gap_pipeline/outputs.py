@@ -40,38 +40,50 @@ def read_bytes(path: str) -> bytes:
 
 
 class _WriteBucket(beam.DoFn):
-    def __init__(self, folder: str, prefix: str, buckets: int, suffix: str, encode: Callable[[list], bytes]):
-        self._folder, self._prefix, self._buckets, self._suffix, self._encode = folder, prefix, buckets, suffix, encode
+    def __init__(self, folder: str, prefix: str, suffix: str, encode: Callable[[list], bytes]):
+        self._folder, self._prefix, self._suffix, self._encode = folder, prefix, suffix, encode
 
-    def process(self, item):
+    def process(self, item, buckets: int):
         bucket, keyed = item
         rows = [row for _, row in sorted(keyed, key=lambda kv: kv[0])]
-        name = f"{self._prefix}-{bucket:05d}-of-{self._buckets:05d}{self._suffix}"
+        name = f"{self._prefix}-{bucket:05d}-of-{buckets:05d}{self._suffix}"
         path = join_path(self._folder, name)
         write_bytes(path, self._encode(rows))
         yield path
 
 
-class WriteSorted(beam.PTransform):
-    """Write records into `buckets` files named prefix-XXXXX-of-YYYYY, sorted by `sort_key` inside each.
+def bucket_count(total_bytes: int, target_bytes: int) -> int:
+    return max(1, -(-total_bytes // target_bytes))
 
-    Every bucket file is written, empty ones included, so the set of files is fixed by the config.
+
+class WriteSorted(beam.PTransform):
+    """Write records into files named prefix-XXXXX-of-YYYYY, sorted by `sort_key` inside each.
+
+    The number of files follows the data (about `target_bytes` of `size(record)` per file), so no
+    worker ever holds more than one file's worth whatever the corpus size; it is computed from the
+    records themselves, so it is the same for every run and worker layout. Every bucket file is
+    written, empty ones included, so the set of names is fixed by the data and the config.
     """
 
-    def __init__(self, folder: str, prefix: str, buckets: int, sort_key: Callable[[Any], str],
-                 encode: Callable[[list], bytes], suffix: str):
+    def __init__(self, folder: str, prefix: str, sort_key: Callable[[Any], str],
+                 encode: Callable[[list], bytes], suffix: str, size: Callable[[Any], int],
+                 target_bytes: int = 128 * 1024 * 1024):
         super().__init__()
-        self._folder, self._prefix, self._buckets = folder, prefix, buckets
+        self._folder, self._prefix = folder, prefix
         self._sort_key, self._encode, self._suffix = sort_key, encode, suffix
+        self._size, self._target = size, target_bytes
 
     def expand(self, pcoll):
-        buckets, sort_key = self._buckets, self._sort_key
-        keyed = pcoll | "Key" >> beam.Map(lambda r: (stable_bucket(sort_key(r), buckets), (sort_key(r), r)))
-        empty = (pcoll.pipeline | "AllBuckets" >> beam.Create([(b, None) for b in range(buckets)]))
-        merged = ((keyed, empty) | "Flatten" >> beam.Flatten() | "Group" >> beam.GroupByKey()
+        sort_key, size, target = self._sort_key, self._size, self._target
+        total = pcoll | "Size" >> beam.Map(size) | "Total" >> beam.CombineGlobally(sum)
+        count = beam.pvalue.AsSingleton(total | "Count" >> beam.Map(lambda t: bucket_count(t, target)))
+        keyed = pcoll | "Key" >> beam.Map(lambda r, n: (stable_bucket(sort_key(r), n), (sort_key(r), r)), count)
+        markers = (pcoll.pipeline | "One" >> beam.Create([None])
+                   | "AllBuckets" >> beam.FlatMap(lambda _, n: [(b, None) for b in range(n)], count))
+        merged = ((keyed, markers) | "Flatten" >> beam.Flatten() | "Group" >> beam.GroupByKey()
                   | "DropMarkers" >> beam.MapTuple(lambda b, vals: (b, [v for v in vals if v is not None])))
-        return merged | "Write" >> beam.ParDo(
-            _WriteBucket(self._folder, self._prefix, buckets, self._suffix, self._encode))
+        return merged | "Write" >> beam.ParDo(_WriteBucket(self._folder, self._prefix, self._suffix, self._encode),
+                                              count)
 
 
 def encode_jsonl(rows: Iterable[str]) -> bytes:
