@@ -87,7 +87,7 @@ def bench(quick: bool = False) -> str:
         "",
         "GPU tokens/s and MFU (1B model, sequence 2048/4096, eager/compile, with/without activation "
         "checkpointing) are measured by `make bench-gpu` (benchmarks/gpu_train.py) into its own section at the end "
-        "of this file (after `<!-- gpu-bench -->`); when that section is missing or says \"Not measured yet\", "
+        "of this file (\"Training on GPU\"); when that section is missing or says \"Not measured yet\", "
         "no GPU run has been recorded. The session that wrote the trainer had no GPU.",
     ]
     return "\n".join(lines) + "\n"
