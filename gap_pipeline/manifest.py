@@ -6,7 +6,6 @@ Accounting identities (checked here and again by `gap verify`):
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import defaultdict
 from typing import Any
@@ -205,11 +204,3 @@ def _language_counts(files: list[str]) -> dict[str, int]:
             for lang in pq.read_table(fh, columns=["lang"]).column("lang").to_pylist():
                 counts[lang or "und"] += 1
     return dict(sorted(counts.items()))
-
-
-def file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with FileSystems.open(path) as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

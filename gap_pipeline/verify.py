@@ -9,7 +9,6 @@ An empty list means the corpus is exactly what its manifest says.
 from __future__ import annotations
 
 import glob
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -19,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from schemas.checksum import sha256_file
 from schemas.manifest import ManifestError, validate_manifest
 from schemas.shard import token_dtype, validate_shard_schema
 
@@ -26,11 +26,7 @@ SHARE_TOLERANCE = 0.001  # 0.1 percentage point
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return sha256_file(path)
 
 
 def load_manifest(out: Path) -> dict[str, Any]:

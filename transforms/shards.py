@@ -24,6 +24,7 @@ import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
+from schemas.checksum import sha256_stream
 from schemas.shard import token_dtype, token_shard_schema
 from transforms.split import TRAIN, stable_hash
 
@@ -107,11 +108,8 @@ def write_file(path: str, data: bytes) -> None:
 
 
 def file_sha256(path: str) -> str:
-    h = hashlib.sha256()
     with FileSystems.open(path) if "://" in path else open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+        return sha256_stream(f)
 
 
 def order_rows(rows: Iterable[dict[str, Any]], split: str, seed: int) -> list[dict[str, Any]]:

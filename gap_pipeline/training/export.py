@@ -6,7 +6,6 @@ reads the same layout (one model.safetensors or an index of several) for continu
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
@@ -18,6 +17,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from gap_pipeline.training.config import ModelConfig, train_config_from_dict
+from schemas.checksum import sha256_file as _sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -163,11 +163,7 @@ def check_state_dict_matches(state: dict[str, torch.Tensor], expected: dict[str,
 
 
 def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return _sha256_file(path)
 
 
 def export_run(run_dir: str | Path, out_dir: str | Path, *, step: int | None = None,
