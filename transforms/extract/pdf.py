@@ -10,9 +10,11 @@ pdfminer gives positioned text lines grouped into boxes; this module decides the
 - headings: boxes set in a font clearly larger than the body font become `#` / `##` lines;
 - table debris: boxes made only of numbers are dropped; a lone recommendation number ("1.2.3")
   is glued to the paragraph that follows it.
-Encrypted (password-protected), corrupt and image-only PDFs raise ExtractError (-> quarantine);
-`options.pdf_max_pages` and `options.pdf_timeout_s` bound the work per document (the time limit is
-checked between pages).
+Encrypted (password-protected), corrupt and image-only PDFs raise ExtractError (-> quarantine).
+Limits per document: `options.pdf_max_pages`; PDF_MAX_TEXT_CHARS of extracted text (or
+`options.pdf_max_text_chars` when the options carry it); and `options.pdf_timeout_s` as a hard
+wall-clock limit: the pdfminer work runs in a reusable child process that is killed when it overruns
+(see pdf_guard.py; GAP_PDF_ISOLATION=inline keeps it in-process, checked between pages only).
 """
 from __future__ import annotations
 
@@ -28,8 +30,11 @@ from typing import Any
 from schemas.document import Document, document_id
 from schemas.events import Drop
 from schemas.raw import RawRecord
+from transforms.extract import pdf_guard
 from transforms.extract.errors import ExtractError
 from transforms.extract.options import ExtractOptions
+
+PDF_MAX_TEXT_CHARS = 20_000_000  # ~40x a 500-page guideline; beyond that it is not a document we want
 
 LIGATURES = {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",
              "\ufb05": "st", "\ufb06": "st", "\u00ad": "", "\u00a0": " ", "\u2002": " ", "\u2003": " ",
@@ -120,7 +125,8 @@ def _layout_boxes(layout) -> list[Box]:
     return boxes
 
 
-def read_pages(content: bytes, *, max_pages: int, timeout_s: float) -> tuple[list[Page], dict[str, str]]:
+def read_pages(content: bytes, *, max_pages: int, timeout_s: float,
+               max_chars: int = PDF_MAX_TEXT_CHARS) -> tuple[list[Page], dict[str, str]]:
     """Positioned text of every page, plus the document info (title...). Raises ExtractError."""
     from pdfminer.converter import PDFPageAggregator
     from pdfminer.layout import LAParams
@@ -151,15 +157,21 @@ def read_pages(content: bytes, *, max_pages: int, timeout_s: float) -> tuple[lis
     device = PDFPageAggregator(manager, laparams=params)
     interpreter = PDFPageInterpreter(manager, device)
     pages: list[Page] = []
+    chars = 0
     for number, page in enumerate(page_objects, start=1):
         if time.monotonic() - started > timeout_s:
-            raise ExtractError(f"PDF extraction exceeded pdf_timeout_s={timeout_s} at page {number}")
+            raise ExtractError(f"PDF extraction exceeded {timeout_s}s (pdf_timeout_s) at page {number}")
         try:
             interpreter.process_page(page)
             layout = device.get_result()
+        except MemoryError:
+            raise ExtractError(f"out of memory on PDF page {number}") from None
         except Exception as exc:
             raise ExtractError(f"corrupt PDF content on page {number}: {type(exc).__name__}: {exc}") from exc
         pages.append(Page(number, float(layout.width), float(layout.height), _layout_boxes(layout)))
+        chars += sum(len(line.text) + 1 for box in pages[-1].boxes for line in box.lines)
+        if chars > max_chars:
+            raise ExtractError(f"PDF text exceeds {max_chars} characters (pdf_max_text_chars) at page {number}")
     info: dict[str, str] = {}
     for entry in getattr(document, "info", []) or []:
         for key in ("Title", "Author", "Subject"):
@@ -449,14 +461,36 @@ def _word_count(pages: list[Page]) -> int:
 # ---------------------------------------------------------------------------------------------------
 # The pipeline entry point
 
-def extract_pdf(raw: RawRecord, *, subset: str, options: ExtractOptions,
-                rules: dict[str, Any] | None = None) -> list[Document | Drop]:
-    pages, info = read_pages(raw.content, max_pages=options.pdf_max_pages, timeout_s=options.pdf_timeout_s)
+@dataclasses.dataclass(frozen=True)
+class PdfText:
+    """What the (possibly isolated) pdfminer work hands back: small, so cheap to send between processes."""
+    text: str
+    pages: int
+    info: dict[str, str]
+
+
+def read_text(content: bytes, *, max_pages: int, timeout_s: float, max_chars: int = PDF_MAX_TEXT_CHARS) -> PdfText:
+    """All of one PDF's work: pdfminer layout, then text assembly. Raises ExtractError."""
+    pages, info = read_pages(content, max_pages=max_pages, timeout_s=timeout_s, max_chars=max_chars)
     if _word_count(pages) < 5 * 1 and all(not page.boxes for page in pages):
         raise ExtractError(f"image-only PDF: no text layer on any of its {len(pages)} pages")
     if _word_count(pages) < 5:
         raise ExtractError(f"image-only PDF: {_word_count(pages)} words of text on {len(pages)} pages")
     text = pages_to_text(pages)
+    if len(text) > max_chars:
+        raise ExtractError(f"PDF text of {len(text)} characters exceeds {max_chars} (pdf_max_text_chars)")
+    return PdfText(text, len(pages), info)
+
+
+def extract_pdf(raw: RawRecord, *, subset: str, options: ExtractOptions,
+                rules: dict[str, Any] | None = None, isolation: str | None = None) -> list[Document | Drop]:
+    """isolation: "process" | "inline"; None = GAP_PDF_ISOLATION, else options.pdf_isolation, else "process"."""
+    mode = isolation or pdf_guard.isolation_mode(options)
+    limits = {"max_pages": options.pdf_max_pages, "timeout_s": options.pdf_timeout_s,
+              "max_chars": int(getattr(options, "pdf_max_text_chars", PDF_MAX_TEXT_CHARS))}
+    result: PdfText = pdf_guard.run_limited(read_text, (raw.content,), limits, timeout_s=options.pdf_timeout_s,
+                                            mode=mode)
+    text, info = result.text, result.info
     meta = raw.meta_dict()
     doc_id = document_id(raw.source, raw.url)
     if not text.strip():
@@ -466,7 +500,7 @@ def extract_pdf(raw: RawRecord, *, subset: str, options: ExtractOptions,
     if not title:
         first_heading = next((b for b in text.split("\n\n") if b.startswith("#")), "")
         title = first_heading.lstrip("# ").strip()
-    meta.update({"extractor": "pdfminer", "pages": len(pages)})
+    meta.update({"extractor": "pdfminer", "pages": result.pages})
     return [Document(id=doc_id, source=raw.source, subset=subset, title=title, text=text, url=raw.url,
                      license=meta.get("license", raw.license),
                      meta=json.dumps(meta, sort_keys=True, ensure_ascii=False))]

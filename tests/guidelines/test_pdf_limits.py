@@ -1,0 +1,253 @@
+"""Hard per-document limits of PDF extraction (transforms/extract/pdf_guard.py): a document that
+overruns pdf_timeout_s is stopped by killing its child process, a crashing child is an ExtractError,
+the text cap holds, and the isolated path gives byte-identical documents to the in-process one."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from schemas.document import Document
+from schemas.raw import RawRecord
+from tests.guidelines.pdfmaker import PageSpec, Run, make_pdf, paragraph_runs
+from tests.guidelines.test_pdf_real import ALL, PDF_DIR
+from transforms.extract import extract_record, pdf_guard
+from transforms.extract.errors import ExtractError
+from transforms.extract.options import ExtractOptions
+from transforms.extract.pdf import extract_pdf, read_text
+
+PROSE = ["Clinicians should offer a structured assessment to every adult presenting",
+         "with chest pain and record the findings in the notes before any treatment",
+         "decision is made, including the time of onset and associated symptoms."]
+ONE_SECOND = ExtractOptions(pdf_timeout_s=1)
+
+
+def _raw(content: bytes, url: str = "https://example.org/doc.pdf") -> RawRecord:
+    return RawRecord.make(source="testsrc", url=url, fetched_at="2024-01-01T00:00:00Z", content_type="pdf",
+                          content=content, license="CC-BY-4.0")
+
+
+def _tiny_objects_page(n: int) -> PageSpec:
+    """One page of n one-letter text objects: pdfminer's layout analysis is superlinear in them
+    (8,000 take ~2 s here, 40,000 far longer)."""
+    return PageSpec([Run(50 + (i % 100) * 5, 50 + (i // 100) * 0.7, "x", 2) for i in range(n)])
+
+
+GOOD = make_pdf([PageSpec(paragraph_runs(72, 700, PROSE))])
+
+
+# Work functions for the child: module level, so they are pickled by reference.
+def _pid() -> int:
+    return os.getpid()
+
+
+def _sleep_then_pid(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def _die_by_signal() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _exit_hard() -> None:
+    os._exit(3)
+
+
+def _allocate(n_bytes: int) -> int:
+    return len(bytearray(n_bytes))
+
+
+def _raise_value_error() -> None:
+    raise ValueError("a parser bug")
+
+
+def _limited(func, *args, timeout_s: float = 10, mode: str = "process"):
+    return pdf_guard.run_limited(func, args, timeout_s=timeout_s, mode=mode)
+
+
+@pytest.fixture(autouse=True)
+def _default_isolation(monkeypatch):
+    monkeypatch.delenv(pdf_guard.ISOLATION_ENV, raising=False)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Time limit
+
+def test_slow_pdf_is_stopped_at_the_time_limit_and_the_next_document_extracts():
+    slow = make_pdf([_tiny_objects_page(40_000)])
+    before = _limited(_pid)
+    started = time.monotonic()
+    with pytest.raises(ExtractError, match=r"PDF extraction exceeded 1s \(pdf_timeout_s\)"):
+        extract_pdf(_raw(slow), subset="guidelines", options=ONE_SECOND, rules={})
+    assert time.monotonic() - started < 4.0  # 1 s limit + kill; not the tens of seconds the page takes
+    # The stuck child was killed; the next document gets a fresh one and extracts normally.
+    [doc] = extract_pdf(_raw(GOOD), subset="guidelines", options=ONE_SECOND, rules={})
+    assert isinstance(doc, Document) and "structured assessment" in doc.text
+    after = _limited(_pid)
+    assert after != before
+    with pytest.raises(ProcessLookupError):
+        os.kill(before, 0)  # gone, not left running in the background
+
+
+def test_dispatcher_quarantine_reason_is_the_timeout():
+    slow = make_pdf([_tiny_objects_page(40_000)])
+    with pytest.raises(ExtractError) as caught:
+        extract_record(_raw(slow), subset="guidelines", options=ONE_SECOND, rules={})
+    assert str(caught.value).startswith("PDF extraction exceeded 1s")
+
+
+def test_child_is_reused_across_documents():
+    first = _limited(_pid)
+    for _ in range(3):
+        extract_pdf(_raw(GOOD), subset="guidelines", options=ExtractOptions(), rules={})
+    assert _limited(_pid) == first != os.getpid()
+
+
+def test_generic_timeout_on_a_sleeping_child():
+    started = time.monotonic()
+    with pytest.raises(ExtractError, match=r"exceeded 0.5s"):
+        _limited(_sleep_then_pid, 30, timeout_s=0.5)
+    assert time.monotonic() - started < 3.0
+    assert _limited(_sleep_then_pid, 0, timeout_s=10) != os.getpid()
+
+
+def test_concurrent_callers_get_their_own_children():
+    """Beam's multi-threaded runner calls from several threads: no child is shared mid-document."""
+    barrier = threading.Barrier(2)
+
+    def work(_):
+        barrier.wait()
+        return _limited(_sleep_then_pid, 0.3)
+
+    with ThreadPoolExecutor(2) as pool:
+        pids = list(pool.map(work, range(2)))
+    assert len(set(pids)) == 2 and os.getpid() not in pids
+
+
+# ---------------------------------------------------------------------------------------------------
+# Crashes and memory
+
+@pytest.mark.parametrize("func, reason", [(_die_by_signal, "killed by SIGKILL"), (_exit_hard, "exit code 3")])
+def test_crashing_child_is_an_extract_error(func, reason):
+    with pytest.raises(ExtractError, match=f"crashed: child process died \\({reason}"):
+        _limited(func)
+    [doc] = extract_pdf(_raw(GOOD), subset="guidelines", options=ExtractOptions(), rules={})
+    assert "structured assessment" in doc.text
+
+
+def test_runaway_memory_is_an_extract_error_and_the_child_survives():
+    before = _limited(_pid)
+    with pytest.raises(ExtractError, match="out of memory"):
+        _limited(_allocate, pdf_guard.CHILD_MEMORY_BYTES + (1 << 30))
+    assert _limited(_allocate, 1 << 20) == 1 << 20
+    assert _limited(_pid) == before
+
+
+def test_other_exceptions_come_back_as_themselves():
+    before = _limited(_pid)
+    with pytest.raises(ValueError, match="a parser bug"):
+        _limited(_raise_value_error)
+    assert _limited(_pid) == before
+
+
+def test_zero_timeout_refuses_without_running():
+    with pytest.raises(ExtractError, match="pdf_timeout_s"):
+        extract_pdf(_raw(GOOD), subset="guidelines", options=ExtractOptions(pdf_timeout_s=0), rules={})
+
+
+# ---------------------------------------------------------------------------------------------------
+# Size limit
+
+@dataclasses.dataclass(frozen=True)
+class _SmallTextCap(ExtractOptions):
+    pdf_max_text_chars: int = 300
+
+
+@pytest.mark.parametrize("mode", ["process", "inline"])
+def test_text_size_cap(mode):
+    content = make_pdf([PageSpec(paragraph_runs(72, 700, [f"Section {n}."] + PROSE)) for n in range(3)])
+    with pytest.raises(ExtractError, match=r"exceeds 300 characters \(pdf_max_text_chars\) at page 2"):
+        extract_pdf(_raw(content), subset="guidelines", options=_SmallTextCap(), rules={}, isolation=mode)
+    [doc] = extract_pdf(_raw(content), subset="guidelines", options=_SmallTextCap(pdf_max_text_chars=10_000),
+                        rules={}, isolation=mode)
+    assert doc.text.count("structured assessment") == 3
+
+
+def test_default_text_cap_is_enforced_on_the_assembled_text():
+    content = make_pdf([PageSpec(paragraph_runs(72, 700, PROSE))])
+    assert read_text(content, max_pages=5, timeout_s=10, max_chars=1000).pages == 1
+    with pytest.raises(ExtractError, match="exceeds 100"):
+        read_text(content, max_pages=5, timeout_s=10, max_chars=100)
+
+
+# ---------------------------------------------------------------------------------------------------
+# In-process mode
+
+def test_mode_selection(monkeypatch):
+    assert pdf_guard.isolation_mode(ExtractOptions()) == "process"
+    monkeypatch.setenv(pdf_guard.ISOLATION_ENV, "inline")
+    assert pdf_guard.isolation_mode(ExtractOptions()) == "inline"
+    monkeypatch.setenv(pdf_guard.ISOLATION_ENV, "threads")
+    with pytest.raises(ValueError, match="threads"):
+        pdf_guard.isolation_mode(ExtractOptions())
+
+
+def test_inline_mode_runs_in_this_process_with_the_between_pages_limit(monkeypatch):
+    monkeypatch.setenv(pdf_guard.ISOLATION_ENV, "inline")
+    assert _limited(_pid, mode="inline") == os.getpid()
+    slow = make_pdf([_tiny_objects_page(6_000), PageSpec(paragraph_runs(72, 700, PROSE))])
+    with pytest.raises(ExtractError, match=r"exceeded 1s \(pdf_timeout_s\) at page 2"):
+        extract_pdf(_raw(slow), subset="guidelines", options=ONE_SECOND, rules={})
+
+
+@pytest.mark.parametrize("content, reason", [
+    (make_pdf([PageSpec(paragraph_runs(72, 700, PROSE))], encrypted=True), "encrypted"),
+    (make_pdf([PageSpec(drawing="0.5 g 72 72 468 648 re f")]), "image-only"),
+    (b"%PDF-1.7\n" + b"\x00\xff" * 500, "corrupt"),
+    (b"<html>oops</html>", "not a PDF"),
+])
+def test_refusals_identical_in_both_modes(content, reason):
+    messages = []
+    for mode in ("process", "inline"):
+        with pytest.raises(ExtractError, match=reason) as caught:
+            extract_pdf(_raw(content), subset="guidelines", options=ExtractOptions(), rules={}, isolation=mode)
+        messages.append(str(caught.value))
+    assert messages[0] == messages[1]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Same documents from both paths on the real PDFs
+
+@pytest.fixture(scope="module")
+def both_modes(realdata):
+    """Every real PDF extracted once per mode; the two modes run side by side (2 cores)."""
+    paths = [realdata / PDF_DIR / name for name in ALL if (realdata / PDF_DIR / name).is_file()]
+
+    def extract(path: Path, mode: str):
+        raw = RawRecord.make(source="pdfs", url=f"file://{path}", fetched_at="2024-01-01T00:00:00Z",
+                             content_type="pdf", content=path.read_bytes())
+        return extract_pdf(raw, subset="guidelines", options=ExtractOptions(), rules={}, isolation=mode)
+
+    with ThreadPoolExecutor(1) as pool:
+        isolated = [pool.submit(extract, path, "process") for path in paths]
+        inline = {path.relative_to(realdata / PDF_DIR).as_posix(): extract(path, "inline") for path in paths}
+        isolated = {path.relative_to(realdata / PDF_DIR).as_posix(): f.result() for path, f in zip(paths, isolated)}
+    return isolated, inline
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_isolated_extraction_is_byte_identical_on_real_pdfs(both_modes, name):
+    isolated, inline = both_modes
+    if name not in inline:
+        pytest.skip(f"{name} missing")
+    [a], [b] = isolated[name], inline[name]
+    assert isinstance(a, Document) and len(a.text) > 1000
+    assert a.text.encode() == b.text.encode()
+    assert a == b
