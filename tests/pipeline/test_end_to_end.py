@@ -120,3 +120,17 @@ def test_two_builds_are_byte_identical_across_worker_counts(builds):
         assert _sha(one / shard["path"]) == _sha(two / shard["path"])
     assert _sha(one / "tokenizer.model") == _sha(two / "tokenizer.model")
     assert (one / "manifest.json").read_bytes() == (two / "manifest.json").read_bytes()
+
+
+def test_an_existing_tokenizer_replaces_training_and_gives_the_same_shards(builds, tmp_path):
+    """`--tokenizer FILE` (e.g. Llama-2's model): here the model the first build trained, so every shard
+    must come out byte-identical and the manifest must record that file's checksum."""
+    (one, m1), _ = builds
+    given = tmp_path / "given.model"
+    given.write_bytes((one / "tokenizer.model").read_bytes())
+    cfg = load_config(sample_config_path(), {"tokenizer": {"model": str(given)}})
+    out = tmp_path / "out"
+    m3 = run_build(cfg, str(out), workers=1)
+    assert m3["tokenizer"]["sha256"] == _sha(given) == m1["tokenizer"]["sha256"]
+    assert "tokenizer:sample_documents" not in m3["counters"]  # nothing was trained
+    assert [(s["path"], s["sha256"]) for s in m3["shards"]] == [(s["path"], s["sha256"]) for s in m1["shards"]]
