@@ -16,7 +16,7 @@ import pytest
 from schemas.document import Document
 from schemas.raw import RawRecord
 from tests.guidelines.pdfmaker import PageSpec, Run, make_pdf, paragraph_runs
-from tests.guidelines.test_pdf_real import ALL, PDF_DIR
+from tests.guidelines.test_pdf_real import ALL, PDF_DIR, extracted
 from transforms.extract import extract_record, pdf_guard
 from transforms.extract.errors import ExtractError
 from transforms.extract.options import ExtractOptions
@@ -131,6 +131,46 @@ def test_concurrent_callers_get_their_own_children():
     assert len(set(pids)) == 2 and os.getpid() not in pids
 
 
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+_STDIN_SCRIPT = """
+import os, sys
+from tests.guidelines.test_pdf_limits import _limited, _pid, _sleep_then_pid
+print(os.getpid(), _limited(_pid), flush=True)
+_limited(_sleep_then_pid, 60, timeout_s=120)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_child_works_under_a_stdin_main_and_dies_with_its_parent():
+    """A parent whose __main__ is not a file (stdin, notebook) still gets a real child, and a child
+    stuck in a document does not outlive a parent that is killed."""
+    import subprocess
+    import sys
+    repo = Path(__file__).resolve().parents[2]
+    parent = subprocess.Popen([sys.executable, "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, cwd=repo,
+                              env={**os.environ, "PYTHONPATH": str(repo)})
+    parent.stdin.write(_STDIN_SCRIPT)
+    parent.stdin.close()
+    parent_pid, child_pid = map(int, parent.stdout.readline().split())
+    assert child_pid != parent_pid  # not the in-process fallback
+    assert _running(child_pid)
+    parent.kill()
+    parent.wait(5)
+    deadline = time.monotonic() + 5
+    while _running(child_pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _running(child_pid)
+    assert "cannot start an extraction child" not in parent.stderr.read()
+
+
 # ---------------------------------------------------------------------------------------------------
 # Crashes and memory
 
@@ -227,19 +267,24 @@ def test_refusals_identical_in_both_modes(content, reason):
 
 @pytest.fixture(scope="module")
 def both_modes(realdata):
-    """Every real PDF extracted once per mode; the two modes run side by side (2 cores)."""
+    """Every real PDF extracted once per mode, the two modes side by side (2 cores). The isolated
+    side reuses test_pdf_real's session cache (its extraction runs in the default "process" mode),
+    so a run of the whole area extracts each PDF only once more here."""
     paths = [realdata / PDF_DIR / name for name in ALL if (realdata / PDF_DIR / name).is_file()]
+    assert pdf_guard.isolation_mode(ExtractOptions()) == "process"
 
-    def extract(path: Path, mode: str):
+    def inline(path: Path):
         raw = RawRecord.make(source="pdfs", url=f"file://{path}", fetched_at="2024-01-01T00:00:00Z",
                              content_type="pdf", content=path.read_bytes())
-        return extract_pdf(raw, subset="guidelines", options=ExtractOptions(), rules={}, isolation=mode)
+        return extract_pdf(raw, subset="guidelines", options=ExtractOptions(), rules={}, isolation="inline")
 
     with ThreadPoolExecutor(1) as pool:
-        isolated = [pool.submit(extract, path, "process") for path in paths]
-        inline = {path.relative_to(realdata / PDF_DIR).as_posix(): extract(path, "inline") for path in paths}
-        isolated = {path.relative_to(realdata / PDF_DIR).as_posix(): f.result() for path, f in zip(paths, isolated)}
-    return isolated, inline
+        isolated = [pool.submit(extracted, str(path)) for path in paths]
+        by_name = {path.relative_to(realdata / PDF_DIR).as_posix(): inline(path) for path in paths}
+        inline_docs = {name: docs[0] for name, docs in by_name.items()}
+        isolated_docs = {path.relative_to(realdata / PDF_DIR).as_posix(): f.result()
+                         for path, f in zip(paths, isolated)}
+    return isolated_docs, inline_docs
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -247,7 +292,38 @@ def test_isolated_extraction_is_byte_identical_on_real_pdfs(both_modes, name):
     isolated, inline = both_modes
     if name not in inline:
         pytest.skip(f"{name} missing")
-    [a], [b] = isolated[name], inline[name]
+    a, b = isolated[name], inline[name]
     assert isinstance(a, Document) and len(a.text) > 1000
     assert a.text.encode() == b.text.encode()
     assert a == b
+
+
+# ---------------------------------------------------------------------------------------------------
+# Inside a Beam worker
+
+def _extract_or_reason(item: tuple[int, bytes]) -> tuple[int, str]:
+    number, content = item
+    try:
+        [doc] = extract_pdf(_raw(content, url=f"https://example.org/{number}.pdf"), subset="guidelines",
+                            options=ONE_SECOND, rules={})
+        return number, "ok: " + doc.text[:30]
+    except ExtractError as exc:
+        return number, str(exc)
+
+
+def test_time_limit_holds_inside_a_multithreaded_beam_pipeline():
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+    from apache_beam.testing.util import assert_that, equal_to
+
+    slow = make_pdf([_tiny_objects_page(40_000)])
+    items = [(0, GOOD), (1, slow), (2, GOOD)]
+    ok = "ok: " + " ".join(PROSE)[:30]
+    timeout = "PDF extraction exceeded 1s (pdf_timeout_s); child process stopped"
+    options = PipelineOptions(["--runner=DirectRunner", "--direct_num_workers=2",
+                               "--direct_running_mode=multi_threading"])
+    started = time.monotonic()
+    with beam.Pipeline(options=options) as pipeline:
+        results = pipeline | beam.Create(items) | beam.Map(_extract_or_reason)
+        assert_that(results, equal_to([(0, ok), (1, timeout), (2, ok)]))
+    assert time.monotonic() - started < 30

@@ -11,31 +11,37 @@ So the work for one document is sent to a child process and the caller waits at 
 Each child caps its own address space (current size + CHILD_MEMORY_BYTES) so a runaway document
 fails with MemoryError in the child instead of pressing the whole worker machine.
 
-Children are started with 'spawn' (never 'fork': Beam workers are threaded) and kept in a small
-per-process pool, one per concurrent caller, so Beam's multi-threaded runner gets one child per
-busy thread. Nothing here is pickled into a DoFn: the pool is module state, rebuilt after a fork.
+A child is a fresh `python -c` subprocess (never a fork: Beam workers are threaded; not
+multiprocessing's spawn either, which re-runs the parent's __main__ script) that exits when its
+parent does. Children are kept in a small per-process pool, one per concurrent caller, so Beam's
+multi-threaded runner gets one child per busy thread. Nothing here is pickled into a DoFn: the pool
+is module state, rebuilt after a fork.
 
 Isolation modes: "process" (the default) or "inline" (run in the calling process, limit checked
 only between pages), chosen by the GAP_PDF_ISOLATION environment variable, else
-`options.pdf_isolation` when the options carry it. Where no child can be started (e.g. inside a
-daemonic multiprocessing worker) the call falls back to inline with a logged warning.
+`options.pdf_isolation` when the options carry it. Where no child can be started (a sandbox without
+subprocesses, no Python executable) the call falls back to inline with a logged warning.
 """
 from __future__ import annotations
 
 import atexit
+import json
 import logging
-import multiprocessing
 import os
 import pickle
 import signal
+import socket
+import subprocess
+import sys
 import threading
+import time
+from multiprocessing.connection import Connection
 from typing import Any, Callable
 
 from transforms.extract.errors import ExtractError
 
 ISOLATION_ENV = "GAP_PDF_ISOLATION"
 ISOLATION_MODES = ("process", "inline")
-START_METHOD = "spawn"
 STARTUP_TIMEOUT_S = 120.0     # starting Python + importing the work's modules, not charged to a document
 CHILD_MEMORY_BYTES = 4 << 30  # address space a child may add on top of its size after start-up
 _PRELOAD = ("transforms.extract.pdf",)  # imported once per child, before the first document
@@ -69,9 +75,18 @@ def _cap_address_space(extra_bytes: int) -> None:
         pass  # not Linux: no cap, the time limit still holds
 
 
-def _serve(conn, preload: tuple[str, ...], memory_bytes: int) -> None:
+def _watch_parent(parent_pid: int) -> None:
+    """Exit when the parent is gone, even in the middle of a stuck document."""
+    while os.getppid() == parent_pid:
+        time.sleep(1.0)
+    os._exit(0)
+
+
+def child_main(fd: int, parent_pid: int, preload: tuple[str, ...], memory_bytes: int) -> None:
     """Child main loop: (func, args, kwargs) in, ("ok", result) or ("raise", exception) out."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+    conn = Connection(fd)
     for name in preload:
         __import__(name)
     _cap_address_space(memory_bytes)
@@ -106,53 +121,62 @@ class ChildUnavailable(RuntimeError):
     """No child process can be started here."""
 
 
+_BOOT = ("import sys, json; sys.path[:0] = json.loads(sys.argv[1]); "
+         "from transforms.extract.pdf_guard import child_main; "
+         "child_main(int(sys.argv[2]), int(sys.argv[3]), tuple(json.loads(sys.argv[4])), int(sys.argv[5]))")
+
+
 class _Child:
+    """A plain `python -c` subprocess (not multiprocessing: its spawn/forkserver re-run the parent's
+    __main__ script in the child, which breaks under stdin scripts, notebooks and unguarded mains)
+    talking pickles over a socketpair."""
+
     def __init__(self, preload: tuple[str, ...] = _PRELOAD, memory_bytes: int = CHILD_MEMORY_BYTES):
-        ctx = multiprocessing.get_context(START_METHOD)
-        self.conn, child_end = ctx.Pipe(duplex=True)
-        self.process = ctx.Process(target=_serve, args=(child_end, preload, memory_bytes),
-                                   name="gap-extract-child", daemon=True)
         self.owner = os.getpid()
+        ours, theirs = socket.socketpair()
         try:
-            self.process.start()
-        except (AssertionError, OSError) as exc:  # daemonic parent, no /dev/shm, fork limits...
-            self.conn.close()
-            child_end.close()
+            self.process = subprocess.Popen(
+                [sys.executable or "python3", "-c", _BOOT, json.dumps([p for p in sys.path if p]),
+                 str(theirs.fileno()), str(os.getpid()), json.dumps(list(preload)), str(memory_bytes)],
+                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, close_fds=True)
+        except (OSError, ValueError) as exc:  # no executable, fork limits, sandbox...
+            ours.close()
             raise ChildUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        child_end.close()
+        finally:
+            theirs.close()
+        self.conn = Connection(ours.detach())
         try:
             ready = self.conn.poll(STARTUP_TIMEOUT_S) and self.conn.recv()
         except (EOFError, OSError):
             ready = None
         if not ready or ready[0] != "ready":
+            description = self._exit_description()
             self.kill()
-            raise ChildUnavailable(f"extraction child did not start ({self._exit_description()})")
+            raise ChildUnavailable(f"extraction child did not start ({description})")
 
     def alive(self) -> bool:
-        return self.owner == os.getpid() and self.process.is_alive()
+        return self.owner == os.getpid() and self.process.poll() is None
 
     def kill(self) -> None:
         try:
             self.process.kill()
-            self.process.join(5)
-        except (OSError, ValueError, AssertionError):
+            self.process.wait(5)
+        except (OSError, subprocess.TimeoutExpired):
             pass
         self.conn.close()
 
     def close(self) -> None:
         try:
             self.conn.send(None)
-            self.process.join(2)
-        except (OSError, ValueError, AssertionError):
+            self.process.wait(2)
+        except (OSError, ValueError, subprocess.TimeoutExpired):
             pass
-        if self.process.is_alive():
-            self.process.kill()
-        self.conn.close()
+        self.kill()
 
     def _exit_description(self) -> str:
-        self.process.join(2)
-        code = self.process.exitcode
-        if code is None:
+        try:
+            code = self.process.wait(2)
+        except subprocess.TimeoutExpired:
             return "still running"
         if code < 0:
             try:
