@@ -327,3 +327,14 @@ def test_time_limit_holds_inside_a_multithreaded_beam_pipeline():
         results = pipeline | beam.Create(items) | beam.Map(_extract_or_reason)
         assert_that(results, equal_to([(0, ok), (1, timeout), (2, ok)]))
     assert time.monotonic() - started < 30
+
+
+def test_falls_back_to_inline_once_when_no_child_can_start(monkeypatch, caplog):
+    monkeypatch.setattr(pdf_guard, "_unavailable", "")
+    monkeypatch.setattr(pdf_guard, "_idle", [])
+    monkeypatch.setattr(pdf_guard.sys, "executable", "/nonexistent/python")
+    assert _limited(_pid) == os.getpid()
+    assert "cannot start an extraction child" in caplog.text and "nonexistent" in pdf_guard._unavailable
+    [doc] = extract_pdf(_raw(GOOD), subset="guidelines", options=ExtractOptions(), rules={})
+    assert "structured assessment" in doc.text
+    assert caplog.text.count("cannot start an extraction child") == 1

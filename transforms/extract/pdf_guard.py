@@ -207,7 +207,7 @@ class _Child:
 
 _lock = threading.Lock()
 _idle: list[_Child] = []
-_warned_inline = False
+_unavailable = ""  # why no child can be started in this process: then every call runs inline
 
 
 def _forget_inherited() -> None:
@@ -259,20 +259,19 @@ def run_limited(func: Callable, args: tuple = (), kwargs: dict | None = None, *,
     """func(*args, **kwargs), with a hard wall-clock limit in "process" mode (see the module doc).
     `func` must be a module-level function (it is pickled by reference into the child)."""
     kwargs = kwargs or {}
-    global _warned_inline
+    global _unavailable
     if mode not in ISOLATION_MODES:
         raise ValueError(f"PDF isolation mode {mode!r} is not one of {ISOLATION_MODES}")
     if mode == "process" and timeout_s <= 0:
         raise ExtractError(f"{what} exceeded {timeout_s}s (pdf_timeout_s); nothing was run")
-    if mode == "process":
+    if mode == "process" and not _unavailable:
         for attempt in (1, 2):
             try:
                 child = _acquire()
             except ChildUnavailable as exc:
-                if not _warned_inline:
-                    _warned_inline = True
-                    _log.warning("cannot start an extraction child (%s): extracting in-process, "
-                                 "time limit checked between pages only", exc)
+                _unavailable = str(exc)  # not retried per document: a start can take seconds to fail
+                _log.warning("cannot start an extraction child (%s): extracting in-process, "
+                             "time limit checked between pages only", exc)
                 break
             try:
                 kind, payload = child.call(func, args, kwargs, timeout_s, what)
