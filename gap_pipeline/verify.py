@@ -154,9 +154,10 @@ def _check_accounting(out: Path, manifest: dict[str, Any]) -> list[str]:
     acc = manifest["accounting"]
     raw, docs = acc.get("raw_records", {}), acc.get("documents", {})
     if raw:
-        if raw["in"] != raw["excluded"] + raw["quarantined"] + raw["extracted"]:
-            problems.append(f"accounting: raw records in {raw['in']} != excluded {raw['excluded']} + quarantined "
-                            f"{raw['quarantined']} + extracted {raw['extracted']}")
+        superseded = raw.get("superseded", 0)  # older versions of re-crawled pages
+        if raw["in"] != raw["excluded"] + superseded + raw["quarantined"] + raw["extracted"]:
+            problems.append(f"accounting: raw records in {raw['in']} != excluded {raw['excluded']} + superseded "
+                            f"{superseded} + quarantined {raw['quarantined']} + extracted {raw['extracted']}")
         quarantined = _count_lines(sorted(glob.glob(str(out / "quarantine" / "*.jsonl"))))
         if quarantined != raw["quarantined"]:
             problems.append(f"accounting: quarantine/*.jsonl holds {quarantined} records, manifest says "

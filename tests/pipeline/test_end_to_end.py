@@ -134,3 +134,41 @@ def test_an_existing_tokenizer_replaces_training_and_gives_the_same_shards(build
     assert m3["tokenizer"]["sha256"] == _sha(given) == m1["tokenizer"]["sha256"]
     assert "tokenizer:sample_documents" not in m3["counters"]  # nothing was trained
     assert [(s["path"], s["sha256"]) for s in m3["shards"]] == [(s["path"], s["sha256"]) for s in m1["shards"]]
+
+
+def test_a_recrawled_page_is_built_once_from_its_newest_version(tmp_path):
+    """The raw store appends a changed page on re-crawl; the build keeps the newest version, counts the
+    older one as superseded, and `gap verify` accepts the accounting."""
+    import shutil
+
+    from gap_pipeline.build import sample_dir
+    from gap_pipeline.verify import verify_corpus
+    from schemas.raw import RAW_SCHEMA, RawRecord
+
+    raw = tmp_path / "raw"
+    shutil.copytree(Path(sample_dir()) / "raw", raw)
+    old = pq.read_table(raw / "replay" / "part-00000.parquet").to_pylist()
+    mirror = next(r for r in old if r["url"].endswith("replay-010.txt"))
+    newer = RawRecord.make(source="replay", url=mirror["url"], fetched_at="2026-11-23T00:00:00Z", content_type="text",
+                           content=REVISED.encode(), license="Apache-2.0")
+    pq.write_table(pa.Table.from_pylist([newer.to_row()], schema=RAW_SCHEMA), raw / "replay" / "part-00001.parquet")
+    cfg = load_config(sample_config_path(), {"input": str(raw)})
+    out = tmp_path / "out"
+    manifest = run_build(cfg, str(out), workers=1)
+    assert manifest["accounting"]["raw_records"]["superseded"] == 1
+    assert manifest["sources"]["replay"]["raw_superseded"] == 1
+    texts = [t for f in sorted((out / "documents").glob("*.parquet")) for t in pq.read_table(f).column("text").to_pylist()]
+    assert any(t.startswith("A revised page about lighthouses.") for t in texts)
+    # The old copy of replay-010 is gone, so exact dedup no longer finds a duplicate in the sample.
+    assert "exact_duplicate" not in manifest["stages"]["dedup_exact"]["dropped"]
+    assert verify_corpus(str(out)) == []
+
+
+REVISED = (
+    "A revised page about lighthouses. Coastal towers guided ships for centuries, first with open fires and later "
+    "with oil lamps, clockwork lenses and finally electric beacons that sweep the horizon in fixed rhythms. Each "
+    "station has its own pattern of flashes, so a navigator who counts the interval between beams can tell which "
+    "headland lies ahead even on a moonless night. Keepers once lived beside the lamp, trimming wicks, winding "
+    "weights and logging the weather every few hours; most towers are now automated and checked by visiting "
+    "engineers, while satellite positioning has become the primary aid and the lights serve as a dependable backup."
+)
