@@ -29,6 +29,7 @@ _NULLABLE = {"tokenizer.model"}
 _CHOICES = {
     "extract.citations": ("tag", "remove"),
     "extract.tables": ("linearize", "caption", "drop"),
+    "extract.pdf_isolation": ("process", "inline"),
     "mixture.mode": ("shares", "factors", "natural"),
     "tokenizer.model_type": ("bpe", "unigram"),
 }
@@ -92,6 +93,8 @@ def _check_ranges(cfg: dict[str, Any]) -> None:
         need(cfg[section][name] in choices, key, f"must be one of {choices}, got {cfg[section][name]!r}")
     need(all(s in SUBSETS for s in cfg["sources"]) or all(isinstance(s, str) for s in cfg["sources"]),
          "sources", "must be a list of source names")
+    for k in ("max_content_bytes", "pdf_max_pages", "pdf_timeout_s", "pdf_max_text_chars"):
+        need(cfg["extract"][k] > 0, f"extract.{k}", "must be > 0")
     q = cfg["quality"]
     need(q["min_words"] >= 0, "quality.min_words", "must be >= 0")
     need(q["max_words"] > q["min_words"], "quality.max_words", "must exceed quality.min_words")

@@ -12,6 +12,8 @@ class ExtractOptions:
     max_content_bytes: int = 64 * 1024 * 1024
     pdf_max_pages: int = 500
     pdf_timeout_s: int = 120
+    pdf_isolation: str = "process"      # process: hard time limit in a child process | inline: between pages only
+    pdf_max_text_chars: int = 20_000_000
 
     @classmethod
     def from_config(cls, section: dict[str, Any]) -> "ExtractOptions":
