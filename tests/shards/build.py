@@ -173,3 +173,12 @@ def build_fake_out(docs: list[Document], out_dir: str | Path, drops: list[Drop] 
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
     return {"manifest": manifest, **res}
+
+
+def run_verify(out, capsys):
+    """`gap verify OUT` through the CLI: (exit code, everything it printed)."""
+    from gap_pipeline.cli import main
+
+    code = main(["verify", str(out)])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err

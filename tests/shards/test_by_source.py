@@ -12,7 +12,7 @@ import pytest
 from gap_pipeline.cli import main
 from gap_pipeline.config import ConfigError, validate_config
 from schemas.shard import token_shard_schema, validate_shard_schema
-from tests.shards.build import build_fake_out, run_stages
+from tests.shards.build import build_fake_out, run_stages, run_verify
 from tests.shards.corpus import make_docs_two_guideline_sources
 from transforms.mix import MixtureError, mixture_counts, mixture_report
 from transforms.shards import read_shard, row_key, rows_to_table
@@ -113,14 +113,8 @@ def corpus(pristine, tmp_path):
     return copy
 
 
-def _verify(out, capsys):
-    code = main(["verify", str(out)])
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
-
-
 def test_by_source_corpus_verifies(corpus, capsys):
-    code, text = _verify(corpus, capsys)
+    code, text = run_verify(corpus, capsys)
     assert code == 0, text
 
 
@@ -129,7 +123,7 @@ def test_verify_catches_a_wrong_per_source_share(corpus, capsys):
     manifest = json.loads(path.read_text())
     manifest["mixture"]["sources"]["cdc"]["target_share"] += 0.005  # realised stays: 0.5 point off target
     path.write_text(json.dumps(manifest))
-    code, text = _verify(corpus, capsys)
+    code, text = run_verify(corpus, capsys)
     assert code == 1
     assert "mixture: source cdc has" in text and "more than 0.1 percentage point off" in text
     assert "source who" not in text  # only the broken source is reported
@@ -143,7 +137,7 @@ def test_verify_catches_per_source_rows_that_do_not_match_the_shard(corpus, caps
     shard["source_rows"]["cdc"] = shard["source_rows"].get("cdc", 0) + 1
     manifest["mixture"]["sources"]["who"]["realised_share"] += 0.01
     path.write_text(json.dumps(manifest))
-    code, text = _verify(corpus, capsys)
+    code, text = run_verify(corpus, capsys)
     assert code == 1
     assert f"row count: {shard['path']} has rows per source" in text
     assert "mixture: source who realised_share is" in text
@@ -156,7 +150,7 @@ def test_verify_needs_per_source_counts_when_the_mixture_is_by_source(corpus, ca
     for shard in manifest["shards"]:
         shard.pop("source_rows", None)
     path.write_text(json.dumps(manifest))
-    code, text = _verify(corpus, capsys)
+    code, text = run_verify(corpus, capsys)
     assert code == 1
     assert "the mixture is by source but the train shards do not count rows per source" in text
 

@@ -8,7 +8,7 @@ import pytest
 
 from gap_pipeline.cli import main
 from schemas.events import Drop
-from tests.shards.build import build_fake_out
+from tests.shards.build import build_fake_out, run_verify
 from tests.shards.corpus import make_docs
 
 
@@ -37,18 +37,12 @@ def corpus(pristine, tmp_path):
     return copy
 
 
-def _verify(out, capsys):
-    code = main(["verify", str(out)])
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
-
-
 def _manifest(out):
     return json.loads((out / "manifest.json").read_text())
 
 
 def test_clean_corpus_verifies(corpus, capsys):
-    code, text = _verify(corpus, capsys)
+    code, text = run_verify(corpus, capsys)
     assert code == 0, text
     assert "OK" in text
 
@@ -59,7 +53,7 @@ def test_flipped_byte_is_caught(corpus, capsys):
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01
     path.write_bytes(bytes(data))
-    code, text = _verify(corpus, capsys)
+    code, text = run_verify(corpus, capsys)
     assert code == 1
     assert f"checksum mismatch: {shard['path']} has sha256" in text
 
@@ -67,7 +61,7 @@ def test_flipped_byte_is_caught(corpus, capsys):
 def test_missing_shard_is_caught(corpus, capsys):
     shard = _manifest(corpus)["shards"][-1]
     (corpus / shard["path"]).unlink()
-    code, text = _verify(corpus, capsys)
+    code, text = run_verify(corpus, capsys)
     assert code == 1
     assert f"missing shard: {shard['path']} is listed in manifest.json but not on disk" in text
 
@@ -77,7 +71,7 @@ def test_wrong_counts_are_caught(corpus, capsys):
     manifest["shards"][0]["rows"] += 1
     manifest["accounting"]["documents"]["kept"] += 1
     (corpus / "manifest.json").write_text(json.dumps(manifest))
-    code, text = _verify(corpus, capsys)
+    code, text = run_verify(corpus, capsys)
     assert code == 1
     shard = manifest["shards"][0]
     assert f"row count: {shard['path']} has {shard['rows'] - 1} rows, manifest says {shard['rows']}" in text
@@ -91,7 +85,7 @@ def test_unlisted_shard_tokenizer_and_drops_are_caught(corpus, capsys):
     (corpus / "tokenizer.model").write_bytes(b"junk")
     with open(next((corpus / "dropped").glob("*.jsonl")), "a") as f:
         f.write(fake_drops(make_docs(n_per_subset=1))[0].to_json() + "\n")
-    code, text = _verify(corpus, capsys)
+    code, text = run_verify(corpus, capsys)
     assert code == 1
     assert "unlisted shard: train/train-99999-of-99999.arrow" in text
     assert "checksum mismatch: tokenizer.model" in text
@@ -99,5 +93,5 @@ def test_unlisted_shard_tokenizer_and_drops_are_caught(corpus, capsys):
 
 
 def test_missing_manifest(tmp_path, capsys):
-    code, text = _verify(tmp_path, capsys)
+    code, text = run_verify(tmp_path, capsys)
     assert code == 1 and "no manifest" in text
