@@ -1,0 +1,90 @@
+"""Two-phase NearDedup: bucket entries carry no verify hashes, and the decisions are identical to the
+one-phase check (every bucket entry carrying signature + shingle hashes) it replaced."""
+from __future__ import annotations
+
+import json
+import pickle
+import random
+
+import pytest
+
+from schemas.document import Document
+from tests.dedup.labelled_set import build_pairs, documents_with_truth
+from transforms.dedup.minhash import (MinHashParams, band_keys, estimated_jaccard, sample_jaccard, shingles,
+                                      signatures_and_samples)
+from transforms.dedup.near import PAYLOAD, NearDedup, _Sketch, near_duplicates, sketch
+from transforms.dedup.runner import run_dedup_transform
+from transforms.dedup.survivor import survivor_key
+
+PRIORITY = {"guidelines": 0, "papers": 1, "abstracts": 2, "replay": 3}
+
+
+def one_phase_reference(docs, params, priority):
+    """The previous implementation, kept here as the oracle: every (band, hash) bucket entry carried
+    (survivor key, signature, shingle-hash sample) and star edges were verified inside the bucket."""
+    grams = [shingles(d.text, params.shingle_size) for d in docs]
+    sigs, samples = signatures_and_samples(grams, params)
+    buckets = {}
+    for doc, gram, sig, sample in zip(docs, grams, sigs, samples):
+        if gram:
+            entry = (survivor_key(doc, priority), sig.astype("<u4").tobytes(), sample.astype("<u4").tobytes())
+            for key in band_keys(sig, params):
+                buckets.setdefault(key, []).append(entry)
+    losses = {}
+    for members in buckets.values():
+        best = min(members)
+        for member in members:
+            if member[0] == best[0]:
+                continue
+            similarity = (sample_jaccard(member[2], best[2], params.verify_hashes) if params.verify_hashes
+                          else estimated_jaccard(member[1], best[1]))
+            if similarity >= params.threshold and (member[0][3] not in losses or best[0] < losses[member[0][3]]):
+                losses[member[0][3]] = best[0]
+    return {loser: winner[3] for loser, winner in losses.items()}
+
+
+@pytest.fixture(scope="module")
+def labelled_docs(realdata):
+    lines = documents_with_truth(build_pairs(realdata, passages_per_level=10), 0.8)
+    return [Document(id=d["id"], source=d["source"], subset=d["source"], title="", text=d["text"],
+                     meta=json.dumps({k: d[k] for k in ("date",) if k in d})) for d in lines]
+
+
+@pytest.mark.parametrize("verify_hashes", [2048, 64, 0])  # exact, bottom-k estimate, signature estimate
+def test_two_phase_reference_equals_one_phase_check(labelled_docs, verify_hashes):
+    params = MinHashParams(verify_hashes=verify_hashes)
+    expected = one_phase_reference(labelled_docs, params, PRIORITY)
+    assert len(expected) >= 30  # the labelled set has many true duplicates: the check is not vacuous
+    assert near_duplicates(labelled_docs, params, PRIORITY) == expected
+    shuffled = list(labelled_docs)
+    random.Random(7).shuffle(shuffled)
+    assert near_duplicates(shuffled, params, PRIORITY) == expected
+
+
+def test_beam_equals_plain_function_on_labelled_set(labelled_docs):
+    params = MinHashParams()
+    kept, dropped = run_dedup_transform(NearDedup(params, PRIORITY), labelled_docs)
+    expected = near_duplicates(labelled_docs, params, PRIORITY)
+    assert {d.doc_id: d.detail for d in dropped} == expected
+    assert sorted(d.id for d in kept) == sorted(d.id for d in labelled_docs if d.id not in expected)
+    assert expected == one_phase_reference(labelled_docs, params, PRIORITY)
+
+
+def test_bucket_entries_do_not_carry_verify_hashes():
+    words = " ".join(f"word{i} dose {i} mg" for i in range(1500))  # > 2048 shingles: a full sample
+    docs = [Document(id="long", source="s", subset="papers", title="", text=words),
+            Document(id="short", source="s", subset="papers", title="", text="aspirin 75 mg once daily for life")]
+    params = MinHashParams()
+    outputs = list(_Sketch(params, PRIORITY).process(docs))
+    entries = [o for o in outputs if not hasattr(o, "tag")]
+    payloads = [o.value for o in outputs if getattr(o, "tag", None) == PAYLOAD]
+    assert len(entries) == 2 * params.bands and [p[0] for p in payloads] == ["long", "short"]
+    for (band, digest), rank in entries:  # (bucket key, survivor key) and nothing else
+        assert isinstance(band, int) and len(digest) == 8
+        assert rank[3] in ("long", "short") and not any(isinstance(v, (bytes, bytearray)) for v in rank)
+        assert len(pickle.dumps(((band, digest), rank))) < 200
+    assert len(payloads[0][1]) == params.verify_hashes * 4  # the 8 KB travel once, keyed by id
+    assert sketch(docs, params, PRIORITY) == (entries, payloads)
+    # with verify_hashes 0 the payload is the signature
+    _, sig_payloads = sketch(docs, MinHashParams(verify_hashes=0), PRIORITY)
+    assert [len(p) for _, p in sig_payloads] == [params.num_perm * 4] * 2
