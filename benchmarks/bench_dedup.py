@@ -321,7 +321,7 @@ def _bench_memory(realdata: Path, base_docs: int) -> list[str]:
         return docs
 
     def per_step_peaks(docs):
-        peaks = {"sketch (64-doc batch)": 0, "best + star edges (one bucket)": 0}
+        peaks = {"sketch (64-doc batch)": 0, "bucket best + candidate edges (one bucket)": 0}
         samples: dict = {name: [] for name in peaks}
         buckets: dict = {}
         tracemalloc.start()
@@ -340,8 +340,8 @@ def _bench_memory(realdata: Path, base_docs: int) -> list[str]:
             tracemalloc.reset_peak()
             list(star_edges(members, min(members), params))
             used = tracemalloc.get_traced_memory()[1] - base
-            samples["best + star edges (one bucket)"].append(used)
-            peaks["best + star edges (one bucket)"] = max(peaks["best + star edges (one bucket)"], used)
+            samples["bucket best + candidate edges (one bucket)"].append(used)
+            peaks["bucket best + candidate edges (one bucket)"] = max(peaks["bucket best + candidate edges (one bucket)"], used)
         largest = max(len(m) for m in buckets.values())
         tracemalloc.stop()
         medians = {name: statistics.median(values) for name, values in samples.items()}
