@@ -63,9 +63,6 @@ def assemble_manifest(out_dir: str, cfg: dict[str, Any], *, config_hash: str, so
 
     stats = load_stats(out_dir)
 
-    def total(kind: str, index: int = 0, **match: str) -> int:
-        return sum(v[index] for k, v in stats.items() if k[0] == kind)
-
     # Raw records per source.
     sources: dict[str, dict[str, Any]] = defaultdict(lambda: {
         "raw_records": 0, "raw_excluded": 0, "raw_superseded": 0, "raw_quarantined": 0, "raw_extracted": 0,

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
-import logging
 from typing import Any, Iterable
 
 import apache_beam as beam
@@ -24,7 +22,6 @@ from schemas.raw import RawRecord, RawRecordError
 from transforms.extract import ExtractError, ExtractOptions, extract_record
 from transforms.stage import DROPPED, DocumentStage
 
-log = logging.getLogger(__name__)
 
 QUARANTINE = "quarantine"
 STATS = "stats"
@@ -170,7 +167,7 @@ def build(p: beam.Pipeline, cfg: dict[str, Any], *, parts: list[str], out_dir: s
     from transforms.mix import Mix
     from transforms.pack import Pack
     from transforms.shards import WriteShards
-    from transforms.tokenizer import TrainTokenizer, encode_document, load_tokenizer
+    from transforms.tokenizer import TrainTokenizer
 
     seed = cfg["seed"]
     drops: list = []
@@ -272,8 +269,6 @@ def build(p: beam.Pipeline, cfg: dict[str, Any], *, parts: list[str], out_dir: s
      | "ShardList" >> beam.combiners.ToList()
      | "WriteShardList" >> beam.Map(lambda infos: write_bytes(
          join_path(out_dir, "_build", "shards.json"), encode_json(sorted(infos, key=lambda i: i["path"])))))
-    stats.append(mixed | "MixStats" >> beam.Map(lambda r: stat("mixed_rows", r["subset"], docs=1,
-                                                               tokens=len(r["input_ids"]))))
 
     (drops | "AllDrops" >> beam.Flatten()
      | "WriteDrops" >> WriteSorted(join_path(out_dir, "dropped"), "dropped",

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import io
 import os
 from typing import Any, Iterable
 

@@ -22,7 +22,6 @@ import dataclasses
 import io
 import json
 import re
-import statistics
 import time
 from collections import Counter
 from typing import Any
