@@ -52,6 +52,11 @@ class _WriteBucket(beam.DoFn):
         yield path
 
 
+def _keyed(record: Any, sort_key: Callable[[Any], str], buckets: int) -> tuple[int, tuple[str, Any]]:
+    key = sort_key(record)  # once: for documents it hashes the whole text
+    return stable_bucket(key, buckets), (key, record)
+
+
 def bucket_count(total_bytes: int, target_bytes: int) -> int:
     return max(1, -(-total_bytes // target_bytes))
 
@@ -77,7 +82,7 @@ class WriteSorted(beam.PTransform):
         sort_key, size, target = self._sort_key, self._size, self._target
         total = pcoll | "Size" >> beam.Map(size) | "Total" >> beam.CombineGlobally(sum)
         count = beam.pvalue.AsSingleton(total | "Count" >> beam.Map(lambda t: bucket_count(t, target)))
-        keyed = pcoll | "Key" >> beam.Map(lambda r, n: (stable_bucket(sort_key(r), n), (sort_key(r), r)), count)
+        keyed = pcoll | "Key" >> beam.Map(_keyed, sort_key, count)
         markers = (pcoll.pipeline | "One" >> beam.Create([None])
                    | "AllBuckets" >> beam.FlatMap(lambda _, n: [(b, None) for b in range(n)], count))
         merged = ((keyed, markers) | "Flatten" >> beam.Flatten() | "Group" >> beam.GroupByKey()
