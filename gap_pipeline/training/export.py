@@ -1,4 +1,5 @@
-"""Hugging Face Llama format in and out: config.json + safetensors + the sentencepiece tokenizer.
+"""Hugging Face Llama format in and out: config.json + safetensors + the sentencepiece tokenizer
+(tokenizer.model, and tokenizer.json for AutoTokenizer).
 
 Our parameter names are Hugging Face's without the `model.` prefix (see model.py), so the mapping is
 a prefix. An export loads with transformers' `LlamaForCausalLM.from_pretrained(dir)`; `--init-from`
@@ -67,16 +68,29 @@ def hf_config_dict(cfg: ModelConfig, *, bos_id: int, eos_id: int, dtype: str) ->
 
 
 def _write_tokenizer(tokenizer_path: Path, out: Path, *, bos_id: int, eos_id: int, max_len: int) -> None:
+    """tokenizer.model as is, plus tokenizer.json so transformers' AutoTokenizer loads it without
+    converting (see hf_tokenizer.py); a model that does not convert exactly ships without it."""
     import sentencepiece as spm
+
+    from gap_pipeline.training.hf_tokenizer import TokenizerConversionError, build_tokenizer
 
     shutil.copyfile(tokenizer_path, out / "tokenizer.model")
     sp = spm.SentencePieceProcessor(model_file=str(tokenizer_path))
     piece = lambda i: sp.id_to_piece(i) if 0 <= i < sp.get_piece_size() else None  # noqa: E731
     unk = piece(sp.unk_id()) if sp.unk_id() >= 0 else None
     special = {"bos_token": piece(bos_id), "eos_token": piece(eos_id), "unk_token": unk}
+    (out / "tokenizer.json").unlink(missing_ok=True)
+    try:
+        build_tokenizer(tokenizer_path.read_bytes(), bos_id=bos_id).save(str(out / "tokenizer.json"))
+        tokenizer_class = "PreTrainedTokenizerFast"   # tokenizer.json as written, nothing rebuilt
+    except TokenizerConversionError as exc:
+        log.warning("no tokenizer.json in the export (%s); AutoTokenizer will have to convert tokenizer.model", exc)
+        tokenizer_class = "LlamaTokenizer"
     (out / "tokenizer_config.json").write_text(json.dumps({
-        "tokenizer_class": "LlamaTokenizer", **special, "pad_token": None,
+        "tokenizer_class": tokenizer_class, **special, "pad_token": None,
         "add_bos_token": True, "add_eos_token": False, "legacy": False,
+        # sentencepiece reads a literal "<s>" in text as characters, and so does this tokenizer.
+        "split_special_tokens": True,
         "model_max_length": max_len, "clean_up_tokenization_spaces": False,
     }, indent=2) + "\n", encoding="utf-8")
     (out / "special_tokens_map.json").write_text(json.dumps(special, indent=2) + "\n", encoding="utf-8")
