@@ -136,6 +136,37 @@ def test_an_existing_tokenizer_replaces_training_and_gives_the_same_shards(build
     assert [(s["path"], s["sha256"]) for s in m3["shards"]] == [(s["path"], s["sha256"]) for s in m1["shards"]]
 
 
+def test_train_on_the_built_corpus_and_load_the_export_in_transformers(builds, tmp_path):
+    """The README's path past the build: `gap train` on the built shards, `--export`, then transformers
+    loads the model and the tokenizer, and the tokenizer gives the ids the shards were packed with."""
+    import os
+    import subprocess
+    import sys
+
+    import sentencepiece as spm
+    transformers = pytest.importorskip("transformers")
+
+    (corpus, manifest), _ = builds
+    repo = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(repo) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-m", "gap_pipeline.cli", "train", "--data", str(corpus), "--preset", "tiny",
+                           "--steps", "3", "--out", str(tmp_path / "run"), "--export", str(tmp_path / "hf")],
+                          cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    steps = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in steps] == [1, 2, 3] and all(r["loss"] > 0 for r in steps)
+
+    hf = transformers.LlamaForCausalLM.from_pretrained(tmp_path / "hf")
+    assert hf.config.vocab_size == manifest["tokenizer"]["vocab_size"]
+    tok = transformers.AutoTokenizer.from_pretrained(tmp_path / "hf")
+    sp = spm.SentencePieceProcessor(model_file=str(corpus / "tokenizer.model"))
+    assert tok.bos_token_id == manifest["tokenizer"]["bos_id"] and tok.eos_token_id == manifest["tokenizer"]["eos_id"]
+    texts = [t for f in sorted((corpus / "documents").glob("*.parquet")) for t in pq.read_table(f).column("text").to_pylist()]
+    assert len(texts) > 20
+    for text in texts:   # JATS with structure markers, guideline pages, PDF text, abstracts, replay
+        assert tok(text)["input_ids"] == [sp.bos_id(), *sp.encode(text)]
+
+
 def test_a_recrawled_page_is_built_once_from_its_newest_version(tmp_path):
     """The raw store appends a changed page on re-crawl; the build keeps the newest version, counts the
     older one as superseded, and `gap verify` accepts the accounting."""

@@ -123,22 +123,3 @@ def test_resume_on_other_data_and_reuse_without_resume_are_refused(runs, tmp_pat
     assert "refusing to resume" in proc.stderr and "manifest hash" in proc.stderr
     proc = gap_train([*runs["common"], "--out", str(runs["root"] / "full")], nproc=1, check=False)
     assert proc.returncode != 0 and "already holds checkpoints" in proc.stderr
-
-
-def test_gap_train_on_the_built_corpus(tmp_path):
-    """`gap train --data out/corpus --preset tiny --steps 5` on the corpus `make corpus` builds."""
-    corpus = REPO / "out" / "corpus"
-    if not (corpus / "manifest.json").is_file():
-        pytest.skip("out/corpus not built (run `make corpus`)")
-    gap_train(["--data", str(corpus), "--preset", "tiny", "--steps", "5", "--out", str(tmp_path / "run"),
-               "--export", str(tmp_path / "hf")], nproc=1)
-    records = read_metrics(tmp_path / "run" / "metrics.jsonl")
-    assert [r["step"] for r in records] == [1, 2, 3, 4, 5]
-    assert all(r["loss"] > 0 for r in records)
-    import sentencepiece as spm
-
-    sp = spm.SentencePieceProcessor(model_file=str(tmp_path / "hf" / "tokenizer.model"))
-    config = json.loads((tmp_path / "hf" / "tokenizer_config.json").read_text())
-    manifest = json.loads((corpus / "manifest.json").read_text())
-    assert config["bos_token"] == sp.id_to_piece(manifest["tokenizer"]["bos_id"])
-    assert json.loads((tmp_path / "hf" / "config.json").read_text())["vocab_size"] == manifest["tokenizer"]["vocab_size"]
