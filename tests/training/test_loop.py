@@ -51,3 +51,22 @@ def test_stop_at_keeps_the_schedule_of_the_full_run(corpus, tmp_path):
     assert [r["lr"] for r in part] == [r["lr"] for r in full[:2]]
     assert (tmp_path / "part" / "checkpoints" / "step_00000002" / ".metadata").is_file()
     assert (tmp_path / "part" / "checkpoints" / "latest").read_text().strip() == "step_00000002"
+
+
+def test_gpu_options_run_on_cpu_and_agree_with_plain_fp32(corpus, tmp_path):
+    """Activation checkpointing, torch.compile and bf16 mixed precision are what a GPU run uses; here they
+    run on the CPU and must train the same model: recomputation is exact, compiled kernels agree to float
+    rounding, and bf16 compute stays close to fp32 while really being used (the losses differ)."""
+    plain = _losses(corpus, tmp_path / "plain")
+    ac = _losses(corpus, tmp_path / "ac", activation_checkpointing=True)
+    from torch._dynamo.utils import counters
+    counters.clear()
+    compiled = _losses(corpus, tmp_path / "compiled", activation_checkpointing=True, compile=True)
+    assert counters["stats"]["unique_graphs"] >= 1      # the blocks really went through torch.compile
+    bf16 = _losses(corpus, tmp_path / "bf16", precision="bf16")
+    for p, a, c, b in zip(plain, ac, compiled, bf16):
+        assert a["loss"] == pytest.approx(p["loss"], abs=1e-6)
+        assert c["loss"] == pytest.approx(p["loss"], rel=1e-4)
+        assert b["loss"] == pytest.approx(p["loss"], abs=5e-2)
+    assert [b["loss"] for b in bf16] != [p["loss"] for p in plain]
+    assert plain[-1]["loss"] < plain[0]["loss"]
