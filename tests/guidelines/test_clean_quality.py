@@ -198,3 +198,41 @@ def test_repeated_citations_and_tables_do_not_count_as_duplicate_text():
     # The same repetition written as plain prose is still caught.
     spam = text.replace("[BIB_REF]", "").replace("[/BIB_REF]", "")
     assert quality_reason(spam, thresholds) in ("duplicate_ngrams", "repeated_top_ngram")
+
+
+def _dup_fraction_reference(words: list[str], n: int, total_chars: int) -> float:
+    """Gopher's duplicated n-gram character fraction, computed the obvious way (every n-gram counted)."""
+    from collections import Counter
+    if len(words) < n or total_chars == 0:
+        return 0.0
+    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    counts = Counter(grams)
+    covered = [False] * len(words)
+    for i, gram in enumerate(grams):
+        if counts[gram] > 1:
+            covered[i:i + n] = [True] * n
+    return sum(len(w) for w, c in zip(words, covered) if c) / total_chars
+
+
+def test_duplicate_ngram_fractions_equal_the_plain_count_on_repetitive_texts():
+    """The quality filter counts 6..10-grams only where the (n-1)-grams repeat; the fractions must be
+    exactly those of counting every n-gram, also on texts with many partial repeats."""
+    import random
+
+    from transforms.quality import _ngram_dup_fractions
+
+    rng = random.Random(7)
+    prose = GOOD.split()
+    checked = nonzero = 0
+    for _ in range(400):
+        vocab = prose[: rng.randint(2, 40)]
+        words = [rng.choice(vocab) for _ in range(rng.randint(0, 300))]
+        if rng.random() < 0.5:  # a real passage with copied spans of varying length around it
+            cut = rng.randint(0, len(prose))
+            words = prose[cut:] + words + prose[cut: cut + rng.randint(0, 12)] + prose[: rng.randint(0, 9)]
+        total = sum(map(len, words))
+        fast = list(_ngram_dup_fractions(words, range(5, 11), total))
+        assert fast == [_dup_fraction_reference(words, n, total) for n in range(5, 11)]
+        checked += 1
+        nonzero += any(0 < f < 1 for f in fast)
+    assert checked == 400 and nonzero > 100  # the partial-repeat cases were really exercised
