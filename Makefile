@@ -27,8 +27,14 @@ bench: $(STAMP)
 	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) benchmarks/run.py --out BENCHMARKS.md
 
-bench-gpu: $(STAMP)
-	$(PY) benchmarks/gpu_train.py --out BENCHMARKS.md
+# The first Python whose torch sees a GPU: the venv's, else the machine's own python3 (a GPU image
+# ships a CUDA torch and may have no network to build the venv). Settings: BENCH_GPU_ARGS="--seq 2048".
+bench-gpu:
+	@py=""; for p in $(PY) python3; do \
+	  if $$p -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then py=$$p; break; fi; \
+	done; \
+	if [ -z "$$py" ]; then $(MAKE) -s install; py=$(PY); fi; \
+	echo "bench-gpu with $$py"; $$py benchmarks/gpu_train.py --out BENCHMARKS.md $(BENCH_GPU_ARGS)
 
 clean:
 	rm -rf out .pytest_cache
