@@ -449,23 +449,32 @@ def _scale_notes(runs: list) -> list[str]:
     notes = [
         f"- Largest single step at N = {n:,}: {top_step}, {top_ms / 1000 / one['wall']:.0%} of the 1-worker wall "
         f"time; the runner's own share is {(one['wall'] - inside) / one['wall']:.0%}.",
-        f"- 2 workers: {one['wall'] / two['wall']:.2f}x the 1-worker speed on 2 cores. The two worker processes "
-        f"spend {two['cpu_workers_s']:.0f} CPU-s against {one['cpu_main_s']:.0f} CPU-s for the whole 1-worker "
-        f"build, and the runner process another {two['cpu_main_s']:.0f} CPU-s: with `multi_processing` every "
-        "element crosses a process boundary (encoded, sent over gRPC, decoded) at each fused stage, and stages "
-        "that reduce to one key (tokenizer sample, mixture, shard lists) run on one worker. That is the "
-        "FnApiRunner's cost, not a stage's: a distributed runner (Dataflow, Flink, Spark) is the way to scale out.",
+        f"- 2 workers: {one['wall'] / two['wall']:.2f}x the 1-worker speed on 2 cores. CPU: "
+        f"{two['cpu_workers_s']:.0f} s in the workers + {two['cpu_main_s']:.0f} s in the runner = "
+        f"{two['cpu_workers_s'] + two['cpu_main_s']:.0f} CPU-s, against {one['cpu_main_s']:.0f} for the 1-worker "
+        f"build ({(two['cpu_workers_s'] + two['cpu_main_s']) / one['cpu_main_s'] - 1:+.0%}: with `multi_processing` "
+        "every element is encoded, sent to a worker process over gRPC and decoded); of the "
+        f"{2 * two['wall']:.0f} core-seconds the run had, "
+        f"{2 * two['wall'] - two['cpu_workers_s'] - two['cpu_main_s']:.0f} went unused — a core idles while the "
+        "runner moves data between stages and while a step that reduces to one key runs (tokenizer sample, "
+        "mixture, shard and file lists). Both are the FnApiRunner's costs, not a stage's; a distributed runner "
+        "(Dataflow, Flink, Spark) is the way to scale out.",
     ]
     if len(runs) > 1:
         (n1, _, _, r1) = runs[0]
-        runner_growth = (two["rss_main_mb"] - r1[2]["rss_main_mb"]) / ((n - n1) / 1000)
+        per_k = (n - n1) / 1000
+        runner_growth = (two["rss_main_mb"] - r1[2]["rss_main_mb"]) / per_k
+        worker_growth = (two["rss_worker_mb"] - r1[2]["rss_worker_mb"]) / per_k
         notes.append(
             f"- Memory: with 2 workers the runner process, which runs none of the pipeline's transforms, grows "
-            f"{runner_growth:.0f} MB per 1,000 documents ({r1[2]['rss_main_mb']:.0f} -> {two['rss_main_mb']:.0f} MB): "
-            "the FnApiRunner keeps each PCollection between fused stages in memory and hands a worker its whole "
-            "share of a stage as one bundle, so local builds need memory in proportion to the corpus. The "
-            "pipeline's own per-worker state is bounded by configuration (`WriteSorted` files of at most "
-            "128 MB, tokenizer sample at most `tokenizer.train_max_chars`).")
+            f"{runner_growth:.0f} MB per 1,000 documents ({r1[2]['rss_main_mb']:.0f} -> {two['rss_main_mb']:.0f} MB) "
+            f"and the largest worker {worker_growth:.0f} MB ({r1[2]['rss_worker_mb']:.0f} -> "
+            f"{two['rss_worker_mb']:.0f} MB): the FnApiRunner keeps the PCollections passed between fused stages in "
+            "memory (encoded) and hands each worker its whole share of a stage as one bundle "
+            "(`ListBuffer.partition(num_workers)`), so a local build needs memory in proportion to the corpus. "
+            "What the pipeline's own steps hold is capped by configuration (`WriteSorted` files of at most "
+            "128 MB, the tokenizer sample at most `tokenizer.train_max_chars`); beyond a few tens of thousands of "
+            "documents, use a distributed runner.")
     return notes
 
 
