@@ -122,6 +122,27 @@ def test_two_builds_are_byte_identical_across_worker_counts(builds):
     assert (one / "manifest.json").read_bytes() == (two / "manifest.json").read_bytes()
 
 
+def test_the_portable_job_api_builds_the_same_corpus(builds, tmp_path, capsys):
+    """Flink and Spark run Beam pipelines through the portable Job API (PortableRunner -> job server).
+    Beam's in-process job server (`--job_endpoint=embed`) takes the same path offline: the pipeline is
+    serialised to its portable proto, submitted as a job, and run by SDK workers reached over gRPC. The
+    result must be the FnApiRunner build, byte for byte, counters included."""
+    from gap_pipeline.cli import main
+
+    (one, m1), _ = builds
+    out = tmp_path / "portable"
+    rc = main(["build", "--out", str(out), "--", "--runner=PortableRunner", "--job_endpoint=embed",
+               "--environment_type=LOOPBACK"])
+    assert rc == 0, capsys.readouterr().err[-2000:]
+    assert json.loads((out / "manifest.json").read_text()) == json.loads((one / "manifest.json").read_text())
+    assert (out / "manifest.json").read_bytes() == (one / "manifest.json").read_bytes()
+    for shard in m1["shards"]:
+        assert _sha(out / shard["path"]) == shard["sha256"]
+    for name in ("documents", "dropped", "quarantine"):
+        assert sorted((p.name, _sha(p)) for p in (out / name).iterdir()) == \
+            sorted((p.name, _sha(p)) for p in (one / name).iterdir())
+
+
 def test_an_existing_tokenizer_replaces_training_and_gives_the_same_shards(builds, tmp_path):
     """`--tokenizer FILE` (e.g. Llama-2's model): here the model the first build trained, so every shard
     must come out byte-identical and the manifest must record that file's checksum."""
