@@ -110,6 +110,29 @@ def test_child_is_reused_across_documents():
     assert _limited(_pid) == first != os.getpid()
 
 
+def _length(data: bytes) -> int:
+    return len(data)
+
+
+def test_children_work_under_a_global_socket_timeout():
+    """Beam's GCP auth calls socket.setdefaulttimeout(60) (on Dataflow workers, and wherever gs:// is
+    read): sockets created afterwards are non-blocking underneath, and the pipe to the child then failed
+    with EAGAIN on any message larger than the socket buffer, i.e. on real PDFs."""
+    import socket
+
+    pdf_guard.shutdown()   # children started before the timeout was set would hide the problem
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(60)
+    try:
+        payload = b"%PDF" * (2 << 20)   # 8 MiB each way, far beyond a socketpair's buffer
+        assert _limited(_length, payload) == len(payload)
+        [doc] = extract_pdf(_raw(GOOD), subset="guidelines", options=ExtractOptions(), rules={})
+        assert "structured assessment" in doc.text
+    finally:
+        socket.setdefaulttimeout(previous)
+        pdf_guard.shutdown()
+
+
 def test_generic_timeout_on_a_sleeping_child():
     started = time.monotonic()
     with pytest.raises(ExtractError, match=r"exceeded 0.5s"):

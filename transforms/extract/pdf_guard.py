@@ -134,6 +134,11 @@ class _Child:
     def __init__(self, preload: tuple[str, ...] = _PRELOAD, memory_bytes: int = CHILD_MEMORY_BYTES):
         self.owner = os.getpid()
         ours, theirs = socket.socketpair()
+        # Blocking, whatever socket.setdefaulttimeout() says: a timeout makes the descriptors non-blocking
+        # (Beam's GCP auth sets a 60 s default), and the pickled Connection then fails with EAGAIN on any
+        # message larger than the socket buffer, i.e. any real PDF.
+        ours.setblocking(True)
+        theirs.setblocking(True)
         try:
             self.process = subprocess.Popen(
                 [sys.executable or "python3", "-c", _BOOT, json.dumps([p for p in sys.path if p]),
