@@ -13,7 +13,7 @@ install: $(STAMP)
 $(STAMP): setup.cfg setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip==25.3
-	$(PY) -m pip install -q -e '.[dev,train,gcp]'
+	$(PY) -m pip install -q -e '.[dev,train,gcp,gcs,s3]'
 	touch $(STAMP)
 
 corpus: $(STAMP)

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions, TestOptions
 
 from gap_pipeline import pipeline
 from gap_pipeline.config import ConfigError, config_hash
@@ -43,7 +44,6 @@ def resolve_input(cfg: dict[str, Any]) -> str:
 def list_raw_parts(root: str) -> list[str]:
     """Every Parquet part under the raw store, each checked readable with the raw-record columns."""
     import pyarrow.parquet as pq
-    from apache_beam.io.filesystems import FileSystems
 
     from schemas.raw import RawRecordError, validate_raw_table
 
@@ -51,7 +51,11 @@ def list_raw_parts(root: str) -> list[str]:
         raise BuildError(f"input raw store not found: {root}")
     pattern = FileSystems.join(root, "**.parquet") if "://" in root else None
     if pattern:
-        parts = sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
+        try:
+            parts = sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list
+                           if not m.path.rsplit("/", 1)[-1].startswith((".", "_")))
+        except Exception as exc:  # no filesystem for the scheme, credentials, network: say which path
+            raise BuildError(f"input raw store {root} cannot be listed: {exc}") from exc
     else:
         parts = sorted(str(p) for p in Path(root).rglob("*.parquet") if not p.name.startswith((".", "_")))
     if not parts:
@@ -97,8 +101,14 @@ def beam_options(extra_args: list[str], workers: int | None) -> PipelineOptions:
 
 
 def clear_outputs(out_dir: str) -> None:
-    """Outputs have fixed names; remove a previous build's so no stale shard survives a config change."""
+    """Outputs have fixed names; remove a previous build's so no stale shard survives a config change
+    (e.g. 8 shards written over a build that had 12). Remote folders go through Beam's FileSystems."""
     if "://" in out_dir:
+        patterns = [FileSystems.join(out_dir, name, "*") for name in OUTPUT_DIRS]
+        patterns += [FileSystems.join(out_dir, name) for name in OUTPUT_FILES]
+        stale = [m.path for result in FileSystems.match(patterns) for m in result.metadata_list]
+        if stale:
+            FileSystems.delete(stale)
         return
     for name in OUTPUT_DIRS:
         shutil.rmtree(os.path.join(out_dir, name), ignore_errors=True)
@@ -136,25 +146,28 @@ def run_build(cfg: dict[str, Any], out_dir: str, *, beam_args: list[str] | None 
     for path in cfg["decontamination"]["benchmarks"]:
         if not os.path.isfile(path):
             raise ConfigError(f"decontamination.benchmarks: file not found: {path}")
+    options = beam_options(beam_args or [], workers)
+    # Remote paths are listed here, before the pipeline runs, with the same filesystem options the
+    # workers get (Beam's S3 filesystem has no client until it is given options, e.g. --s3_endpoint_url).
+    FileSystems.set_options(options)
     parts = list_raw_parts(resolve_input(cfg))
     sources = load_sources(cfg)
 
-    clear_outputs(out_dir)
+    dry_run = options.view_as(TestOptions).dry_run   # translated only (e.g. for Dataflow): nothing is written
+    if not dry_run:
+        clear_outputs(out_dir)
     started = time.time()
-    options = beam_options(beam_args or [], workers)
     p = beam.Pipeline(options=options)
     pipeline.build(p, cfg, parts=parts, out_dir=out_dir, sources=sources, tokenizer_model=tokenizer_model)
     result = p.run()
     result.wait_until_finish()
     elapsed = time.time() - started
-    from apache_beam.options.pipeline_options import TestOptions
-    if options.view_as(TestOptions).dry_run:  # translated only (e.g. for Dataflow): nothing was written
+    if dry_run:
         return {"dry_run": True, "job": getattr(getattr(result, "job", None), "proto", None)}
     info = {name: {"subset": s.subset, "priority": s.priority, "license": s.license, "publisher": s.publisher,
                    "redistributable": s.redistributable} for name, s in sources.items()}
     manifest = assemble_manifest(out_dir, cfg, config_hash=config_hash(cfg), sources_info=info,
                                  extra={"counters": stage_counters(result)})
-    write_bytes(os.path.join(out_dir, "manifest.json") if "://" not in out_dir else out_dir + "/manifest.json",
-                encode_json(manifest))
+    write_bytes(FileSystems.join(out_dir, "manifest.json"), encode_json(manifest))
     log.info("built %s in %.1fs: %s", out_dir, elapsed, json.dumps(manifest["accounting"]))
     return manifest

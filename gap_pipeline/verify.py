@@ -18,36 +18,90 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from schemas.checksum import sha256_file
+from schemas.checksum import sha256_file, sha256_stream
 from schemas.manifest import ManifestError, validate_manifest
 from schemas.shard import token_dtype, validate_shard_schema
 
 SHARE_TOLERANCE = 0.001  # 0.1 percentage point
 
 
-def _sha256(path: Path) -> str:
-    return sha256_file(path)
+class CorpusFiles:
+    """The files of a built corpus by their manifest-relative names: a local folder (shards memory-mapped)
+    or a remote one (gs://, s3://..., read through Beam's FileSystems, as `gap build` wrote it)."""
+
+    def __init__(self, root: str | Path, filesystem_options: list[str] | None = None):
+        self.root = str(root)
+        self.remote = "://" in self.root
+        if self.remote:
+            from apache_beam.io.filesystems import FileSystems
+            from apache_beam.options.pipeline_options import PipelineOptions
+
+            # Beam's S3 filesystem has no client until it is given options (region, endpoint, keys).
+            FileSystems.set_options(PipelineOptions(filesystem_options or []))
+            self._fs = FileSystems
+
+    def path(self, rel: str) -> str:
+        return self._fs.join(self.root, rel) if self.remote else os.path.join(self.root, rel)
+
+    def is_file(self, rel: str) -> bool:
+        return self._fs.exists(self.path(rel)) if self.remote else os.path.isfile(self.path(rel))
+
+    def read_bytes(self, rel: str) -> bytes:
+        if self.remote:
+            with self._fs.open(self.path(rel)) as fh:
+                return fh.read()
+        return Path(self.path(rel)).read_bytes()
+
+    def sha256(self, rel: str) -> str:
+        if self.remote:
+            with self._fs.open(self.path(rel)) as fh:
+                return sha256_stream(fh)
+        return sha256_file(self.path(rel))
+
+    def arrow_stream(self, rel: str) -> pa.Table:
+        if self.remote:
+            return pa.ipc.open_stream(pa.BufferReader(self.read_bytes(rel))).read_all()
+        with pa.memory_map(self.path(rel), "r") as source:
+            return pa.ipc.open_stream(source).read_all()
+
+    def parquet_rows(self, rel: str) -> int:
+        return pq.ParquetFile(pa.BufferReader(self.read_bytes(rel)) if self.remote else self.path(rel)).metadata.num_rows
+
+    def listing(self, pattern: str) -> list[str]:
+        """Relative names of the files matching a glob relative to the root (`*` stays inside a folder)."""
+        if self.remote:
+            prefix = self.root.rstrip("/") + "/"
+            matched = self._fs.match([prefix + pattern])[0].metadata_list
+            return sorted(m.path[len(prefix):] for m in matched if m.path.startswith(prefix))
+        return sorted(os.path.relpath(p, self.root).replace(os.sep, "/")
+                      for p in glob.glob(os.path.join(self.root, pattern)) if os.path.isfile(p))
 
 
-def load_manifest(out: Path) -> dict[str, Any]:
-    path = out / "manifest.json"
-    if not path.is_file():
-        raise ManifestError(f"no manifest: {path} does not exist (is {out} a built corpus?)")
+def load_manifest(out: str | Path | CorpusFiles) -> dict[str, Any]:
+    files = out if isinstance(out, CorpusFiles) else CorpusFiles(out)
+    if not files.is_file("manifest.json"):
+        raise ManifestError(f"no manifest: {files.path('manifest.json')} does not exist "
+                            f"(is {files.root} a built corpus?)")
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest = json.loads(files.read_bytes("manifest.json").decode("utf-8"))
     except ValueError as exc:
         raise ManifestError(f"manifest.json is not valid JSON: {exc}") from exc
     validate_manifest(manifest)
     return manifest
 
 
-def verify_corpus(out_dir: str | Path) -> list[str]:
-    """All problems found in the corpus at `out_dir` (empty when it is consistent)."""
-    out = Path(out_dir)
+def verify_corpus(out_dir: str | Path, filesystem_options: list[str] | None = None) -> list[str]:
+    """All problems found in the corpus at `out_dir` (empty when it is consistent). `filesystem_options`
+    are Beam options for a remote corpus (e.g. `--s3_region_name`), as given to `gap build`."""
+    out = CorpusFiles(out_dir, filesystem_options)
     try:
         manifest = load_manifest(out)
     except ManifestError as exc:
         return [str(exc)]
+    except Exception as exc:  # noqa: BLE001 - remote: no filesystem for the scheme, credentials, network
+        if not out.remote:
+            raise
+        return [f"cannot read {out.root}: {exc}"]
     problems: list[str] = []
     problems += _check_tokenizer(out, manifest)
     problems += _check_shards(out, manifest)
@@ -56,33 +110,28 @@ def verify_corpus(out_dir: str | Path) -> list[str]:
     return problems
 
 
-def _check_tokenizer(out: Path, manifest: dict[str, Any]) -> list[str]:
+def _check_tokenizer(out: CorpusFiles, manifest: dict[str, Any]) -> list[str]:
     tok = manifest["tokenizer"]
-    path = out / tok.get("file", "tokenizer.model")
-    if not path.is_file():
-        return [f"missing tokenizer: {path.name} is named in manifest.json but not on disk"]
+    name = tok.get("file", "tokenizer.model")
+    if not out.is_file(name):
+        return [f"missing tokenizer: {name} is named in manifest.json but not on disk"]
     problems = []
-    digest = _sha256(path)
+    digest = out.sha256(name)
     if digest != tok["sha256"]:
-        problems.append(f"checksum mismatch: {path.name} has sha256 {digest}, manifest says {tok['sha256']}")
+        problems.append(f"checksum mismatch: {name} has sha256 {digest}, manifest says {tok['sha256']}")
         return problems
     try:
         import sentencepiece as spm
-        sp = spm.SentencePieceProcessor(model_proto=path.read_bytes())
+        sp = spm.SentencePieceProcessor(model_proto=out.read_bytes(name))
     except Exception as exc:  # noqa: BLE001 - any load failure is the finding
-        return [f"tokenizer: {path.name} does not load as a sentencepiece model: {exc}"]
+        return [f"tokenizer: {name} does not load as a sentencepiece model: {exc}"]
     for key, actual in (("vocab_size", sp.get_piece_size()), ("bos_id", sp.bos_id()), ("eos_id", sp.eos_id())):
         if tok[key] != actual:
-            problems.append(f"tokenizer: manifest {key} is {tok[key]}, {path.name} has {actual}")
+            problems.append(f"tokenizer: manifest {key} is {tok[key]}, {name} has {actual}")
     return problems
 
 
-def _read_stream(path: Path) -> pa.Table:
-    with pa.memory_map(str(path), "r") as source:
-        return pa.ipc.open_stream(source).read_all()
-
-
-def _check_shards(out: Path, manifest: dict[str, Any]) -> list[str]:
+def _check_shards(out: CorpusFiles, manifest: dict[str, Any]) -> list[str]:
     problems: list[str] = []
     seq_len = manifest["tokenizer"]["seq_len"]
     vocab_size = manifest["tokenizer"]["vocab_size"]
@@ -90,15 +139,14 @@ def _check_shards(out: Path, manifest: dict[str, Any]) -> list[str]:
     for shard in manifest["shards"]:
         rel = shard["path"]
         listed.add(rel)
-        path = out / rel
-        if not path.is_file():
+        if not out.is_file(rel):
             problems.append(f"missing shard: {rel} is listed in manifest.json but not on disk")
             continue
-        digest = _sha256(path)
+        digest = out.sha256(rel)
         if digest != shard["sha256"]:
             problems.append(f"checksum mismatch: {rel} has sha256 {digest}, manifest says {shard['sha256']}")
         try:
-            table = _read_stream(path)
+            table = out.arrow_stream(rel)
         except (pa.ArrowInvalid, OSError) as exc:
             problems.append(f"unreadable shard: {rel} is not an Arrow IPC stream: {exc}")
             continue
@@ -138,18 +186,18 @@ def _check_shards(out: Path, manifest: dict[str, Any]) -> list[str]:
                 if actual != shard["source_rows"]:
                     problems.append(f"row count: {rel} has rows per source {dict(sorted(actual.items()))}, "
                                     f"manifest says {shard['source_rows']}")
-    for path in sorted(glob.glob(str(out / "*" / "*.arrow"))):
-        rel = os.path.relpath(path, out).replace(os.sep, "/")
+    for rel in out.listing("*/*.arrow"):
         if rel not in listed:
             problems.append(f"unlisted shard: {rel} is on disk but not in manifest.json")
     return problems
 
 
-def _count_lines(paths: list[str]) -> int:
-    return sum(1 for p in paths for line in Path(p).read_text(encoding="utf-8").splitlines() if line.strip())
+def _count_lines(out: CorpusFiles, folder: str) -> int:
+    return sum(1 for rel in out.listing(f"{folder}/*.jsonl")
+               for line in out.read_bytes(rel).decode("utf-8").splitlines() if line.strip())
 
 
-def _check_accounting(out: Path, manifest: dict[str, Any]) -> list[str]:
+def _check_accounting(out: CorpusFiles, manifest: dict[str, Any]) -> list[str]:
     problems: list[str] = []
     acc = manifest["accounting"]
     raw, docs = acc.get("raw_records", {}), acc.get("documents", {})
@@ -158,7 +206,7 @@ def _check_accounting(out: Path, manifest: dict[str, Any]) -> list[str]:
         if raw["in"] != raw["excluded"] + superseded + raw["quarantined"] + raw["extracted"]:
             problems.append(f"accounting: raw records in {raw['in']} != excluded {raw['excluded']} + superseded "
                             f"{superseded} + quarantined {raw['quarantined']} + extracted {raw['extracted']}")
-        quarantined = _count_lines(sorted(glob.glob(str(out / "quarantine" / "*.jsonl"))))
+        quarantined = _count_lines(out, "quarantine")
         if quarantined != raw["quarantined"]:
             problems.append(f"accounting: quarantine/*.jsonl holds {quarantined} records, manifest says "
                             f"{raw['quarantined']}")
@@ -168,11 +216,10 @@ def _check_accounting(out: Path, manifest: dict[str, Any]) -> list[str]:
                             f"kept {docs['kept']}")
         if "tokenized" in docs and docs["tokenized"] != docs["kept"]:
             problems.append(f"accounting: {docs['kept']} documents kept but {docs['tokenized']} tokenized")
-        dropped = _count_lines(sorted(glob.glob(str(out / "dropped" / "*.jsonl"))))
+        dropped = _count_lines(out, "dropped")
         if dropped != docs["dropped"]:
             problems.append(f"accounting: dropped/*.jsonl holds {dropped} drops, manifest says {docs['dropped']}")
-        kept_files = sorted(glob.glob(str(out / "documents" / "*.parquet")))
-        kept = sum(pq.ParquetFile(p).metadata.num_rows for p in kept_files)
+        kept = sum(out.parquet_rows(rel) for rel in out.listing("documents/*.parquet"))
         if kept != docs["kept"]:
             problems.append(f"accounting: documents/*.parquet holds {kept} documents, manifest says {docs['kept']}")
         stage_drops = sum(sum(s.get("dropped", {}).values()) for s in manifest["stages"].values())

@@ -54,17 +54,18 @@ def _is_local(fs: fsspec.AbstractFileSystem) -> bool:
 
 
 def _atomic_write_bytes(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -> None:
+    if not _is_local(fs):
+        # Object stores (gs://, s3://...) publish an object only once its upload completes, so the
+        # upload itself is atomic; a temp object and a move would cost a server-side copy.
+        fs.pipe_file(path, data)
+        return
     directory, name = posixpath.split(path)
     tmp = posixpath.join(directory, f".{name}.tmp-{uuid.uuid4().hex}")
     with fs.open(tmp, "wb") as fh:
         fh.write(data)
-        if _is_local(fs):
-            fh.flush()
-            os.fsync(fh.fileno())
-    if _is_local(fs):
-        os.replace(tmp, path)  # atomic on POSIX
-    else:
-        fs.mv(tmp, path)  # object stores: the write itself is atomic per object
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)  # atomic on POSIX
 
 
 class StoredEntry(tuple):
@@ -80,11 +81,17 @@ class StoredEntry(tuple):
     last_modified = property(lambda self: self[3])
 
 
-def _source_parts(fs: fsspec.AbstractFileSystem, source_dir: str) -> list[str]:
-    if not fs.isdir(source_dir):
+def _list_names(fs: fsspec.AbstractFileSystem, folder: str) -> list[str]:
+    """Names directly inside `folder`; none when it does not exist (object stores have no empty folders:
+    a source's prefix appears with its first part)."""
+    try:
+        return [posixpath.basename(p.rstrip("/")) for p in fs.ls(folder, detail=False)]
+    except FileNotFoundError:
         return []
-    names = [posixpath.basename(p.rstrip("/")) for p in fs.ls(source_dir, detail=False)]
-    return sorted(posixpath.join(source_dir, n) for n in names if PART_RE.match(n))
+
+
+def _source_parts(fs: fsspec.AbstractFileSystem, source_dir: str) -> list[str]:
+    return sorted(posixpath.join(source_dir, n) for n in _list_names(fs, source_dir) if PART_RE.match(n))
 
 
 def _index_from_parts(fs: fsspec.AbstractFileSystem, parts: list[str]) -> dict[str, StoredEntry]:
@@ -130,11 +137,10 @@ class RawStoreWriter:
 
     # -- index -------------------------------------------------------------------------------
     def _remove_orphan_temps(self) -> None:
-        for path in self._fs.ls(self._dir, detail=False):
-            name = posixpath.basename(path.rstrip("/"))
+        for name in _list_names(self._fs, self._dir):
             if name.startswith(".") and ".tmp-" in name:
                 log.info("raw store %s: removing orphan temp file %s (an interrupted write)", self.source, name)
-                self._fs.rm(path)
+                self._fs.rm(posixpath.join(self._dir, name))
 
     def _load_index(self) -> dict[str, StoredEntry]:
         path = posixpath.join(self._dir, INDEX_NAME)

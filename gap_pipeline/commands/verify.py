@@ -9,21 +9,23 @@ def register(sub) -> None:
                        description="Recompute the sha256 of every shard and of the tokenizer, re-read every shard "
                                    "(schema, rows, tokens, ids in the vocabulary) and check that the manifest's "
                                    "accounting and mixture add up. Exits 1 and prints one line per problem.")
-    p.add_argument("out", help="the corpus folder written by `gap build` (holds manifest.json)")
-    p.set_defaults(func=run)
+    p.add_argument("out", help="the corpus folder or URL (gs://, s3://...) written by `gap build` (holds "
+                                "manifest.json); options after `--` go to Beam's filesystems, e.g. "
+                                "`-- --s3_region_name eu-west-1`")
+    p.set_defaults(func=run, accepts_extra=True)
 
 
 def run(args) -> int:
-    from gap_pipeline.verify import load_manifest, verify_corpus
-    from pathlib import Path
+    from gap_pipeline.verify import CorpusFiles, load_manifest, verify_corpus
 
-    problems = verify_corpus(args.out)
+    options = [a for a in getattr(args, "extra", []) if a != "--"]
+    problems = verify_corpus(args.out, options)
     if problems:
         for line in problems:
             print(f"gap verify: {line}", file=sys.stderr)
         print(f"gap verify: {args.out}: {len(problems)} problem(s)", file=sys.stderr)
         return 1
-    manifest = load_manifest(Path(args.out))
+    manifest = load_manifest(CorpusFiles(args.out, options))
     shards = manifest["shards"]
     print(f"gap verify: {args.out}: OK ({len(shards)} shards, {sum(s['rows'] for s in shards)} rows, "
           f"{sum(s['tokens'] for s in shards)} tokens, checksums and accounting match)")
