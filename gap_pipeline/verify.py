@@ -65,7 +65,10 @@ class CorpusFiles:
             return pa.ipc.open_stream(source).read_all()
 
     def parquet_rows(self, rel: str) -> int:
-        return pq.ParquetFile(pa.BufferReader(self.read_bytes(rel)) if self.remote else self.path(rel)).metadata.num_rows
+        if self.remote:   # seekable: only the footer is fetched
+            with self._fs.open(self.path(rel)) as fh:
+                return pq.ParquetFile(fh).metadata.num_rows
+        return pq.ParquetFile(self.path(rel)).metadata.num_rows
 
     def listing(self, pattern: str) -> list[str]:
         """Relative names of the files matching a glob relative to the root (`*` stays inside a folder)."""
