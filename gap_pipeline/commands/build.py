@@ -9,7 +9,9 @@ EPILOG = """\
 Any option after `--` goes to Apache Beam unchanged, e.g.
   gap build --config corpus.yaml --out gs://bucket/corpus -- --runner DataflowRunner \\
       --project my-project --region europe-west1 --temp_location gs://bucket/tmp --setup_file ./setup.py
-The default runner is the local FnApiRunner (--workers N runs N worker processes)."""
+For s3:// paths Beam's S3 options go there too (--s3_region_name, --s3_endpoint_url, ...); gs:// and s3://
+credentials come from the environment. The default runner is the local FnApiRunner (--workers N runs N
+worker processes)."""
 
 
 def register(sub) -> None:
