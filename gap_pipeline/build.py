@@ -52,12 +52,13 @@ def list_raw_parts(root: str) -> list[str]:
     pattern = FileSystems.join(root, "**.parquet") if "://" in root else None
     if pattern:
         try:
-            parts = sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list
-                           if not m.path.rsplit("/", 1)[-1].startswith((".", "_")))
+            found = [m.path for m in FileSystems.match([pattern])[0].metadata_list]
         except Exception as exc:  # no filesystem for the scheme, credentials, network: say which path
             raise BuildError(f"input raw store {root} cannot be listed: {exc}") from exc
     else:
-        parts = sorted(str(p) for p in Path(root).rglob("*.parquet") if not p.name.startswith((".", "_")))
+        found = [str(p) for p in Path(root).rglob("*.parquet")]
+    # Hidden and underscore names are temp files and caches (e.g. _bulk/), never parts.
+    parts = sorted(p for p in found if not os.path.basename(p).startswith((".", "_")))
     if not parts:
         raise BuildError(f"input raw store {root} holds no Parquet parts")
     for part in parts:

@@ -13,6 +13,7 @@ from typing import Any
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
+from gap_pipeline.outputs import read_bytes as _read
 from schemas.events import drop_from_json
 from schemas.manifest import MANIFEST_VERSION, validate_manifest
 
@@ -22,11 +23,6 @@ STAGE_ORDER = ("extract", "pubmed_updates", "boilerplate", "clean", "quality", "
 
 class AccountingError(RuntimeError):
     """The build's counts do not add up: something was lost or counted twice."""
-
-
-def _read(path: str) -> bytes:
-    with FileSystems.open(path) as fh:
-        return fh.read()
 
 
 def _glob(pattern: str) -> list[str]:

@@ -48,8 +48,8 @@ class CorpusFiles:
 
     def read_bytes(self, rel: str) -> bytes:
         if self.remote:
-            with self._fs.open(self.path(rel)) as fh:
-                return fh.read()
+            from gap_pipeline.outputs import read_bytes
+            return read_bytes(self.path(rel))
         return Path(self.path(rel)).read_bytes()
 
     def sha256(self, rel: str) -> str:
