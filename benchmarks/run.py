@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import platform
+import re
 import sys
 import time
 import traceback
@@ -17,13 +18,26 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 
+SECTION_MARK = "<!-- bench-section: {} -->"
+
+
+def previous_sections(text: str) -> dict[str, str]:
+    """The sections of an existing BENCHMARKS.md, by module name (from the markers main writes)."""
+    found = {}
+    parts = re.split(r"^<!-- bench-section: (\w+) -->\n", text, flags=re.M)
+    for name, body in zip(parts[1::2], parts[2::2]):
+        found[name] = body.rstrip() + "\n"
+    return found
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default="BENCHMARKS.md")
     parser.add_argument("--quick", action="store_true", help="small inputs, for a smoke run")
-    parser.add_argument("--only", nargs="*", help="run only these bench modules (e.g. bench_dedup)")
+    parser.add_argument("--only", nargs="*", help="run only these bench modules (e.g. bench_dedup); their "
+                        "sections replace the same modules' sections in --out, the others are kept")
     args = parser.parse_args()
-    sections = []
+    sections: dict[str, str] = {}
     failed = []
     for path in sorted(HERE.glob("bench_*.py")):
         if args.only and path.stem not in args.only:
@@ -34,10 +48,10 @@ def main() -> int:
         print(f"== {path.stem}", flush=True)
         try:
             spec.loader.exec_module(module)
-            sections.append(module.bench(quick=args.quick).rstrip() + "\n")
+            sections[path.stem] = module.bench(quick=args.quick).rstrip() + "\n"
         except Exception:
             failed.append(path.stem)
-            sections.append(f"## {path.stem}\n\nFAILED:\n\n```\n{traceback.format_exc()}\n```\n")
+            sections[path.stem] = f"## {path.stem}\n\nFAILED:\n\n```\n{traceback.format_exc()}\n```\n"
         print(f"   {time.time() - started:.1f}s", flush=True)
     head = (
         "# Benchmarks\n\n"
@@ -52,7 +66,11 @@ def main() -> int:
         marker = "<!-- gpu-bench -->"
         if marker in text:  # keep the GPU section written by `make bench-gpu` on a GPU machine
             gpu = text[text.index(marker):]
-    out.write_text(head + "\n".join(sections) + ("\n" + gpu if gpu else ""), encoding="utf-8")
+            text = text[:text.index(marker)]
+        if args.only:  # a partial run keeps the other modules' sections as they were
+            sections = {**previous_sections(text), **sections}
+    body = "\n".join(f"{SECTION_MARK.format(name)}\n{sections[name]}" for name in sorted(sections))
+    out.write_text(head + body + ("\n" + gpu if gpu else ""), encoding="utf-8")
     print(f"wrote {out}")
     return 1 if failed else 0
 
