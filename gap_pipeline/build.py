@@ -101,25 +101,6 @@ def beam_options(extra_args: list[str], workers: int | None) -> PipelineOptions:
     return PipelineOptions(args)
 
 
-def clear_outputs(out_dir: str) -> None:
-    """Outputs have fixed names; remove a previous build's so no stale shard survives a config change
-    (e.g. 8 shards written over a build that had 12). Remote folders go through Beam's FileSystems."""
-    if "://" in out_dir:
-        patterns = [FileSystems.join(out_dir, name, "*") for name in OUTPUT_DIRS]
-        patterns += [FileSystems.join(out_dir, name) for name in OUTPUT_FILES]
-        stale = [m.path for result in FileSystems.match(patterns) for m in result.metadata_list]
-        if stale:
-            FileSystems.delete(stale)
-        return
-    for name in OUTPUT_DIRS:
-        shutil.rmtree(os.path.join(out_dir, name), ignore_errors=True)
-    for name in OUTPUT_FILES:
-        try:
-            os.remove(os.path.join(out_dir, name))
-        except FileNotFoundError:
-            pass
-
-
 def stage_counters(result) -> dict[str, int]:
     """The `stage:reason` Beam counters of the run (committed values), for the manifest."""
     from apache_beam.metrics.metric import MetricsFilter
@@ -136,8 +117,233 @@ def stage_counters(result) -> dict[str, int]:
     return dict(sorted(counters.items()))
 
 
+# --------------------------------------------------------------------------- where a build writes
+#
+#   OUT/                       the published corpus: only ever replaced as a whole, after verification
+#   OUT/_build/work/<phase>/   phase files and progress markers of the build in progress
+#   OUT/_build/work/<phase>/_COMPLETE.json   written last by a phase: {"build_key": ...}
+#   OUT/_build/staging/        the new corpus, laid out like OUT, until it is verified and published
+#   OUT/_build/outputs.json    every file the published build wrote (what a later build may replace)
+
+WORK = ("_build", "work")
+STAGING = ("_build", "staging")
+OWNED_TOP = frozenset({"train", "validation", "documents", "dropped", "quarantine", "_build", "manifest.json",
+                       "tokenizer.model", "report"})
+BUILD_STATE = "build.json"
+
+
+def _exists(path: str) -> bool:
+    return FileSystems.exists(path)
+
+
+def _list_files(folder: str) -> list[str]:
+    """Every file under `folder` (recursively), as paths relative to it."""
+    if "://" not in folder:
+        root = Path(folder)
+        if not root.is_dir():
+            return []
+        return sorted(str(p.relative_to(root)).replace(os.sep, "/") for p in root.rglob("*") if p.is_file())
+    found = FileSystems.match([FileSystems.join(folder, "**")])[0].metadata_list
+    prefix = folder.rstrip("/") + "/"
+    return sorted(m.path[len(prefix):] for m in found if m.path.startswith(prefix) and not m.path.endswith("/"))
+
+
+def _delete_tree(folder: str) -> None:
+    """Remove a folder this build wrote (work or staging area)."""
+    if "://" not in folder:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    files = [FileSystems.join(folder, f) for f in _list_files(folder)]
+    if files:
+        FileSystems.delete(files)
+
+
+def check_output(out_dir: str, *, force: bool = False) -> None:
+    """Refuse an --out that is not ours before any work: a file, an unwritable folder, or a folder with
+    things a gap build did not write (unless `force`; even then nothing foreign is ever deleted)."""
+    if "://" in out_dir:
+        listing = _list_files(out_dir)
+        top = sorted({f.split("/", 1)[0] for f in listing})
+    else:
+        if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+            raise BuildError(f"--out {out_dir} is a file, not a folder")
+        top = sorted(os.listdir(out_dir)) if os.path.isdir(out_dir) else []
+        probe_dir = out_dir
+        while not os.path.exists(probe_dir):
+            probe_dir = os.path.dirname(os.path.abspath(probe_dir))
+        if not os.access(probe_dir, os.W_OK | os.X_OK):
+            raise BuildError(f"--out {out_dir}: {probe_dir} is not writable")
+    if not top:
+        return
+    foreign = [name for name in top if name not in OWNED_TOP]
+    ours = "manifest.json" in top or _exists(FileSystems.join(out_dir, *WORK, BUILD_STATE))
+    if foreign or not ours:
+        if force:
+            log.warning("--out %s holds files a gap build did not write (%s); building anyway (--force), "
+                        "they are left as they are", out_dir, ", ".join(foreign) or "no manifest.json")
+            return
+        what = f"files a gap build did not write: {', '.join(foreign[:5])}" if foreign else "no gap manifest.json"
+        raise BuildError(f"--out {out_dir} is not a gap corpus ({what}); choose an empty or new folder, "
+                         f"or pass --force to build there without touching them")
+
+
+def build_key(cfg: dict[str, Any], parts: list[str], tokenizer_model: bytes | None,
+              sources: dict[str, pipeline.SourceRules]) -> str:
+    """What a phase's outputs depend on: the config, the raw parts (path, size), the tokenizer given,
+    the source rules. A resumed build reuses a phase only when this is unchanged."""
+    import hashlib
+    sizes = []
+    for part in parts:
+        try:
+            sizes.append(FileSystems.match([part])[0].metadata_list[0].size_in_bytes)
+        except Exception:  # listing failed: never reuse on a guess
+            sizes.append(-1)
+    blob = json.dumps({"config": config_hash(cfg), "parts": list(zip(parts, sizes)),
+                       "tokenizer": hashlib.sha256(tokenizer_model).hexdigest() if tokenizer_model else None,
+                       "sources": {k: [v.subset, v.priority, v.license, v.redistributable, v.publisher, v.rules]
+                                   for k, v in sorted(sources.items())},
+                       "phases": list(pipeline.PHASES)}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _read_json(path: str) -> Any:
+    from gap_pipeline.outputs import read_bytes
+    try:
+        return json.loads(read_bytes(path))
+    except Exception:  # absent or unreadable: treated as not there
+        return None
+
+
+def _phase_outputs(ctx: pipeline.PhaseContext, phase: str) -> list[str]:
+    """The files a phase writes, so a rerun of the phase removes exactly those first."""
+    files = [f for f in _list_files(ctx.folder(phase))]
+    paths = [FileSystems.join(ctx.folder(phase), f) for f in files]
+    for folder in ("dropped", "quarantine"):
+        paths += [FileSystems.join(ctx.out, folder, f) for f in _list_files(FileSystems.join(ctx.out, folder))
+                  if f.startswith(f"{folder}-{phase}-")]
+    paths += [FileSystems.join(ctx.out, "_build", f"stats-{phase}.json")]
+    if phase == "dedup":
+        paths += [FileSystems.join(ctx.out, "documents", f) for f in _list_files(FileSystems.join(ctx.out, "documents"))]
+    if phase == "tokens":
+        for folder in ("train", "validation"):
+            paths += [FileSystems.join(ctx.out, folder, f) for f in _list_files(FileSystems.join(ctx.out, folder))]
+        paths += [FileSystems.join(ctx.out, name) for name in ("tokenizer.model", "_build/shards.json", "_build/mixture.json")]
+    return [p for p in paths if _exists(p)]
+
+
+class Progress:
+    """Shows where a local build is (phase, parts done, documents, elapsed) on stderr while it runs;
+    quiet unless stderr is a terminal or GAP_PROGRESS=1."""
+
+    def __init__(self, ctx: pipeline.PhaseContext, phase: str, index: int, every: float = 5.0):
+        import sys
+        import threading
+        self._ctx, self._phase, self._index, self._every = ctx, phase, index, every
+        self._stop = threading.Event()
+        self._started = time.time()
+        self._on = sys.stderr.isatty() or os.environ.get("GAP_PROGRESS") == "1"
+        self._thread = threading.Thread(target=self._loop, daemon=True) if self._on else None
+
+    def line(self) -> str:
+        done = docs = 0
+        progress = self._ctx.folder(self._phase, "progress")
+        for name in _list_files(progress):
+            marker = _read_json(FileSystems.join(progress, name)) or {}
+            done += 1
+            docs += int(marker.get("docs", 0))
+        elapsed = int(time.time() - self._started)
+        return (f"[gap build] phase {self._index + 1}/{len(pipeline.PHASES)} {self._phase}: "
+                f"{done} part passes done ({docs:,} documents), {elapsed // 60}:{elapsed % 60:02d} elapsed")
+
+    def _loop(self) -> None:
+        import sys
+        while not self._stop.wait(self._every):
+            print(self.line(), file=sys.stderr, flush=True)
+
+    def __enter__(self):
+        import sys
+        if self._on:
+            print(f"[gap build] phase {self._index + 1}/{len(pipeline.PHASES)} {self._phase}: started",
+                  file=sys.stderr, flush=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        import sys
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            if exc[0] is None:
+                print(self.line().replace("elapsed", "elapsed, done"), file=sys.stderr, flush=True)
+
+
+def _console_link(result) -> None:
+    """On Dataflow, say where to watch the job."""
+    import sys
+    job_id = getattr(result, "job_id", None)
+    if callable(job_id):
+        try:
+            job_id = job_id()
+        except Exception:
+            job_id = None
+    job = getattr(result, "_job", None)
+    if job_id and job is not None:
+        region = getattr(job, "location", "") or ""
+        project = getattr(job, "projectId", "") or ""
+        print(f"[gap build] Dataflow job: https://console.cloud.google.com/dataflow/jobs/{region}/{job_id}"
+              f"?project={project}", file=sys.stderr, flush=True)
+
+
+def run_phase(phase: str, ctx: pipeline.PhaseContext, options: PipelineOptions, tokenizer_model: bytes | None):
+    p = beam.Pipeline(options=options)
+    pipeline.build_phase(p, phase, ctx, tokenizer_model)
+    result = p.run()
+    _console_link(result)
+    result.wait_until_finish()
+    return result
+
+
+def _publish(staging: str, out_dir: str) -> list[str]:
+    """Replace the corpus in OUT by the verified one in staging: the old manifest goes first (a corpus
+    without a manifest is visibly incomplete), then the files the previous build listed as its own,
+    then the new files move in, the manifest last. Files a gap build did not write are never touched.
+    Rerunning after a crash in here finishes the same publication."""
+    new_files = [f for f in _list_files(staging)]
+    old = _read_json(FileSystems.join(out_dir, "_build", "outputs.json"))
+    old_files = list(old["files"]) if isinstance(old, dict) and isinstance(old.get("files"), list) else _legacy_outputs(out_dir)
+    manifest = FileSystems.join(out_dir, "manifest.json")
+    if _exists(manifest):
+        FileSystems.delete([manifest])
+    stale = [FileSystems.join(out_dir, f) for f in old_files
+             if ".." not in f.split("/") and not f.startswith("_build/work/") and not f.startswith("_build/staging/")]
+    stale = [p for p in stale if _exists(p)]
+    if stale:
+        FileSystems.delete(stale)
+    moves = [f for f in new_files if f != "manifest.json"] + (["manifest.json"] if "manifest.json" in new_files else [])
+    for rel in moves:
+        src, dst = FileSystems.join(staging, rel), FileSystems.join(out_dir, rel)
+        if "://" not in dst:
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            os.replace(src, dst)
+        else:
+            FileSystems.rename([src], [dst])
+        if rel == "manifest.json":
+            break
+    return new_files
+
+
+def _legacy_outputs(out_dir: str) -> list[str]:
+    """The files of a corpus built before outputs.json existed: the fixed names it wrote."""
+    import re
+    named = re.compile(r"^(train|validation|documents|dropped|quarantine)/[\w.-]+\.(arrow|parquet|jsonl)$")
+    files = [f for f in _list_files(out_dir) if named.match(f)]
+    return files + ["tokenizer.model", "_build/stats.json", "_build/shards.json", "_build/mixture.json"]
+
+
 def run_build(cfg: dict[str, Any], out_dir: str, *, beam_args: list[str] | None = None,
-              workers: int | None = None) -> dict[str, Any]:
+              workers: int | None = None, force: bool = False, resume: bool = True) -> dict[str, Any]:
+    """Build the corpus into `out_dir` phase by phase (resuming finished phases of an interrupted build
+    with the same inputs and config), verify it in staging, then publish it."""
     model_path = cfg["tokenizer"]["model"]
     tokenizer_model = None
     if model_path:
@@ -147,28 +353,79 @@ def run_build(cfg: dict[str, Any], out_dir: str, *, beam_args: list[str] | None 
     for path in cfg["decontamination"]["benchmarks"]:
         if not os.path.isfile(path):
             raise ConfigError(f"decontamination.benchmarks: file not found: {path}")
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers: must be a positive number of processes, got {workers}")
     options = beam_options(beam_args or [], workers)
     # Remote paths are listed here, before the pipeline runs, with the same filesystem options the
     # workers get (Beam's S3 filesystem has no client until it is given options, e.g. --s3_endpoint_url).
     FileSystems.set_options(options)
-    parts = list_raw_parts(resolve_input(cfg))
-    sources = load_sources(cfg)
-
     dry_run = options.view_as(TestOptions).dry_run   # translated only (e.g. for Dataflow): nothing is written
     if not dry_run:
-        clear_outputs(out_dir)
-    started = time.time()
-    p = beam.Pipeline(options=options)
-    pipeline.build(p, cfg, parts=parts, out_dir=out_dir, sources=sources, tokenizer_model=tokenizer_model)
-    result = p.run()
-    result.wait_until_finish()
-    elapsed = time.time() - started
+        check_output(out_dir, force=force)
+    parts = list_raw_parts(resolve_input(cfg))
+    sources = load_sources(cfg)
+    work = FileSystems.join(out_dir, *WORK)
+    staging = FileSystems.join(out_dir, *STAGING)
+    ctx = pipeline.PhaseContext(cfg=cfg, sources=sources, parts=tuple(parts), out=staging, work=work)
     if dry_run:
-        return {"dry_run": True, "job": getattr(getattr(result, "job", None), "proto", None)}
+        jobs = [run_phase(phase, ctx, options, tokenizer_model) for phase in pipeline.PHASES]
+        return {"dry_run": True, "job": getattr(getattr(jobs[-1], "job", None), "proto", None),
+                "jobs": [getattr(getattr(j, "job", None), "proto", None) for j in jobs]}
+
+    key = build_key(cfg, parts, tokenizer_model, sources)
+    state_path = FileSystems.join(work, BUILD_STATE)
+    state = _read_json(state_path)
+    if not resume or not isinstance(state, dict) or state.get("build_key") != key:
+        _delete_tree(work)      # another build's (or a discarded) work area: ours to remove
+        _delete_tree(staging)
+        write_bytes(state_path, encode_json({"build_key": key, "out": out_dir}))
+    started = time.time()
+    counters: dict[str, int] = {}
+    for index, phase in enumerate(pipeline.PHASES):
+        done_path = FileSystems.join(work, phase, "_COMPLETE.json")
+        done = _read_json(done_path)
+        if isinstance(done, dict) and done.get("build_key") == key:
+            log.info("phase %s: finished by an earlier run, reused", phase)
+            print(f"[gap build] phase {index + 1}/{len(pipeline.PHASES)} {phase}: finished earlier, reused",
+                  file=__import__("sys").stderr, flush=True)
+            for name, value in (done.get("counters") or {}).items():
+                counters[name] = counters.get(name, 0) + int(value)
+            continue
+        stale = _phase_outputs(ctx, phase)
+        if stale:
+            FileSystems.delete(stale)
+        with Progress(ctx, phase, index):
+            result = run_phase(phase, ctx, options, tokenizer_model)
+        _test_hook(phase)
+        phase_counters = stage_counters(result)
+        for name, value in phase_counters.items():
+            counters[name] = counters.get(name, 0) + value
+        write_bytes(done_path, encode_json({"build_key": key, "phase": phase, "counters": phase_counters}))
     info = {name: {"subset": s.subset, "priority": s.priority, "license": s.license, "publisher": s.publisher,
                    "redistributable": s.redistributable} for name, s in sources.items()}
-    manifest = assemble_manifest(out_dir, cfg, config_hash=config_hash(cfg), sources_info=info,
-                                 extra={"counters": stage_counters(result)})
-    write_bytes(FileSystems.join(out_dir, "manifest.json"), encode_json(manifest))
-    log.info("built %s in %.1fs: %s", out_dir, elapsed, json.dumps(manifest["accounting"]))
+    manifest = assemble_manifest(staging, cfg, config_hash=config_hash(cfg), sources_info=info,
+                                 extra={"counters": dict(sorted(counters.items()))})
+    write_bytes(FileSystems.join(staging, "manifest.json"), encode_json(manifest))
+    _verify_staging(staging)
+    files = _publish(staging, out_dir)
+    write_bytes(FileSystems.join(out_dir, "_build", "outputs.json"), encode_json({"files": files}))
+    _delete_tree(staging)
+    _delete_tree(work)
+    log.info("built %s in %.1fs: %s", out_dir, time.time() - started, json.dumps(manifest["accounting"]))
     return manifest
+
+
+def _verify_staging(staging: str) -> None:
+    from gap_pipeline.verify import verify_corpus
+    problems = verify_corpus(staging)
+    if problems:
+        raise BuildError(f"the new corpus failed verification, nothing was published ({len(problems)} problems): "
+                         + "; ".join(problems[:3]))
+
+
+def _test_hook(phase: str) -> None:
+    """GAP_TEST_DIE_AFTER_PHASE=<phase>: the process dies (SIGKILL) after the phase's pipeline ran and
+    before its completion record is written — the worst moment — so tests can check resumption."""
+    if os.environ.get("GAP_TEST_DIE_AFTER_PHASE") == phase:
+        import signal
+        os.kill(os.getpid(), signal.SIGKILL)

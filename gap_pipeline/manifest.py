@@ -31,8 +31,14 @@ def _glob(pattern: str) -> list[str]:
 
 
 def load_stats(out_dir: str) -> dict[tuple[str, ...], tuple[int, int, int]]:
-    raw = json.loads(_read(FileSystems.join(out_dir, "_build", "stats.json")))
-    return {tuple(k.split("\t")): tuple(v) for k, v in raw.items()}
+    """The build's statistics: one file per phase (`_build/stats-<phase>.json`), summed per key."""
+    totals: dict[tuple[str, ...], tuple[int, int, int]] = {}
+    for path in _glob(FileSystems.join(out_dir, "_build", "stats*.json")):
+        for k, v in json.loads(_read(path)).items():
+            key = tuple(k.split("\t"))
+            old = totals.get(key, (0, 0, 0))
+            totals[key] = tuple(a + b for a, b in zip(old, v))
+    return totals
 
 
 def enabled_stages(cfg: dict[str, Any]) -> list[str]:

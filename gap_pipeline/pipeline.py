@@ -1,30 +1,26 @@
-"""The one Beam pipeline: raw store -> documents -> filters -> dedup -> split -> tokens -> mixed Arrow shards.
+"""The build as Beam pipelines: raw store -> documents -> filters -> dedup -> tokens -> mixed Arrow shards.
 
-Stage order (DESIGN.md): read raw store -> extract -> boilerplate + clean -> quality -> abstracts with full
-text -> exact dedup -> near dedup -> language -> decontaminate -> split -> tokenizer -> tokenize -> pack
--> mix -> shards. Every stage's logic lives in `transforms/`; this module only wires them and routes the
-three kinds of outcome (kept documents, drops with a reason, quarantined records with an error) to files
-that `gap_pipeline.manifest` turns into the manifest's accounting after the run.
+Stage order (DESIGN.md): read raw store -> extract -> PubMed updates -> boilerplate + clean -> quality ->
+abstracts with full text -> exact dedup -> near dedup -> language -> decontaminate -> split -> tokenizer ->
+tokenize -> pack -> mix -> shards, run as four phases (PHASES below) whose outputs are files. Every stage's
+logic lives in `transforms/`; this module only wires them and routes the three kinds of outcome (kept
+documents, drops with a reason, quarantined records with an error) to files that `gap_pipeline.manifest`
+turns into the manifest's accounting after the run.
 """
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-from typing import Any, Iterable
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from gap_pipeline.outputs import WriteSorted, encode_json, encode_jsonl, encode_parquet, join_path, write_bytes
-from schemas.document import DOCUMENT_SCHEMA, Document
+from gap_pipeline.outputs import WriteSorted, encode_json, encode_jsonl, join_path, write_bytes
+from schemas.document import Document
 from schemas.events import Drop, Quarantined
-from schemas.raw import RawRecord, RawRecordError
+from schemas.raw import RawRecord
 from transforms.extract import ExtractError, ExtractOptions, extract_record
-from transforms.stage import DROPPED, DocumentStage
-
-
-QUARANTINE = "quarantine"
-STATS = "stats"
+from transforms.keys import KEPT
+from transforms.parts import DROPPED, QUARANTINE, STATS, stat, sum_stats as _sum_stats
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,71 +34,7 @@ class SourceRules:
     rules: dict  # the spec's content + cleaning sections
 
 
-def stat(kind: str, *key: str, docs: int = 1, chars: int = 0, tokens: int = 0):
-    return ("\t".join((kind,) + tuple(key)), (docs, chars, tokens))
-
-
-def _sum_stats(values: Iterable[tuple[int, int, int]]) -> tuple[int, int, int]:
-    d = c = t = 0
-    for a, b, e in values:
-        d, c, t = d + a, c + b, t + e
-    return d, c, t
-
-
-# --------------------------------------------------------------------------- read + extract
-
-class ReadRawParts(beam.DoFn):
-    """Read one raw-store Parquet part in row batches; a row that breaks the contract is quarantined.
-
-    Input: (part number in path order, path). Output: ((source, url), (part number, row number, record)),
-    so that `latest_versions` can keep the newest version of a re-crawled page (a re-crawl appends).
-    """
-
-    def __init__(self, selected_sources: tuple[str, ...]):
-        self._selected = set(selected_sources)
-
-    def process(self, numbered_path):
-        import pyarrow.parquet as pq
-        from apache_beam.io.filesystems import FileSystems
-
-        part_number, path = numbered_path
-        row_number = -1
-        with FileSystems.open(path) as fh:
-            pf = pq.ParquetFile(fh)
-            for batch in pf.iter_batches(batch_size=64):
-                for row in batch.to_pylist():
-                    row_number += 1
-                    source = row.get("source") or "unknown"
-                    yield beam.pvalue.TaggedOutput(STATS, stat("raw_in", source, chars=len(row.get("content") or b"")))
-                    if self._selected and source not in self._selected:
-                        yield beam.pvalue.TaggedOutput(STATS, stat("raw_excluded", source))
-                        continue
-                    try:
-                        record = RawRecord.from_row(row)
-                        record.validate()
-                    except (RawRecordError, TypeError) as exc:
-                        yield beam.pvalue.TaggedOutput(QUARANTINE, Quarantined(
-                            source=source, url=str(row.get("url") or ""), stage="read", error=str(exc),
-                            sha256=str(row.get("sha256") or ""), content_type=str(row.get("content_type") or "")))
-                        continue
-                    yield (record.source, record.url), (part_number, row_number, record)
-
-
-def _newest(versions: Iterable[tuple[int, int, RawRecord]]) -> tuple[int, int, RawRecord]:
-    return max(versions, key=lambda v: (v[0], v[1]))
-
-
-class LatestVersions(beam.PTransform):
-    """Keep the newest version of each (source, url); older ones are counted as `raw_superseded`."""
-
-    def expand(self, keyed):
-        grouped = keyed | "CountVersions" >> beam.combiners.Count.PerKey()
-        newest = keyed | "Newest" >> beam.CombinePerKey(_newest)
-        superseded = grouped | "Superseded" >> beam.FlatMap(
-            lambda kv: [stat("raw_superseded", kv[0][0], docs=kv[1] - 1)] if kv[1] > 1 else [])
-        records = newest | "Record" >> beam.MapTuple(lambda key, version: version[2])
-        return records, superseded
-
+# --------------------------------------------------------------------------- extract
 
 class ExtractDocuments(beam.DoFn):
     """Raw record -> documents (and extract-stage drops); unusable records go to quarantine."""
@@ -149,105 +81,271 @@ class ExtractDocuments(beam.DoFn):
             yield doc
 
 
-# --------------------------------------------------------------------------- assembly
+# --------------------------------------------------------------------------- phases
+#
+# A build is four phases, each a plain Beam pipeline whose outputs are files (so any runner runs it,
+# and a build that dies resumes at the first unfinished phase). Texts live in per-part files
+# (transforms/docfiles.py) and are read in one DoFn call per part; what crosses a shuffle is small:
+# keys for versions and dedup decisions, drops, statistics, and tokens once for packing.
+#
+#   extract  raw parts -> newest versions (keys) -> extract -> work/extract/part-N
+#   filter   PubMed updates (keys) -> boilerplate line counts -> boilerplate, clean, quality -> work/filter/part-N
+#   dedup    full text, exact (keys) -> near (sketches) -> language, decontaminate -> documents/part-N
+#   tokens   tokenizer -> tokenize -> split -> pack -> mix -> shards
 
-def _stage(pcoll, drops: list, name: str, transform):
-    out = pcoll | name >> transform
-    drops.append(out[DROPPED])
-    return out["kept"]
+PHASES = ("extract", "filter", "dedup", "tokens")
 
 
-def build(p: beam.Pipeline, cfg: dict[str, Any], *, parts: list[str], out_dir: str,
-          sources: dict[str, SourceRules], tokenizer_model: bytes | None) -> None:
-    """Add every stage to `p`. `parts` are the raw-store Parquet files (checked readable by the caller)."""
-    from transforms import clean, decontaminate, language, quality, split
-    from transforms.dedup.exact import ExactDedup
-    from transforms.dedup.near import MinHashParams, NearDedup
-    from transforms.extract.medline import ApplyPubmedUpdates, DropAbstractsWithFullText
+@dataclasses.dataclass(frozen=True)
+class PhaseContext:
+    """What every phase needs: the config, the sources, where to read and write."""
+    cfg: dict
+    sources: dict  # name -> SourceRules
+    parts: tuple   # raw-store parts in path order; part file N of every phase comes from parts[N]
+    out: str       # the corpus folder being written (a staging folder until it is published)
+    work: str      # phase files: work/<phase>/part-N.parquet, work/<phase>/progress/
+
+    def folder(self, phase: str, *rest: str) -> str:
+        return join_path(self.work, phase, *rest)
+
+    def part_files(self, folder: str) -> list[str]:
+        from transforms.docfiles import part_file
+        return [part_file(folder, n) for n in range(len(self.parts))]
+
+    def docs_folder(self, phase: str) -> str:
+        """Where a phase writes its documents (the dedup phase writes the corpus's documents/)."""
+        return join_path(self.out, "documents") if phase == "dedup" else self.folder(phase, "docs")
+
+
+def _write_events(ctx: PhaseContext, phase: str, drops: list, quarantines: list, stats: list) -> None:
+    """A phase's small outputs: drops and quarantined records in the corpus's sorted files (named by
+    phase, so a rerun of one phase replaces only its own), statistics for the manifest."""
+    p_drops = [d for d in drops if d is not None]
+    if p_drops:
+        (p_drops | "AllDrops" >> beam.Flatten()
+         | "WriteDrops" >> WriteSorted(join_path(ctx.out, "dropped"), f"dropped-{phase}",
+                                       lambda drop: f"{drop.stage}\t{drop.doc_id}\t{drop.to_json()}",
+                                       _encode_events, ".jsonl", size=lambda drop: 200 + len(drop.detail)))
+    if quarantines:
+        (quarantines | "AllQuarantine" >> beam.Flatten()
+         | "WriteQuarantine" >> WriteSorted(join_path(ctx.out, "quarantine"), f"quarantine-{phase}",
+                                            lambda q: f"{q.stage}\t{q.source}\t{q.url}\t{q.sha256}",
+                                            _encode_events, ".jsonl", size=lambda q: 200 + len(q.error)))
+    if stats:
+        (stats | "AllStats" >> beam.Flatten() | "SumStats" >> beam.CombinePerKey(_sum_stats)
+         | "StatList" >> beam.combiners.ToList()  # one entry per (kind, source, subset): bounded by the sources
+         | "WriteStats" >> beam.Map(lambda items: write_bytes(
+             join_path(ctx.out, "_build", f"stats-{phase}.json"),
+             encode_json({k: list(v) for k, v in sorted(items)}))))
+
+
+def _pass(pipeline, ctx: PhaseContext, label: str, phase: str, read_folder: str, make, *, skips=None,
+          write: bool = False, side=(), tags=(DROPPED,)):
+    """One DocumentPass over every part file of `read_folder`."""
+    from transforms.parts import DocumentPass, ProgressMarker, parts_with_skips
+    out = ctx.docs_folder(phase) if write else None
+    progress = ProgressMarker(ctx.folder(phase, "progress", label))
+    return (parts_with_skips(pipeline, label, ctx.part_files(read_folder), skips)
+            | label >> beam.ParDo(DocumentPass(make, out, progress), *side).with_outputs(*tags, main="main"))
+
+
+def _refs(dropped, label: str):
+    """(DocKey, Drop) pairs -> (drops, (part, row) refs of the losers)."""
+    drops = dropped | f"{label}Drops" >> beam.MapTuple(lambda _key, drop: drop)
+    refs = dropped | f"{label}Refs" >> beam.MapTuple(lambda key, _drop: key.ref)
+    return drops, refs
+
+
+def build_extract(p: beam.Pipeline, ctx: PhaseContext) -> None:
+    """Raw parts -> the newest version of each page (decided on keys) -> documents per part."""
+    from transforms.extract import ExtractOptions
+    from transforms.parts import ExtractPart, ProgressMarker, ScanRawPart, newest_versions, parts_with_skips
+
+    selected = tuple(ctx.cfg["sources"])
+    scan = (p | "ListParts" >> beam.Create(list(enumerate(ctx.parts))) | "Reshuffle" >> beam.Reshuffle()
+            | "ScanRaw" >> beam.ParDo(ScanRawPart(selected)).with_outputs(QUARANTINE, STATS, main="keys"))
+    versions = newest_versions(scan.keys)
+    extract = ExtractDocuments(ctx.sources, ExtractOptions.from_config(ctx.cfg["extract"]))
+    extracted = (parts_with_skips(p, "Extract", list(ctx.parts), versions.losers)
+                 | "Extract" >> beam.ParDo(ExtractPart(extract, selected, ctx.docs_folder("extract"),
+                                                       ProgressMarker(ctx.folder("extract", "progress", "Extract"))))
+                 .with_outputs(QUARANTINE, STATS, DROPPED, main="none"))
+    _write_events(ctx, "extract", [extracted[DROPPED]], [scan[QUARANTINE], extracted[QUARANTINE]],
+                  [scan[STATS], versions[STATS], extracted[STATS]])
+
+
+def _citation_records(doc: Document, part: int, row: int, priority: dict):
+    from transforms.extract.medline import _versioned_key, is_update_list, update_list_drop, update_list_events
+    from transforms.keys import doc_key
+    key = doc_key(doc, part, row, priority)
+    if is_update_list(doc):
+        yield beam.pvalue.TaggedOutput("update_list", (key, update_list_drop(doc).detail))
+        for event in update_list_events(doc):
+            yield beam.pvalue.TaggedOutput("event", event)
+        return
+    versioned = _versioned_key(doc)
+    if versioned is None:
+        yield beam.pvalue.TaggedOutput("other", key)
+    else:
+        yield beam.pvalue.TaggedOutput("citation", (versioned[:2], (versioned[2], key)))
+
+
+def _line_records(doc: Document, _part: int, _row: int):
+    from transforms.clean import document_line_keys
+    yield beam.pvalue.TaggedOutput("source", (doc.source, 1))
+    for key in document_line_keys(doc.text):
+        yield beam.pvalue.TaggedOutput("line", ((doc.source, key), 1))
+
+
+def build_filter(p: beam.Pipeline, ctx: PhaseContext) -> None:
+    """PubMed update files (keys) -> boilerplate lines per source (line counts) -> boilerplate, clean,
+    quality on each document."""
+    from transforms import clean, quality
+    from transforms.extract.medline import UPDATES_STAGE
+    from transforms.keys import PubmedUpdateKeys
+
+    cfg, extracted = ctx.cfg, ctx.docs_folder("extract")
+    priority = dict(cfg["dedup"]["subset_priority"])
+    keys = _pass(p, ctx, "CitationKeys", "filter", extracted,
+                 lambda: ([], lambda d, part, row: _citation_records(d, part, row, priority)),
+                 tags=(DROPPED, "citation", "event", "update_list", "other"))
+    updates = ((keys.citation, keys.event, keys.update_list, keys.other)
+               | "PubmedUpdates" >> PubmedUpdateKeys(UPDATES_STAGE))
+    update_drops, update_refs = _refs(updates[DROPPED], "Updates")
+
+    c = cfg["clean"]
+    lines = _pass(p, ctx, "LineKeys", "filter", extracted, lambda: ([], _line_records), skips=update_refs,
+                  tags=(DROPPED, "source", "line"))
+    per_source = lines.source | "CountDocs" >> beam.CombinePerKey(sum)
+    line_counts = (lines.line | "CountLines" >> beam.CombinePerKey(sum)
+                   | "Frequent" >> beam.Filter(lambda kv, n: kv[1] >= n, c["boilerplate_min_docs"]))
+    table = clean.boilerplate_table(per_source, line_counts, c["boilerplate_min_docs"], c["boilerplate_min_fraction"])
+    # Corpus-wide cleaning defaults; a source's spec may override them.
+    rules_by_source = {name: {**s.rules, "cleaning": {"remove_urls": c["remove_urls"], **s.rules.get("cleaning", {})}}
+                       for name, s in ctx.sources.items()}
+    quality_cfg = cfg["quality"]
+
+    def stages(boilerplate):
+        return ([("boilerplate", clean.boilerplate_fn(boilerplate)),
+                 ("clean", clean.clean_fn(rules_by_source)),
+                 ("quality", quality.quality_fn(quality_cfg))], None)
+
+    filtered = _pass(p, ctx, "Filter", "filter", extracted, stages, skips=update_refs, write=True,
+                     side=(beam.pvalue.AsDict(table),))
+    _write_events(ctx, "filter", [update_drops, filtered[DROPPED]], [], [])
+
+
+def _dedup_key(doc: Document, part: int, row: int, priority: dict):
+    from transforms.keys import doc_key
+    yield beam.pvalue.TaggedOutput("key", doc_key(doc, part, row, priority, exact=True))
+
+
+def _sketch_records(doc: Document, _part: int, _row: int, params, priority: dict):
+    from transforms.dedup.near import sketch
+    entries, payloads = sketch([doc], params, priority)
+    for entry in entries:
+        yield beam.pvalue.TaggedOutput("entry", entry)
+    for payload in payloads:
+        yield beam.pvalue.TaggedOutput("payload", payload)
+
+
+def _kept_stats(doc: Document, _part: int, _row: int):
+    yield beam.pvalue.TaggedOutput(STATS, stat("kept_chars", doc.source, chars=len(doc.text)))
+
+
+def build_dedup(p: beam.Pipeline, ctx: PhaseContext) -> None:
+    """Abstracts with full text and exact duplicates (keys) -> near duplicates (MinHash sketches of the
+    survivors) -> language and decontamination on each survivor -> the corpus's documents/."""
+    from transforms import decontaminate, language
+    from transforms.dedup.near import MinHashParams
+    from transforms.keys import ExactDedupKeys, FullTextKeys, NearDedupKeys
+
+    cfg, filtered = ctx.cfg, ctx.docs_folder("filter")
+    d = cfg["dedup"]
+    priority = dict(d["subset_priority"])
+    keys = _pass(p, ctx, "DedupKeys", "dedup", filtered,
+                 lambda: ([], lambda doc, part, row: _dedup_key(doc, part, row, priority)), tags=(DROPPED, "key"))
+    fulltext = keys.key | "FullText" >> FullTextKeys("fulltext")
+    drop_lists = [fulltext[DROPPED]]
+    survivors = fulltext[KEPT]
+    if d["exact"]:
+        exact = survivors | "ExactDedup" >> ExactDedupKeys()
+        drop_lists.append(exact[DROPPED])
+        survivors = exact[KEPT]
+    dropped = drop_lists | "KeyDrops" >> beam.Flatten()
+    drops, refs = _refs(dropped, "Dedup")
+    all_drops = [drops]
+    if d["near"]:
+        params = MinHashParams.from_config(d)
+        sketches = _pass(p, ctx, "Sketch", "dedup", filtered,
+                         lambda: ([], lambda doc, part, row: _sketch_records(doc, part, row, params, priority)),
+                         skips=refs, tags=(DROPPED, "entry", "payload"))
+        near = (survivors, sketches.entry, sketches.payload) | "NearDedup" >> NearDedupKeys(params)
+        near_drops, near_refs = _refs(near[DROPPED], "Near")
+        all_drops.append(near_drops)
+        refs = (refs, near_refs) | "AllRefs" >> beam.Flatten()
+
+    stages = [("language", language.language_fn(language.LanguageSettings.from_config(cfg["language"], seed=cfg["seed"])))]
+    bench = cfg["decontamination"]
+    if bench["benchmarks"]:
+        index = decontaminate.load_benchmark_ngrams(bench["benchmarks"], bench["ngram"])
+        stages.append(("decontaminate", decontaminate.decontaminate_fn(index, bench["ngram"])))
+    final = _pass(p, ctx, "Finish", "dedup", filtered, lambda: (stages, _kept_stats), skips=refs, write=True,
+                  tags=(DROPPED, STATS))
+    _write_events(ctx, "dedup", all_drops + [final[DROPPED]], [], [final[STATS]])
+
+
+def _tokenize_records(model: bytes, fractions: dict, seed: int, by_source: bool):
+    from transforms import split
+    from transforms.tokenizer import encode_document, load_tokenizer
+    sp = load_tokenizer(model)
+
+    def emit(doc: Document, _part: int, _row: int):
+        split_name = split.assign_split(doc.id, doc.subset, fractions, seed)
+        ids = encode_document(sp, doc.text)
+        yield beam.pvalue.TaggedOutput(STATS, stat("tokens", doc.source, doc.subset, split_name, tokens=len(ids)))
+        record = (doc.subset, split_name, doc.id, ids)
+        yield beam.pvalue.TaggedOutput("tokens", record + (doc.source,) if by_source else record)
+    return [], emit
+
+
+def _yield_document(doc: Document, _part: int, _row: int):
+    yield beam.pvalue.TaggedOutput("doc", doc)
+
+
+def build_tokens(p: beam.Pipeline, ctx: PhaseContext, tokenizer_model: bytes | None) -> None:
+    """Tokenizer (trained on a capped, hash-ordered sample, or given) -> tokens per document -> split ->
+    pack -> mix -> Arrow shards, tokenizer.model and the shard list."""
     from transforms.mix import Mix
     from transforms.pack import Pack
     from transforms.shards import WriteShards
     from transforms.tokenizer import TrainTokenizer
 
+    cfg, documents = ctx.cfg, ctx.docs_folder("dedup")
     seed = cfg["seed"]
-    drops: list = []
-    quarantines: list = []
-    stats: list = []
-
-    read = (p | "ListParts" >> beam.Create(list(enumerate(sorted(parts)))) | "Reshuffle" >> beam.Reshuffle()
-            | "ReadRaw" >> beam.ParDo(ReadRawParts(tuple(cfg["sources"]))).with_outputs(QUARANTINE, STATS, main="raw"))
-    quarantines.append(read[QUARANTINE])
-    stats.append(read[STATS])
-    raw, superseded = read["raw"] | "LatestVersions" >> LatestVersions()
-    stats.append(superseded)
-
-    extracted = raw | "Extract" >> beam.ParDo(
-        ExtractDocuments(sources, ExtractOptions.from_config(cfg["extract"]))).with_outputs(
-        QUARANTINE, STATS, DROPPED, main="docs")
-    quarantines.append(extracted[QUARANTINE])
-    stats.append(extracted[STATS])
-    drops.append(extracted[DROPPED])
-    docs = extracted["docs"]
-    # PubMed update files: newest version of each citation, DeleteCitation honoured.
-    docs = _stage(docs, drops, "PubmedUpdates", ApplyPubmedUpdates(stage="pubmed_updates"))
-
-    # Cleaning: statistical boilerplate per source first, then each source's spec rules.
-    c = cfg["clean"]
-    # Corpus-wide cleaning defaults; a source's spec may override them.
-    rules_by_source = {name: {**s.rules, "cleaning": {"remove_urls": c["remove_urls"], **s.rules.get("cleaning", {})}}
-                       for name, s in sources.items()}
-    docs = _stage(docs, drops, "Boilerplate", clean.BoilerplateLines(c["boilerplate_min_docs"],
-                                                                     c["boilerplate_min_fraction"]))
-    docs = _stage(docs, drops, "Clean", DocumentStage("clean", clean.clean_fn(rules_by_source)))
-    docs = _stage(docs, drops, "Quality", DocumentStage("quality", quality.quality_fn(cfg["quality"])))
-    docs = _stage(docs, drops, "AbstractsWithFullText", DropAbstractsWithFullText(stage="fulltext"))
-
-    d = cfg["dedup"]
-    priority = dict(d["subset_priority"])
-    if d["exact"]:
-        docs = _stage(docs, drops, "ExactDedup", ExactDedup(priority))
-    if d["near"]:
-        params = MinHashParams.from_config(d)
-        docs = _stage(docs, drops, "NearDedup", NearDedup(params, priority))
-    docs = _stage(docs, drops, "Language", DocumentStage("language", language.language_fn(
-        language.LanguageSettings.from_config(cfg["language"], seed=seed))))
-    bench = cfg["decontamination"]
-    if bench["benchmarks"]:
-        index = decontaminate.load_benchmark_ngrams(bench["benchmarks"], bench["ngram"])
-        docs = _stage(docs, drops, "Decontaminate", DocumentStage(
-            "decontaminate", decontaminate.decontaminate_fn(index, bench["ngram"])))
-
-    # Kept documents: written for export/report, then split before packing (no document straddles splits).
-    docs | "WriteDocuments" >> WriteSorted(join_path(out_dir, "documents"), "documents", _document_key,
-                                           _encode_documents, ".parquet", size=lambda doc: len(doc.text) + 512)
-    fractions = cfg["split"]["validation_fraction"]
-    with_split = docs | "Split" >> beam.Map(lambda doc: (split.assign_split(doc.id, doc.subset, fractions, seed), doc))
-
-    tok = cfg["tokenizer"]
     if tokenizer_model is None:
-        model = docs | "TrainTokenizer" >> TrainTokenizer(tok, seed)
+        docs = _pass(p, ctx, "SampleDocuments", "tokens", documents, lambda: ([], _yield_document), tags=(DROPPED, "doc"))
+        model = docs.doc | "TrainTokenizer" >> TrainTokenizer(cfg["tokenizer"], seed)
     else:
         model = p | "GivenTokenizer" >> beam.Create([tokenizer_model])
-    model | "WriteTokenizer" >> beam.Map(lambda blob: write_bytes(join_path(out_dir, "tokenizer.model"), blob))
-    model_side = beam.pvalue.AsSingleton(model)
+    model | "WriteTokenizer" >> beam.Map(lambda blob: write_bytes(join_path(ctx.out, "tokenizer.model"), blob))
 
-    tokenized = with_split | "Tokenize" >> beam.ParDo(_Tokenize(), model_side)
-    stats.append(tokenized | "TokenStats" >> beam.Map(
-        lambda t: stat("tokens", t[4], t[0], t[1], docs=1, tokens=len(t[3]))))
-    stats.append(docs | "KeptChars" >> beam.Map(lambda doc: stat("kept_chars", doc.source, chars=len(doc.text))))
     seq_len = cfg["packing"]["seq_len"]
     m = cfg["mixture"]
     by_source = m["by"] == "source"
     if by_source:  # shares/factors name sources: every one must be a source this build reads
         from gap_pipeline.config import ConfigError
         named = m["shares"] if m["mode"] == "shares" else m["factors"] if m["mode"] == "factors" else {}
-        unknown = sorted(k for k, v in named.items() if v and k not in sources)
+        unknown = sorted(k for k, v in named.items() if v and k not in ctx.sources)
         if unknown:
             raise ConfigError(f"mixture.{m['mode']}: no source named {', '.join(unknown)} in this build "
-                              f"(mixture.by is source; sources: {', '.join(sorted(sources))})")
-    else:
-        tokenized = tokenized | "DropSource" >> beam.Map(lambda t: t[:4])
-    packed = tokenized | "Pack" >> Pack(seq_len, cfg["packing"]["buckets"], seed, by_source=by_source)
+                              f"(mixture.by is source; sources: {', '.join(sorted(ctx.sources))})")
+    fractions = cfg["split"]["validation_fraction"]
+    tokenized = _pass(p, ctx, "Tokenize", "tokens", documents,
+                      lambda blob: _tokenize_records(blob, fractions, seed, by_source),
+                      side=(beam.pvalue.AsSingleton(model),), tags=(DROPPED, STATS, "tokens"))
+    stats = [tokenized[STATS]]
+    packed = tokenized.tokens | "Pack" >> Pack(seq_len, cfg["packing"]["buckets"], seed, by_source=by_source)
     rows = packed["rows"]
     stats.append(packed["waste"] | "WasteStats" >> beam.Map(
         lambda w: stat("pack_waste", w[0], w[1], docs=0, tokens=w[2])))
@@ -257,59 +355,37 @@ def build(p: beam.Pipeline, cfg: dict[str, Any], *, parts: list[str], out_dir: s
     mix = Mix(m["mode"], m["shares"], m["factors"], seed, seq_len=seq_len, by=m["by"])
     mixed = train | "Mix" >> mix
     mix.report | "WriteMixture" >> beam.Map(lambda report: write_bytes(
-        join_path(out_dir, "_build", "mixture.json"), encode_json(report)))
+        join_path(ctx.out, "_build", "mixture.json"), encode_json(report)))
     vocab_side = beam.pvalue.AsSingleton(model | "VocabSize" >> beam.Map(_vocab_size))
     sh = cfg["shards"]
-    train_shards = mixed | "WriteTrain" >> WriteShards(join_path(out_dir, "train"), "train", seq_len, vocab_side,
+    train_shards = mixed | "WriteTrain" >> WriteShards(join_path(ctx.out, "train"), "train", seq_len, vocab_side,
                                                        sh["target_bytes"], seed, with_source=by_source)
-    val_shards = validation | "WriteValidation" >> WriteShards(join_path(out_dir, "validation"), "validation",
+    val_shards = validation | "WriteValidation" >> WriteShards(join_path(ctx.out, "validation"), "validation",
                                                                seq_len, vocab_side, sh["target_bytes"], seed,
                                                                with_source=by_source)
     ((train_shards, val_shards) | "AllShards" >> beam.Flatten()
-     | "ShardList" >> beam.combiners.ToList()
+     | "ShardList" >> beam.combiners.ToList()  # one small dict per shard
      | "WriteShardList" >> beam.Map(lambda infos: write_bytes(
-         join_path(out_dir, "_build", "shards.json"), encode_json(sorted(infos, key=lambda i: i["path"])))))
-
-    (drops | "AllDrops" >> beam.Flatten()
-     | "WriteDrops" >> WriteSorted(join_path(out_dir, "dropped"), "dropped",
-                                   lambda drop: f"{drop.stage}\t{drop.doc_id}\t{drop.to_json()}", _encode_events, ".jsonl",
-                                   size=lambda drop: 200 + len(drop.detail)))
-    (quarantines | "AllQuarantine" >> beam.Flatten()
-     | "WriteQuarantine" >> WriteSorted(join_path(out_dir, "quarantine"), "quarantine",
-                                        lambda q: f"{q.stage}\t{q.source}\t{q.url}\t{q.sha256}", _encode_events, ".jsonl",
-                                        size=lambda q: 200 + len(q.error)))
-    (stats | "AllStats" >> beam.Flatten() | "SumStats" >> beam.CombinePerKey(_sum_stats)
-     | "StatList" >> beam.combiners.ToList()
-     | "WriteStats" >> beam.Map(lambda items: write_bytes(
-         join_path(out_dir, "_build", "stats.json"), encode_json({k: list(v) for k, v in sorted(items)}))))
+         join_path(ctx.out, "_build", "shards.json"), encode_json(sorted(infos, key=lambda i: i["path"])))))
+    _write_events(ctx, "tokens", [], [], stats)
 
 
-class _Tokenize(beam.DoFn):
-    """(split, doc) -> (subset, split, doc_id, ids, source), loading the model once per worker."""
-
-    def setup(self):
-        self._sp = None
-
-    def process(self, item, model: bytes):
-        from transforms.tokenizer import encode_document, load_tokenizer
-        if self._sp is None:  # one model per pipeline: load it once per worker
-            self._sp = load_tokenizer(model)
-        split_name, doc = item
-        yield doc.subset, split_name, doc.id, encode_document(self._sp, doc.text), doc.source
-
-
-def _document_key(doc: Document) -> str:
-    # The text hash breaks ties, so two documents sharing an id still land in a fixed order.
-    return f"{doc.id}\t{hashlib.sha256(doc.text.encode('utf-8')).hexdigest()}"
-
+def build_phase(p: beam.Pipeline, phase: str, ctx: PhaseContext, tokenizer_model: bytes | None = None) -> None:
+    """Add one phase's transforms to `p`."""
+    if phase == "extract":
+        build_extract(p, ctx)
+    elif phase == "filter":
+        build_filter(p, ctx)
+    elif phase == "dedup":
+        build_dedup(p, ctx)
+    elif phase == "tokens":
+        build_tokens(p, ctx, tokenizer_model)
+    else:
+        raise ValueError(f"unknown build phase {phase!r} (phases: {', '.join(PHASES)})")
 
 def _vocab_size(model: bytes) -> int:
     from transforms.tokenizer import load_tokenizer
     return int(load_tokenizer(model).get_piece_size())
-
-
-def _encode_documents(docs: list[Document]) -> bytes:
-    return encode_parquet(DOCUMENT_SCHEMA)([doc.to_row() for doc in docs])
 
 
 def _encode_events(events: list) -> bytes:

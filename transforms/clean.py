@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from typing import Any, Iterable
+from typing import Callable, Any, Iterable
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -208,6 +208,42 @@ def remove_lines(text: str, keys: frozenset[str] | set[str]) -> tuple[str, int]:
             continue
         kept.append(line)
     return _BLANK_LINES.sub("\n\n", "\n".join(kept)).strip(), removed
+
+
+def boilerplate_fn(keys_by_source: dict[str, list[str]]) -> Callable[[Document], "Document | Drop"]:
+    """The per-document half of `BoilerplateLines` for a known table of boilerplate line keys per
+    source: remove them; a document left empty is dropped (`empty_after_boilerplate`)."""
+    tables = {source: frozenset(keys) for source, keys in keys_by_source.items()}
+    lines_removed = Metrics.counter("gap", "boilerplate:lines_removed")
+    docs_changed = Metrics.counter("gap", "boilerplate:docs_changed")
+
+    def remove(doc: Document) -> "Document | Drop":
+        keys = tables.get(doc.source)
+        if not keys:
+            return doc
+        text, removed = remove_lines(doc.text, keys)
+        if removed:
+            lines_removed.inc(removed)
+            docs_changed.inc()
+        if not text.strip():
+            return Drop(doc_id=doc.id, source=doc.source, subset=doc.subset, stage="boilerplate",
+                        reason="empty_after_boilerplate", chars=len(doc.text))
+        return doc.replace(text=text) if removed else doc
+    return remove
+
+
+def boilerplate_table(docs_per_source, line_counts, min_docs: int, min_fraction: float):
+    """(source, docs) and ((source, line key), docs) counts -> PCollection of (source, sorted keys) for
+    the lines that are boilerplate. Each (source, key) count is judged alone against its source's
+    total (a side input with one number per source); only the chosen keys are grouped per source,
+    and there are at most (lines per document / min_fraction) of them per source."""
+    totals = beam.pvalue.AsDict(docs_per_source)
+    return (line_counts
+            | "Boilerplate" >> beam.Filter(lambda kv, t: is_boilerplate(kv[1], t.get(kv[0][0], 0), min_docs,
+                                                                          min_fraction), totals)
+            | "BySource" >> beam.Map(lambda kv: kv[0])
+            | "GroupBySource" >> beam.GroupByKey()
+            | "Sorted" >> beam.MapTuple(lambda source, keys: (source, sorted(keys))))
 
 
 class _RemoveBoilerplate(beam.DoFn):

@@ -183,6 +183,24 @@ class _Route(beam.DoFn):
                 yield doc
 
 
+def near_losses(entries, payloads, params: MinHashParams):
+    """Bucket entries ((bucket key, survivor key)) and verify payloads ((id, bytes)) -> (loser id,
+    best winner's survivor key) for every verified near duplicate."""
+    # Phase 1: buckets carry survivor keys only.
+    best = entries | "BestPerBucket" >> beam.CombinePerKey(min)
+    candidates = ({"members": entries, "best": best}
+                  | "JoinBucketBest" >> beam.CoGroupByKey()
+                  | "CandidateEdges" >> beam.ParDo(_StarEdges()))
+    # Phase 2: each payload meets its candidate edges by document id, loser side then winner side.
+    at_winners = ({"winners": candidates, "payload": payloads}
+                  | "JoinLoserPayload" >> beam.CoGroupByKey()
+                  | "SendLoserToWinners" >> beam.ParDo(_SendLoserToWinners()))
+    return ({"losers": at_winners, "payload": payloads}
+            | "JoinWinnerPayload" >> beam.CoGroupByKey()
+            | "Verify" >> beam.ParDo(_VerifyAtWinner(params))
+            | "BestWinnerPerLoser" >> beam.CombinePerKey(min))
+
+
 class NearDedup(beam.PTransform):
     """PCollection[Document] -> outputs `kept` (Document) and `dropped` (Drop, detail = winner id)."""
 
@@ -196,20 +214,7 @@ class NearDedup(beam.PTransform):
         sketched = (docs
                     | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=_BATCH)
                     | "Sketch" >> beam.ParDo(_Sketch(params, self._priority)).with_outputs(PAYLOAD, main="entries"))
-        entries, payloads = sketched.entries, sketched[PAYLOAD]
-        # Phase 1: buckets carry survivor keys only.
-        best = entries | "BestPerBucket" >> beam.CombinePerKey(min)
-        candidates = ({"members": entries, "best": best}
-                      | "JoinBucketBest" >> beam.CoGroupByKey()
-                      | "CandidateEdges" >> beam.ParDo(_StarEdges()))
-        # Phase 2: each payload meets its candidate edges by document id, loser side then winner side.
-        at_winners = ({"winners": candidates, "payload": payloads}
-                      | "JoinLoserPayload" >> beam.CoGroupByKey()
-                      | "SendLoserToWinners" >> beam.ParDo(_SendLoserToWinners()))
-        losses = ({"losers": at_winners, "payload": payloads}
-                  | "JoinWinnerPayload" >> beam.CoGroupByKey()
-                  | "Verify" >> beam.ParDo(_VerifyAtWinner(params))
-                  | "BestWinnerPerLoser" >> beam.CombinePerKey(min))
+        losses = near_losses(sketched.entries, sketched[PAYLOAD], params)
         by_id = docs | "KeyById" >> beam.Map(lambda d: (d.id, d))
         return ({"doc": by_id, "loss": losses}
                 | "JoinLosses" >> beam.CoGroupByKey()

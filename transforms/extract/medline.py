@@ -425,31 +425,38 @@ def resolve_citation_versions(docs: Iterable[Document], events: Iterable[tuple[s
     newer file_seq). The newest version is dropped `deleted_citation` when a later file deleted the
     PMID (detail: that file's seq). Two records of one id in the same file: one is kept, chosen by
     content, so the result never depends on input order."""
-    versioned: list[tuple[int, Document]] = []
+    versioned = []
     for doc in docs:
         key = _versioned_key(doc)
         if key is None:
             raise ValueError(f"document {doc.id} is not a versioned PubMed citation")
-        versioned.append((key[2], doc))
+        versioned.append((key[2], doc.id, (doc.text, doc.meta, doc.title), doc))
+    kept, dropped = resolve_versions(versioned, events)
+    return kept, [Drop(doc_id=doc.id, source=doc.source, subset=doc.subset, stage=stage, reason=reason,
+                       chars=len(doc.text), detail=detail) for doc, reason, detail in dropped]
+
+
+def resolve_versions(versions: Iterable[tuple], events: Iterable[tuple[str, int]]) -> tuple[list, list[tuple]]:
+    """The decision of `resolve_citation_versions` on light records: `versions` are (file_seq, id,
+    tie-break, item); returns (kept items, [(item, reason, detail)])."""
+    versions = list(versions)
     events = list(events)
-    versions = [seq for seq, _doc in versioned] + [seq for kind, seq in events if kind == "no_document"]
-    if not versions:
+    seqs = [v[0] for v in versions] + [seq for kind, seq in events if kind == "no_document"]
+    if not seqs:
         return [], []
-    newest = max(versions)
+    newest = max(seqs)
     deleted_at = max((seq for kind, seq in events if kind == "deleted" and seq > newest), default=None)
-    kept: list[Document] = []
-    dropped: list[Drop] = []
+    kept: list = []
+    dropped: list[tuple] = []
     chosen: set[str] = set()
-    for seq, doc in sorted(versioned, key=lambda sd: (-sd[0], sd[1].id, sd[1].text, sd[1].meta, sd[1].title)):
-        if seq < newest or doc.id in chosen:
-            dropped.append(Drop(doc_id=doc.id, source=doc.source, subset=doc.subset, stage=stage,
-                                reason="superseded", chars=len(doc.text), detail=str(newest)))
+    for seq, doc_id, _tie, item in sorted(versions, key=lambda v: (-v[0], v[1], v[2])):
+        if seq < newest or doc_id in chosen:
+            dropped.append((item, "superseded", str(newest)))
         elif deleted_at is not None:
-            dropped.append(Drop(doc_id=doc.id, source=doc.source, subset=doc.subset, stage=stage,
-                                reason="deleted_citation", chars=len(doc.text), detail=str(deleted_at)))
+            dropped.append((item, "deleted_citation", str(deleted_at)))
         else:
-            chosen.add(doc.id)
-            kept.append(doc)
+            chosen.add(doc_id)
+            kept.append(item)
     return kept, dropped
 
 

@@ -1,0 +1,100 @@
+"""Per-part document files: how full texts travel between build phases without a shuffle.
+
+A build reads each raw-store part in one DoFn call and writes the documents it yields, in row order, to
+one Parquet file named after the part (`part-NNNNNN.parquet`). The next phase reads the same file, again
+in one call, so a document's text is only ever streamed through fused per-document code: cross-document
+decisions travel as small key records and meet the text again by (part number, row number).
+
+Memory is bounded by one row batch on read and one row group on write, whatever the part's size.
+Files are written to a temporary name and renamed, so a phase killed mid-file leaves no half file under
+the final name (and a rerun of the phase rewrites it).
+"""
+from __future__ import annotations
+
+from typing import Iterable, Iterator
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
+
+from schemas.document import DOCUMENT_SCHEMA, Document
+
+ROW_GROUP = 256  # documents per Parquet row group: bounds the writer's buffer
+READ_BATCH = 64
+
+
+def part_file(folder: str, part: int) -> str:
+    return FileSystems.join(folder, f"part-{part:06d}.parquet")
+
+
+def read_documents(path: str) -> Iterator[Document]:
+    """The documents of one part file, in the order they were written."""
+    with FileSystems.open(path) as fh:
+        reader = pq.ParquetFile(fh)
+        for batch in reader.iter_batches(batch_size=READ_BATCH):
+            for row in batch.to_pylist():
+                yield Document.from_row(row)
+
+
+class DocumentWriter:
+    """Streams documents into one Parquet file (zstd), `ROW_GROUP` at a time.
+
+    Local files are written beside the target and renamed on `close()`; object stores publish an
+    object only once its upload completes, so they are written in place."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.count = 0
+        self._buffer: list[dict] = []
+        self._local = "://" not in path
+        if self._local:
+            import os
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            self._tmp = path + ".tmp"
+            self._sink = open(self._tmp, "wb")
+        else:  # streamed upload: the object appears when the handle closes
+            self._sink = FileSystems.create(path)
+        self._writer = pq.ParquetWriter(self._sink, DOCUMENT_SCHEMA, compression="zstd")
+
+    def add(self, doc: Document) -> None:
+        self._buffer.append(doc.to_row())
+        self.count += 1
+        if len(self._buffer) >= ROW_GROUP:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._buffer:
+            self._writer.write_table(pa.Table.from_pylist(self._buffer, schema=DOCUMENT_SCHEMA))
+            self._buffer = []
+
+    def close(self) -> None:
+        self._flush()
+        self._writer.close()
+        self._sink.close()
+        if self._local:
+            import os
+            os.replace(self._tmp, self.path)
+
+    def abort(self) -> None:
+        try:
+            self._writer.close()
+        finally:
+            if self._local:
+                import os
+                self._sink.close()
+                try:
+                    os.remove(self._tmp)
+                except FileNotFoundError:
+                    pass
+
+
+def write_documents(path: str, docs: Iterable[Document]) -> int:
+    writer = DocumentWriter(path)
+    try:
+        for doc in docs:
+            writer.add(doc)
+    except BaseException:
+        writer.abort()
+        raise
+    writer.close()
+    return writer.count
