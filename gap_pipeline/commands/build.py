@@ -25,6 +25,13 @@ def register(sub) -> None:
     p.add_argument("--out", default="out/corpus", help="output folder or URL (default: out/corpus)")
     p.add_argument("--workers", type=int, default=None, help="local worker processes (FnApiRunner)")
     p.add_argument("--tokenizer", help="an existing sentencepiece .model instead of training one")
+    p.add_argument("--force", action="store_true",
+                   help="build into an --out that holds files a gap build did not write (they are left alone)")
+    p.add_argument("--resume", dest="resume", action="store_true", default=True,
+                   help="reuse the finished phases of an interrupted build with the same inputs and config "
+                        "(the default)")
+    p.add_argument("--no-resume", dest="resume", action="store_false",
+                   help="start every phase afresh, discarding an interrupted build's work")
     p.set_defaults(func=run, accepts_extra=True)
 
 
@@ -40,7 +47,8 @@ def run(args) -> int:
     beam_args = [a for a in getattr(args, "extra", []) if a != "--"]
     try:
         cfg = load_config(args.config or sample_config_path(), overrides)
-        manifest = run_build(cfg, args.out, beam_args=beam_args, workers=args.workers)
+        manifest = run_build(cfg, args.out, beam_args=beam_args, workers=args.workers, force=args.force,
+                             resume=args.resume)
     except (ConfigError, BuildError) as exc:
         print(f"gap build: error: {exc}", file=sys.stderr)
         return 2

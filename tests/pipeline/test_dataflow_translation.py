@@ -22,15 +22,18 @@ def test_pipeline_translates_for_dataflow(tmp_path):
         "--temp_location=gs://gap-dry-run/tmp", "--staging_location=gs://gap-dry-run/staging",
         "--dry_run=True", "--no_auth", "--sdk_location=container",
     ])
-    p = beam.Pipeline(options=options)
-    pipeline.build(p, cfg, parts=list_raw_parts(resolve_input(cfg)), out_dir="gs://gap-dry-run/corpus",
-                   sources=load_sources(cfg), tokenizer_model=None)
-    result = p.run()
-    job = result.job.proto
-    assert job.name and job.type.name == "JOB_TYPE_BATCH"
-    names = " ".join(t.unique_name for t in p.runner.proto_pipeline.components.transforms.values())
-    for stage in ("ReadRaw", "Extract", "Clean", "Quality", "ExactDedup", "NearDedup", "Language",
-                  "Decontaminate", "Split", "TrainTokenizer", "Tokenize", "Pack", "Mix", "WriteTrain",
+    ctx = pipeline.PhaseContext(cfg=cfg, sources=load_sources(cfg), parts=tuple(list_raw_parts(resolve_input(cfg))),
+                                out="gs://gap-dry-run/corpus/_build/staging", work="gs://gap-dry-run/corpus/_build/work")
+    names = ""
+    for phase in pipeline.PHASES:  # every phase is a plain Beam pipeline: each translates on its own
+        p = beam.Pipeline(options=options)
+        pipeline.build_phase(p, phase, ctx)
+        result = p.run()
+        job = result.job.proto
+        assert job.name and job.type.name == "JOB_TYPE_BATCH"
+        names += " ".join(t.unique_name for t in p.runner.proto_pipeline.components.transforms.values())
+    for stage in ("ScanRaw", "Extract", "PubmedUpdates", "Filter", "FullText", "ExactDedup", "NearDedup",
+                  "Finish", "TrainTokenizer", "Tokenize", "Pack", "Mix", "WriteTrain",
                   "WriteValidation", "WriteDrops", "WriteQuarantine"):
         assert stage in names, stage
     # Workers get the SDK container image, i.e. the job is runnable as translated.

@@ -11,7 +11,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from gap_pipeline.build import BuildError, list_raw_parts, run_build
 from gap_pipeline.config import ConfigError, validate_config
-from gap_pipeline.pipeline import QUARANTINE, ReadRawParts
+from transforms.parts import QUARANTINE, ScanRawPart, newest_versions
 from schemas.raw import RAW_SCHEMA, RawRecord
 
 
@@ -50,8 +50,8 @@ def test_bad_rows_are_quarantined_not_lost(tmp_path):
     pq.write_table(pa.Table.from_pylist(rows, schema=RAW_SCHEMA), path)
     with beam.Pipeline(runner="FnApiRunner") as p:
         out = (p | beam.Create([(0, str(path))])
-               | beam.ParDo(ReadRawParts(("cdc",))).with_outputs(QUARANTINE, "stats", main="raw"))
-        assert_that(out["raw"] | "Urls" >> beam.Map(lambda kv: kv[1][2].url), equal_to(["ok"]), label="kept")
+               | beam.ParDo(ScanRawPart(("cdc",))).with_outputs(QUARANTINE, "stats", main="raw"))
+        assert_that(out["raw"] | "Urls" >> beam.Map(lambda kv: kv[0][1]), equal_to(["ok"]), label="kept")
         assert_that(out[QUARANTINE] | "QUrls" >> beam.Map(lambda q: (q.url, "sha256" in q.error or "content_type" in q.error)),
                     equal_to([("badsum", True), ("badtype", True)]), label="quarantined")
         stats = out["stats"] | beam.Map(lambda kv: kv[0])
@@ -68,7 +68,6 @@ def test_missing_benchmark_and_tokenizer_files_are_config_errors(tmp_path):
 
 
 def test_only_the_newest_version_of_a_recrawled_page_is_built(tmp_path):
-    from gap_pipeline.pipeline import LatestVersions, STATS as _S  # noqa: F401
     old = tmp_path / "cdc" / "part-000000.parquet"
     new = tmp_path / "cdc" / "part-000001.parquet"
     old.parent.mkdir()
@@ -76,8 +75,8 @@ def test_only_the_newest_version_of_a_recrawled_page_is_built(tmp_path):
     pq.write_table(pa.Table.from_pylist([_record("page", b"new text")], schema=RAW_SCHEMA), new)
     with beam.Pipeline(runner="FnApiRunner") as p:
         read = (p | beam.Create(list(enumerate(list_raw_parts(str(tmp_path)))))
-                | beam.ParDo(ReadRawParts(())).with_outputs(QUARANTINE, "stats", main="raw"))
-        records, superseded = read["raw"] | LatestVersions()
-        assert_that(records | beam.Map(lambda r: (r.url, r.content)),
-                    equal_to([("page", b"new text"), ("other", b"x")]), label="newest")
-        assert_that(superseded, equal_to([("raw_superseded\tcdc", (1, 0, 0))]), label="superseded")
+                | beam.ParDo(ScanRawPart(())).with_outputs(QUARANTINE, "stats", main="raw"))
+        versions = newest_versions(read["raw"])
+        # Keys only: the older version's (part, row) is skipped when the part is extracted.
+        assert_that(versions.losers, equal_to([(0, 0)]), label="older")
+        assert_that(versions["stats"], equal_to([("raw_superseded\tcdc", (1, 0, 0))]), label="superseded")

@@ -159,25 +159,32 @@ def test_scrape_build_and_verify_in_a_bucket(bucket, tmp_path):
     assert "unlisted shard: train/train-00099-of-00100.arrow" in proc.stderr
 
 
-def test_a_rebuild_into_a_bucket_removes_the_previous_outputs(tmp_path):
-    """Outputs have fixed names; shards of an earlier, larger build must not survive next to a new one."""
+def test_publishing_into_a_bucket_replaces_the_previous_outputs_only(tmp_path):
+    """Outputs have fixed names; shards of an earlier, larger build must not survive next to a new one,
+    and a file the build did not write is never touched."""
     made, stop = _s3()
     try:
         from apache_beam.io.filesystems import FileSystems
         from apache_beam.options.pipeline_options import PipelineOptions
 
-        from gap_pipeline.build import clear_outputs
+        from gap_pipeline.build import _publish
 
         FileSystems.set_options(PipelineOptions(made.beam_options))
         for name in ("train/train-00011-of-00012.arrow", "validation/validation-00000-of-00001.arrow",
                      "documents/documents-00000-of-00001.parquet", "dropped/dropped-00000-of-00001.jsonl",
                      "_build/stats.json", "manifest.json", "tokenizer.model"):
             made.fs.pipe(made.key(f"corpus/{name}"), b"old")
+        for name in ("train/train-00000-of-00001.arrow", "documents/part-000000.parquet", "manifest.json"):
+            made.fs.pipe(made.key(f"corpus/_build/staging/{name}"), b"new")
         made.fs.pipe(made.key("corpus/notes/readme.txt"), b"the user's own file")
         made.fs.pipe(made.key("raw/cdc/part-000000.parquet"), b"input")
-        clear_outputs(made.url("corpus"))
+        _publish(made.url("corpus/_build/staging"), made.url("corpus"))
         made.fs.invalidate_cache()
-        assert made.fs.find(made.name) == [made.key("corpus/notes/readme.txt"), made.key("raw/cdc/part-000000.parquet")]
+        assert sorted(made.fs.find(made.name)) == sorted(
+            [made.key("corpus/notes/readme.txt"), made.key("raw/cdc/part-000000.parquet"),
+             made.key("corpus/train/train-00000-of-00001.arrow"), made.key("corpus/documents/part-000000.parquet"),
+             made.key("corpus/manifest.json")])
+        assert made.fs.cat(made.key("corpus/manifest.json")) == b"new"
     finally:
         stop()
 
