@@ -1,0 +1,84 @@
+"""A build that dies resumes at the first unfinished phase and gives the same corpus byte for byte;
+the previous corpus stays whole until the new one is verified; --out is never a folder of someone else's."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gap_pipeline.pipeline import PHASES
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _gap_build(out: Path, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gap_pipeline.cli", "build", "--out", str(out), *extra],
+                          cwd=REPO, env={**os.environ, "GAP_PROGRESS": "1", **(env or {})},
+                          capture_output=True, text=True, timeout=900)
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def one_go(tmp_path_factory) -> dict[str, bytes]:
+    out = tmp_path_factory.mktemp("one_go") / "corpus"
+    proc = _gap_build(out)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return _files(out)
+
+
+@pytest.mark.parametrize("phase", PHASES)
+def test_a_build_killed_after_a_phase_resumes_there_byte_identical(tmp_path, one_go, phase):
+    out = tmp_path / "corpus"
+    killed = _gap_build(out, env={"GAP_TEST_DIE_AFTER_PHASE": phase})
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    assert not (out / "manifest.json").exists()  # nothing published
+    resumed = _gap_build(out)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    index = PHASES.index(phase)
+    for earlier in PHASES[:index]:  # finished phases are reused, the killed one (no completion record) reruns
+        assert f"{earlier}: finished earlier, reused" in resumed.stderr
+    for later in PHASES[index:]:
+        assert f"{later}: started" in resumed.stderr
+    assert _files(out) == one_go
+    assert not (out / "_build" / "work").exists() and not (out / "_build" / "staging").exists()
+
+
+def test_a_failed_rebuild_leaves_the_previous_corpus_whole(tmp_path, one_go):
+    out = tmp_path / "corpus"
+    assert _gap_build(out).returncode == 0
+    before = _files(out)
+    killed = _gap_build(out, "--no-resume", env={"GAP_TEST_DIE_AFTER_PHASE": "tokens"})
+    assert killed.returncode == -9
+    after = {k: v for k, v in _files(out).items() if not k.startswith("_build/work/") and not k.startswith("_build/staging/")}
+    assert after == before  # manifest, shards, documents untouched while the new build was running
+
+
+def test_out_holding_foreign_files_is_refused_and_never_deleted(tmp_path):
+    out = tmp_path / "v"
+    (out / "documents").mkdir(parents=True)
+    (out / "documents" / "thesis.docx").write_bytes(b"years of work")
+    proc = _gap_build(out)
+    assert proc.returncode == 2
+    assert "is not a gap corpus" in proc.stderr and "Traceback" not in proc.stderr
+    assert (out / "documents" / "thesis.docx").read_bytes() == b"years of work"
+    forced = _gap_build(out, "--force")
+    assert forced.returncode == 0, forced.stderr[-2000:]
+    assert (out / "documents" / "thesis.docx").read_bytes() == b"years of work"  # built beside it, not over it
+    assert (out / "manifest.json").exists()
+    # The next build replaces its own files only.
+    again = _gap_build(out, "--force")
+    assert again.returncode == 0 and (out / "documents" / "thesis.docx").exists()
+
+
+def test_out_that_is_a_file_is_a_one_line_error(tmp_path):
+    target = tmp_path / "corpus"
+    target.write_text("not a folder")
+    proc = _gap_build(target)
+    assert proc.returncode == 2 and "is a file" in proc.stderr and "Traceback" not in proc.stderr
+    assert target.read_text() == "not a folder"
