@@ -265,12 +265,12 @@ def _child(raw: str, out: str, workers: int) -> None:
     from gap_pipeline.config import load_config
 
     cfg = load_config(sample_config_path(), overrides={"input": raw})
-    results = []
+    runs = []  # (pipeline, result) of every phase
     run = beam.Pipeline.run
 
-    def keep_result(self, *args, **kwargs):  # run_build does not return the PipelineResult; its metrics are wanted
+    def keep_result(self, *args, **kwargs):  # run_build does not return the PipelineResults; their metrics are wanted
         result = run(self, *args, **kwargs)
-        results.append(result)
+        runs.append((self, result))
         return result
 
     beam.Pipeline.run = keep_result
@@ -279,12 +279,16 @@ def _child(raw: str, out: str, workers: int) -> None:
     manifest = run_build(cfg, out, workers=workers)
     wall = time.perf_counter() - started
     msecs: dict[str, float] = defaultdict(float)
-    try:
-        for counter in results[0].monitoring_metrics().query()["counters"]:
-            if counter.key.metric.name == EXEC_TIME:
-                msecs[counter.key.step.split("/")[0] or "?"] += float(counter.committed or counter.attempted or 0)
-    except (AttributeError, NotImplementedError, IndexError):
-        pass
+    shuffled = {"keys": 0, "tokens": 0}
+    for pipeline_obj, result in runs:
+        try:
+            for counter in result.monitoring_metrics().query()["counters"]:
+                if counter.key.metric.name == EXEC_TIME:
+                    msecs[counter.key.step.split("/")[0] or "?"] += float(counter.committed or counter.attempted or 0)
+        except (AttributeError, NotImplementedError, IndexError):
+            pass
+        for kind, size in shuffle_bytes(pipeline_obj, result).items():
+            shuffled[kind] += size
     sources = manifest["sources"].values()
     print(json.dumps({
         "wall": wall, "accounting": manifest["accounting"], "stages": manifest.get("stages", {}),
@@ -294,18 +298,88 @@ def _child(raw: str, out: str, workers: int) -> None:
         "rss_worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "cpu_main_s": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) - cpu_before,
         "cpu_workers_s": sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2]),
-        "msecs": dict(msecs)}))
+        "msecs": dict(msecs), "shuffled": shuffled}))
+
+
+def shuffle_bytes(pipeline_obj, result) -> dict[str, int]:
+    """Bytes that went into the pipeline's shuffles, from Beam's own per-PCollection metrics: the
+    sampled mean encoded size times the element count of every GroupByKey input (CoGroupByKey and
+    Reshuffle expand to one) and every CombinePerKey input (before combiner lifting: an upper bound).
+    Split into `tokens` (packing groups) and `keys` (everything else)."""
+    from apache_beam.metrics import monitoring_infos as mis
+    try:
+        infos = list(result.monitoring_infos())
+    except (AttributeError, NotImplementedError):
+        return {}
+    counts: dict[str, int] = defaultdict(int)
+    sizes: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for info in infos:
+        pcoll = info.labels.get("PCOLLECTION")
+        if not pcoll:
+            continue
+        if info.urn == mis.ELEMENT_COUNT_URN:
+            counts[pcoll] += int(mis.extract_counter_value(info))
+        elif info.urn == mis.SAMPLED_BYTE_SIZE_URN:
+            n, total, _lo, _hi = mis.extract_distribution(info)
+            sizes[pcoll][0] += n
+            sizes[pcoll][1] += total
+    proto = pipeline_obj.to_runner_api()
+    out = {"keys": 0, "tokens": 0}
+    shuffles = ("beam:transform:group_by_key:v1", "beam:transform:combine_per_key:v1")
+    for transform in proto.components.transforms.values():
+        if transform.spec.urn not in shuffles:
+            continue
+        inside_combine = any(t.spec.urn == "beam:transform:combine_per_key:v1" and transform.unique_name.startswith(
+            t.unique_name + "/") for t in proto.components.transforms.values())
+        if inside_combine:
+            continue
+        for pcoll in transform.inputs.values():
+            n, total = sizes.get(pcoll, (0, 0))
+            if n:
+                kind = "tokens" if transform.unique_name.startswith("Pack/") else "keys"
+                out[kind] += int(total / n * counts.get(pcoll, 0))
+    return out
+
+
+def tree_rss_kb(pid: int) -> int:
+    """Resident memory of a process and all its descendants (kB), from /proc."""
+    children: dict[int, list[int]] = defaultdict(list)
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    children[int(fh.read().rsplit(")", 1)[1].split()[1])].append(int(entry))
+            except (OSError, IndexError, ValueError):
+                pass
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            with open(f"/proc/{current}/status") as fh:
+                total += next((int(line.split()[1]) for line in fh if line.startswith("VmRSS:")), 0)
+        except OSError:
+            pass
+        todo += children.get(current, [])
+    return total
 
 
 def build_in_child(raw: str, workers: int, code_root: str | Path = REPO) -> dict:
-    """Build `raw` in a fresh process with the code under `code_root` (the repository, or an older checkout)."""
+    """Build `raw` in a fresh process with the code under `code_root` (the repository, or an older checkout);
+    the whole build's memory (runner + workers, summed) is sampled every 0.2 s."""
     env = dict(os.environ, PYTHONPATH=str(code_root))
     with tempfile.TemporaryDirectory() as out:
-        proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", raw, out, str(workers)],
-                              cwd=str(code_root), env=env, capture_output=True, text=True)
+        proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--child", raw, out, str(workers)],
+                                cwd=str(code_root), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        peak = 0
+        while proc.poll() is None:
+            peak = max(peak, tree_rss_kb(proc.pid))
+            time.sleep(0.2)
+        stdout, stderr = proc.communicate()
         if proc.returncode != 0:
-            raise RuntimeError(f"build of {raw} failed:\n{proc.stderr[-4000:]}")
-        return json.loads(proc.stdout.strip().splitlines()[-1])
+            raise RuntimeError(f"build of {raw} failed:\n{stderr[-4000:]}")
+        result = json.loads(stdout.strip().split("\n")[-1])
+        result["rss_tree_mb"] = peak / 1024
+        return result
 
 
 # --------------------------------------------------------------------------------------- report
@@ -355,8 +429,11 @@ def _sample_section(quick: bool) -> list[str]:
     return lines
 
 
-SCALE_SIZES = (2500, 10000)  # full run; the whole bench must stay within ~6 minutes on 2 cores
+# Full run: 10k, 50k and 100k documents with 1 and 2 workers (about an hour on 2 cores);
+# GAP_BENCH_SCALE_SIZES=10000,100000 narrows it.
+SCALE_SIZES = tuple(int(n) for n in os.environ.get("GAP_BENCH_SCALE_SIZES", "10000,50000,100000").split(","))
 QUICK_SIZES = (800,)
+GAP_DOCS, GAP_TOKENS = 21_700_000, 48_000_000_000  # MEDITRON's GAP-Replay
 
 
 def _scale_section(quick: bool) -> list[str]:
@@ -381,105 +458,77 @@ def _scale_section(quick: bool) -> list[str]:
         f"~{NEAR:.0%} near and ~{EXACT:.0%} exact duplicates, ~{MIX['spanish']:.0%} Spanish). Mix by documents: "
         + ", ".join(f"{k} {v:.0%}" for k, v in MIX.items()) + "; by characters papers dominate. Sample config "
         "otherwise (vocab 4,000, seq_len 256, tokenizer trained in the build, decontamination on). Each build runs in "
-        "a fresh process; 1 and 2 workers one after the other. MB/s counts extracted characters, tokens/s tokens "
-        "before mixing. CPU: user+system seconds of the build process (runner; with 1 worker also the worker) and "
-        "of the worker processes. Peak RSS: `ru_maxrss` of the build process and of the largest worker. "
+        "a fresh process, all four phases; 1 and 2 workers one after the other. MB/s counts extracted characters, "
+        "tokens/s tokens before mixing. Peak RSS is the whole build: the build process and every worker process, "
+        "summed, sampled every 0.2 s from /proc. Shuffled: bytes into every GroupByKey / CoGroupByKey / "
+        "CombinePerKey of the four phases (Beam's sampled mean element size × element count, combiner inputs "
+        "counted before lifting, so an upper bound), per extracted document; tokens are the packing groups' share. "
         f"1-minute load average before the runs: {load:.2f}.",
         "",
-        "| N docs | raw records | raw MB | generate (s) | workers | wall (s) | documents/s | extracted MB/s | "
-        "tokens/s | CPU main / workers (s) | peak RSS main / worker (MB) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| N docs | raw MB | workers | wall (s) | documents/s | extracted MB/s | tokens/s | "
+        "peak RSS, whole build (MB) | shuffled keys / tokens per doc (bytes) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for n, info, gen_s, results in runs:
         for w, r in results.items():
             docs = r["accounting"]["documents"]["extracted"]
-            rss = f"{r['rss_main_mb']:.0f}" + (f" / {r['rss_worker_mb']:.0f}" if w > 1 else "")
-            cpu = f"{r['cpu_main_s']:.0f}" + (f" / {r['cpu_workers_s']:.0f}" if w > 1 else "")
-            lines.append(f"| {n:,} | {info['records']:,} | {info['raw_bytes'] / 1e6:.1f} | {gen_s:.1f} | {w} | "
-                         f"{r['wall']:.1f} | {docs / r['wall']:.0f} | {r['chars'] / r['wall'] / 1e6:.2f} | "
-                         f"{r['tokens'] / r['wall']:,.0f} | {cpu} | {rss} |")
-    if len(runs) > 1:  # the marginal rate between the two sizes: fixed costs cancel out
-        (n1, _, _, r1), (n2, _, _, r2) = runs[0], runs[-1]
-        lines.append("")
-        for w in (1, 2):
-            a, b = r1[w], r2[w]
-            docs = b["accounting"]["documents"]["extracted"] - a["accounting"]["documents"]["extracted"]
-            dt = b["wall"] - a["wall"]
-            fixed = a["wall"] - dt * (n1 / (n2 - n1))
-            grow = (b["rss_main_mb"] - a["rss_main_mb"]) / ((n2 - n1) / 1000)
-            lines.append(f"- {w} worker{'s' if w > 1 else ''}, marginal rate between N = {n1:,} and {n2:,}: "
-                         f"{docs / dt:.0f} documents/s, {(b['chars'] - a['chars']) / dt / 1e6:.2f} MB/s, "
-                         f"{(b['tokens'] - a['tokens']) / dt:,.0f} tokens/s (fixed cost by linear fit ≈ {fixed:.0f} s); "
-                         f"build-process peak RSS grows {grow:.0f} MB per 1,000 documents.")
-    n, info, _, results = runs[-1]
-    one, two = results[1], results[2]
-    acc = one["accounting"]["documents"]
-    drops = {stage: sum(v["dropped"].values()) for stage, v in one["stages"].items()}
-    lines += [
-        "",
-        f"At N = {n:,}: {acc['extracted']:,} documents extracted, {acc['kept']:,} kept; drops by stage: "
-        + ", ".join(f"{k} {v:,}" for k, v in sorted(drops.items()) if v) + ".",
-        "",
-        f"Where the time goes at N = {n:,}: Beam's own per-transform execution time "
-        "(`ptransform_execution_time:total_msecs`, sampled by the SDK harness: no profiler, nothing added to the "
-        "run), summed per top-level pipeline step. With 1 worker, wall minus that sum is the runner's own work "
-        "(bundle scheduling, encoding/decoding every element between fused stages and at each shuffle, in-memory "
-        "PCollection buffers), pipeline construction and the manifest.",
-        "",
-        "| step | 1 worker: s | share of wall | 2 workers: s (sum of both) |",
-        "|---|---|---|---|",
-    ]
-    ranked = sorted(((k, v) for k, v in one["msecs"].items() if v), key=lambda kv: -kv[1])
-    top, rest = ranked[:12], ranked[12:]
-    for step, ms in top:
-        lines.append(f"| {step} | {ms / 1000:.1f} | {ms / 1000 / one['wall']:.0%} | "
-                     f"{two['msecs'].get(step, 0) / 1000:.1f} |")
-    rest_ms = sum(ms for _, ms in rest)
-    rest_two = sum(ms for step, ms in two["msecs"].items() if step not in dict(top))
-    lines.append(f"| {len(rest)} other steps | {rest_ms / 1000:.1f} | {rest_ms / 1000 / one['wall']:.0%} | "
-                 f"{rest_two / 1000:.1f} |")
+            sh = r.get("shuffled", {})
+            lines.append(f"| {n:,} | {info['raw_bytes'] / 1e6:.1f} | {w} | {r['wall']:.1f} | {docs / r['wall']:.0f} | "
+                         f"{r['chars'] / r['wall'] / 1e6:.2f} | {r['tokens'] / r['wall']:,.0f} | "
+                         f"{r['rss_tree_mb']:,.0f} | {sh.get('keys', 0) / docs:,.0f} / {sh.get('tokens', 0) / docs:,.0f} |")
+    lines += [""] + _scale_notes(runs)
+    n, _, _, results = runs[-1]
+    one = results[1]
+    ranked = sorted(((k, v) for k, v in one["msecs"].items() if v), key=lambda kv: -kv[1])[:10]
+    lines += ["", f"Where the time goes at N = {n:,}, 1 worker: Beam's own per-transform execution time "
+              "(`ptransform_execution_time:total_msecs`, sampled by the SDK harness), per top-level step of the "
+              "four phases; wall minus their sum is the runner's own work, phase start-up and the manifest.", "",
+              "| step | s | share of wall |", "|---|---|---|"]
+    for step, ms in ranked:
+        lines.append(f"| {step} | {ms / 1000:.1f} | {ms / 1000 / one['wall']:.0%} |")
     inside = sum(one["msecs"].values()) / 1000
-    lines.append(f"| **runner, start-up, manifest** (wall − sum) | {one['wall'] - inside:.1f} | "
-                 f"{(one['wall'] - inside) / one['wall']:.0%} | |")
-    lines += ["", *_scale_notes(runs), ""]
+    lines.append(f"| runner, start-up, manifest (wall − all steps) | {one['wall'] - inside:.1f} | "
+                 f"{(one['wall'] - inside) / one['wall']:.0%} |")
     return lines
 
 
 def _scale_notes(runs: list) -> list[str]:
-    """What the numbers say about the runner (computed from this run, so the text cannot go stale)."""
-    n, _, _, results = runs[-1]
-    one, two = results[1], results[2]
-    inside = sum(one["msecs"].values()) / 1000
-    top_step, top_ms = max(one["msecs"].items(), key=lambda kv: kv[1])
-    notes = [
-        f"- Largest single step at N = {n:,}: {top_step}, {top_ms / 1000 / one['wall']:.0%} of the 1-worker wall "
-        f"time; the runner's own share is {(one['wall'] - inside) / one['wall']:.0%}.",
-        f"- 2 workers: {one['wall'] / two['wall']:.2f}x the 1-worker speed on 2 cores. CPU: "
-        f"{two['cpu_workers_s']:.0f} s in the workers + {two['cpu_main_s']:.0f} s in the runner = "
-        f"{two['cpu_workers_s'] + two['cpu_main_s']:.0f} CPU-s, against {one['cpu_main_s']:.0f} for the 1-worker "
-        f"build ({(two['cpu_workers_s'] + two['cpu_main_s']) / one['cpu_main_s'] - 1:+.0%}: with `multi_processing` "
-        "every element is encoded, sent to a worker process over gRPC and decoded); of the "
-        f"{2 * two['wall']:.0f} core-seconds the run had, "
-        f"{2 * two['wall'] - two['cpu_workers_s'] - two['cpu_main_s']:.0f} went unused — a core idles while the "
-        "runner moves data between stages and while a step that reduces to one key runs (tokenizer sample, "
-        "mixture, shard and file lists). Both are the FnApiRunner's costs, not a stage's; a distributed runner "
-        "(Dataflow, Flink, Spark) is the way to scale out.",
+    """Ratios and the GAP-Replay projection, computed from this run's numbers (so the text cannot go stale)."""
+    notes = []
+    (n1, _, _, first), (n2, _, _, last) = runs[0], runs[-1]
+    for w in (1, 2):
+        a, b = first[w], last[w]
+        da, db = a["accounting"]["documents"]["extracted"], b["accounting"]["documents"]["extracted"]
+        notes.append(f"- {w} worker{'s' if w > 1 else ''}: peak RSS at N = {n2:,} is {b['rss_tree_mb'] / a['rss_tree_mb']:.2f}x "
+                     f"the peak at N = {n1:,} ({a['rss_tree_mb']:,.0f} -> {b['rss_tree_mb']:,.0f} MB, for "
+                     f"{n2 / n1:.0f}x the documents); documents/s {da / a['wall']:.0f} -> {db / b['wall']:.0f} "
+                     f"({(db / b['wall']) / (da / a['wall']):.2f}x).")
+    one = last[1]
+    docs = one["accounting"]["documents"]["extracted"]
+    keys_per_doc = one["shuffled"]["keys"] / docs
+    tokens = max(1, one["tokens"])
+    bytes_per_token = one["shuffled"]["tokens"] / tokens
+    rate = docs / one["wall"]
+    tok_rate = tokens / one["wall"]
+    hours_docs = GAP_DOCS / rate / 3600
+    hours_tokens = GAP_TOKENS / tok_rate / 3600
+    shuffle_gb = (keys_per_doc * GAP_DOCS + bytes_per_token * GAP_TOKENS) / 1e9
+    notes += [
+        "",
+        "Projection to MEDITRON's GAP-Replay (21.7M documents, 48B tokens) on Dataflow, from the 1-worker run at "
+        f"N = {n2:,} (one worker process on one core of this machine; a Dataflow vCPU is taken as equal):",
+        f"- Worker time: documents bound it at {GAP_DOCS:,} / {rate:.0f} documents/s = {hours_docs:,.0f} vCPU-hours; "
+        f"tokens bound it at {GAP_TOKENS:,} / {tok_rate:,.0f} tokens/s = {hours_tokens:,.0f} vCPU-hours (GAP-Replay's "
+        "papers are far longer than the generated mix, so the token bound is the realistic one): "
+        f"≈ {max(hours_docs, hours_tokens) / 100:,.0f} hours on 100 vCPUs.",
+        f"- Shuffle: {keys_per_doc:,.0f} bytes of keys per document × {GAP_DOCS:,} + {bytes_per_token:.1f} bytes per "
+        f"token × {GAP_TOKENS:,} tokens into packing ≈ {shuffle_gb:,.0f} GB.",
+        "- Peak memory per worker and the largest single group do not depend on the corpus: they are set by "
+        "configuration (DESIGN.md, 'What bounds each step'): a part file's row group (256 documents) and one "
+        "document's extraction in the per-part passes; one packing group of `packing.bucket_tokens` tokens "
+        "(token ids held as a list of Python ints while the group is packed); a shard of `shards.target_bytes`; "
+        "the tokenizer sample of `tokenizer.train_max_chars` characters.",
     ]
-    if len(runs) > 1:
-        (n1, _, _, r1) = runs[0]
-        per_k = (n - n1) / 1000
-        runner_growth = (two["rss_main_mb"] - r1[2]["rss_main_mb"]) / per_k
-        worker_growth = (two["rss_worker_mb"] - r1[2]["rss_worker_mb"]) / per_k
-        notes.append(
-            f"- Memory: with 2 workers the runner process, which runs none of the pipeline's transforms, grows "
-            f"{runner_growth:.0f} MB per 1,000 documents ({r1[2]['rss_main_mb']:.0f} -> {two['rss_main_mb']:.0f} MB) "
-            f"and the largest worker {worker_growth:.0f} MB ({r1[2]['rss_worker_mb']:.0f} -> "
-            f"{two['rss_worker_mb']:.0f} MB): the FnApiRunner keeps the PCollections passed between fused stages in "
-            "memory (encoded) and hands each worker its whole share of a stage as one bundle "
-            "(`ListBuffer.partition(num_workers)`), so a local build needs memory in proportion to the corpus. "
-            "What the pipeline's own steps hold is capped by configuration (`WriteSorted` files of at most "
-            "128 MB, the tokenizer sample at most `tokenizer.train_max_chars`); beyond a few tens of thousands of "
-            "documents, use a distributed runner.")
     return notes
 
 
