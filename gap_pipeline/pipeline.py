@@ -140,12 +140,12 @@ def _write_events(ctx: PhaseContext, phase: str, drops: list, quarantines: list,
 
 
 def _pass(pipeline, ctx: PhaseContext, label: str, phase: str, read_folder: str, make, *, skips=None,
-          write: bool = False, side=(), tags=(DROPPED,)):
+          only=None, write: bool = False, side=(), tags=(DROPPED,)):
     """One DocumentPass over every part file of `read_folder`."""
     from transforms.parts import DocumentPass, ProgressMarker, parts_with_skips
     out = ctx.docs_folder(phase) if write else None
     progress = ProgressMarker(ctx.folder(phase, "progress", label))
-    return (parts_with_skips(pipeline, label, ctx.part_files(read_folder), skips)
+    return (parts_with_skips(pipeline, label, ctx.part_files(read_folder), skips, only)
             | label >> beam.ParDo(DocumentPass(make, out, progress), *side).with_outputs(*tags, main="main"))
 
 
@@ -240,12 +240,15 @@ def _dedup_key(doc: Document, part: int, row: int, priority: dict):
     yield beam.pvalue.TaggedOutput("key", doc_key(doc, part, row, priority, exact=True))
 
 
-def _sketch_records(doc: Document, _part: int, _row: int, params, priority: dict):
+def _bucket_entries(doc: Document, _part: int, _row: int, params, priority: dict):
     from transforms.dedup.near import sketch
-    entries, payloads = sketch([doc], params, priority)
-    for entry in entries:
+    for entry in sketch([doc], params, priority)[0]:
         yield beam.pvalue.TaggedOutput("entry", entry)
-    for payload in payloads:
+
+
+def _payloads(doc: Document, _part: int, _row: int, params, priority: dict):
+    from transforms.dedup.near import sketch
+    for payload in sketch([doc], params, priority)[1]:
         yield beam.pvalue.TaggedOutput("payload", payload)
 
 
@@ -277,10 +280,17 @@ def build_dedup(p: beam.Pipeline, ctx: PhaseContext) -> None:
     all_drops = [drops]
     if d["near"]:
         params = MinHashParams.from_config(d)
+        from transforms.dedup.near import candidate_edges
+        from transforms.keys import candidate_refs
         sketches = _pass(p, ctx, "Sketch", "dedup", filtered,
-                         lambda: ([], lambda doc, part, row: _sketch_records(doc, part, row, params, priority)),
-                         skips=refs, tags=(DROPPED, "entry", "payload"))
-        near = (survivors, sketches.entry, sketches.payload) | "NearDedup" >> NearDedupKeys(params)
+                         lambda: ([], lambda doc, part, row: _bucket_entries(doc, part, row, params, priority)),
+                         skips=refs, tags=(DROPPED, "entry"))
+        candidates = candidate_edges(sketches.entry)
+        # Verify payloads (up to `verify_hashes` x 4 bytes each) only for the documents an edge names.
+        payloads = _pass(p, ctx, "Payloads", "dedup", filtered,
+                         lambda: ([], lambda doc, part, row: _payloads(doc, part, row, params, priority)),
+                         only=candidate_refs(candidates, survivors), tags=(DROPPED, "payload"))
+        near = (survivors, candidates, payloads.payload) | "NearDedup" >> NearDedupKeys(params)
         near_drops, near_refs = _refs(near[DROPPED], "Near")
         all_drops.append(near_drops)
         refs = (refs, near_refs) | "AllRefs" >> beam.Flatten()

@@ -172,19 +172,30 @@ def _route_near(item, stage: str, reason: str):
             yield KEPT, key, None
 
 
+def candidate_refs(candidates, keys):
+    """The (part, row) of every document a candidate edge names (loser or winner): only these need a
+    verify payload, so the payloads shuffled are a few per duplicate, not one per document."""
+    named = (candidates
+             | "EdgeIds" >> beam.FlatMap(lambda edge: [(edge[0], True), (edge[1][3], True)])
+             | "DistinctIds" >> beam.CombinePerKey(lambda flags: True))
+    return ({"named": named, "key": keys | "KeysById" >> beam.Map(lambda k: (k.id, k))}
+            | "JoinNamed" >> beam.CoGroupByKey()
+            | "NamedRefs" >> beam.FlatMap(lambda item: [k.ref for k in item[1]["key"]] if item[1]["named"] else []))
+
+
 class NearDedupKeys(beam.PTransform):
-    """Near dedup from precomputed sketches: `keys` (DocKey), `entries` ((bucket key, survivor key))
-    and `payloads` ((id, verify payload)) -> `kept` / `dropped`. The buckets, stars and verification
-    are `transforms.dedup.near`'s own (`near_losses`)."""
+    """Near dedup from precomputed bucket entries: (`keys` (DocKey), `candidates` (from
+    `transforms.dedup.near.candidate_edges`), `payloads` ((id, verify payload) of the candidates'
+    documents)) -> `kept` / `dropped`. Verification is `transforms.dedup.near`'s own."""
 
     def __init__(self, params):
         super().__init__()
         self._params = params
 
     def expand(self, inputs):
-        from transforms.dedup.near import REASON, STAGE, near_losses
-        keys, entries, payloads = inputs
-        losses = near_losses(entries, payloads, self._params)
+        from transforms.dedup.near import REASON, STAGE, verified_losses
+        keys, candidates, payloads = inputs
+        losses = verified_losses(candidates, payloads, self._params)
         routed = ({"key": keys | "ById" >> beam.Map(lambda k: (k.id, k)), "loss": losses}
                   | "JoinLosses" >> beam.CoGroupByKey()
                   | "Route" >> beam.FlatMap(_route_near, STAGE, REASON))

@@ -38,10 +38,13 @@ def sum_stats(values: Iterable[tuple[int, int, int]]) -> tuple[int, int, int]:
     return d, c, t
 
 
-def parts_with_skips(pipeline, label: str, paths: Sequence[str], skips=None):
+def parts_with_skips(pipeline, label: str, paths: Sequence[str], skips=None, only=None):
     """(part, {"path": [path], "skip": [row, ...]}) for every part; `skips` is a PCollection of
-    (part, row) or None. Every part appears, with or without rows to skip."""
+    (part, row) or None. Every part appears, with or without rows to skip. With `only` ((part, row)
+    pairs) instead, the group has "only": the rows to read, all others are skipped."""
     listed = pipeline | f"{label}Parts" >> beam.Create(list(enumerate(paths)))
+    if only is not None:
+        return {"path": listed, "only": only} | f"{label}JoinOnly" >> beam.CoGroupByKey()
     if skips is None:
         return listed | f"{label}NoSkips" >> beam.MapTuple(lambda part, path: (part, {"path": [path], "skip": []}))
     return {"path": listed, "skip": skips} | f"{label}JoinSkips" >> beam.CoGroupByKey()
@@ -108,12 +111,15 @@ class DocumentPass(beam.DoFn):
         chain, emit = self._stages(side)
         part, grouped = element
         path = list(grouped["path"])[0]
-        skip = set(grouped["skip"])
+        skip = set(grouped.get("skip", ()))
+        only = set(grouped["only"]) if "only" in grouped else None
+        if only is not None and not only:
+            return  # nothing wanted from this part: not even opened
         writer = DocumentWriter(part_file(self._out, part)) if self._out else None
         written = seen = 0
         try:
             for row, doc in enumerate(read_documents(path)):
-                if row in skip:
+                if row in skip or (only is not None and row not in only):
                     continue
                 seen += 1
                 result = chain(doc)

@@ -183,15 +183,19 @@ class _Route(beam.DoFn):
                 yield doc
 
 
-def near_losses(entries, payloads, params: MinHashParams):
-    """Bucket entries ((bucket key, survivor key)) and verify payloads ((id, bytes)) -> (loser id,
-    best winner's survivor key) for every verified near duplicate."""
-    # Phase 1: buckets carry survivor keys only.
+def candidate_edges(entries):
+    """Phase 1: bucket entries ((bucket key, survivor key)) -> candidate edges (loser id, winner
+    survivor key), each bucket member to the bucket's best. Buckets carry survivor keys only."""
     best = entries | "BestPerBucket" >> beam.CombinePerKey(min)
-    candidates = ({"members": entries, "best": best}
-                  | "JoinBucketBest" >> beam.CoGroupByKey()
-                  | "CandidateEdges" >> beam.ParDo(_StarEdges()))
-    # Phase 2: each payload meets its candidate edges by document id, loser side then winner side.
+    return ({"members": entries, "best": best}
+            | "JoinBucketBest" >> beam.CoGroupByKey()
+            | "CandidateEdges" >> beam.ParDo(_StarEdges()))
+
+
+def verified_losses(candidates, payloads, params: MinHashParams):
+    """Phase 2: each payload ((id, bytes)) meets its candidate edges by document id, loser side then
+    winner side -> (loser id, best winner's survivor key) for every verified near duplicate. Only the
+    documents named by an edge need a payload."""
     at_winners = ({"winners": candidates, "payload": payloads}
                   | "JoinLoserPayload" >> beam.CoGroupByKey()
                   | "SendLoserToWinners" >> beam.ParDo(_SendLoserToWinners()))
@@ -199,6 +203,11 @@ def near_losses(entries, payloads, params: MinHashParams):
             | "JoinWinnerPayload" >> beam.CoGroupByKey()
             | "Verify" >> beam.ParDo(_VerifyAtWinner(params))
             | "BestWinnerPerLoser" >> beam.CombinePerKey(min))
+
+
+def near_losses(entries, payloads, params: MinHashParams):
+    """Both phases: bucket entries and verify payloads -> (loser id, best winner's survivor key)."""
+    return verified_losses(candidate_edges(entries), payloads, params)
 
 
 class NearDedup(beam.PTransform):
