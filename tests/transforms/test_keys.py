@@ -1,0 +1,112 @@
+"""Cross-document decisions on key records (transforms/keys.py) equal the plain functions that decide on
+whole documents: exact dedup, near dedup, abstracts with full text, PubMed update files."""
+from __future__ import annotations
+
+import json
+import random
+
+import apache_beam as beam
+from apache_beam.testing.util import assert_that, equal_to
+
+from schemas.document import Document
+from transforms.dedup.exact import choose_survivors
+from transforms.dedup.near import MinHashParams, candidate_edges, near_duplicates, sketch
+from transforms.extract.medline import UPDATE_LIST_KEY, apply_pubmed_updates, drop_abstracts_with_full_text
+from transforms.keys import (DROPPED, KEPT, ExactDedupKeys, FullTextKeys, NearDedupKeys, PubmedUpdateKeys,
+                             candidate_refs, doc_key)
+
+PRIORITY = {"guidelines": 0, "papers": 1, "abstracts": 2, "replay": 3}
+WORDS = [f"w{i}" for i in range(400)]
+
+
+def _text(rng: random.Random, n: int = 120) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(n))
+
+
+def _doc(i: int, subset: str, text: str, **meta) -> Document:
+    return Document(id=f"d{i:03d}", source=f"s{i % 3}", subset=subset, title="", text=text, url="", license="cc0",
+                    lang="en", lang_score=1.0, meta=json.dumps(meta, sort_keys=True))
+
+
+def _corpus() -> list[Document]:
+    rng = random.Random(7)
+    docs = []
+    for i in range(40):
+        docs.append(_doc(i, ["guidelines", "papers", "replay"][i % 3], _text(rng), year=2000 + i % 20))
+    for i in range(10):  # exact copies (case and spacing differ)
+        docs.append(_doc(100 + i, "replay", "  " + docs[i].text.upper() + " "))
+    for i in range(10):  # near copies: 1 of 120 words changed (Jaccard ~0.92)
+        words = docs[10 + i].text.split()
+        for j in rng.sample(range(len(words)), 1):
+            words[j] = rng.choice(WORDS)
+        docs.append(_doc(200 + i, "guidelines", " ".join(words)))
+    return docs
+
+
+def _check(transform_input, transform, want_kept: list[str], want_dropped: list[tuple]) -> None:
+    """Run `transform` and assert its kept ids and drops (id, stage, reason, detail, chars)."""
+    with beam.Pipeline(runner="FnApiRunner") as p:
+        out = transform_input(p) | transform
+        assert_that(out[KEPT] | "K" >> beam.Map(lambda k: k.id), equal_to(want_kept), label="kept")
+        assert_that(out[DROPPED] | "D" >> beam.MapTuple(lambda k, d: (d.doc_id, d.stage, d.reason, d.detail, d.chars)),
+                    equal_to(want_dropped), label="dropped")
+
+
+def test_exact_dedup_on_keys_equals_the_document_version():
+    docs = _corpus()
+    keys = [doc_key(d, 0, i, PRIORITY, exact=True) for i, d in enumerate(docs)]
+    want_kept, want_dropped = choose_survivors(docs, PRIORITY)
+    assert len(want_dropped) == 10
+    _check(lambda p: p | beam.Create(keys), ExactDedupKeys(), [d.id for d in want_kept],
+           [(d.id, "dedup_exact", "exact_duplicate", winner, len(d.text)) for d, winner in want_dropped])
+
+
+def test_near_dedup_on_sketches_equals_the_document_version():
+    docs = _corpus()[:40] + _corpus()[50:]  # no exact copies: near copies only
+    params = MinHashParams(threshold=0.8)
+    keys = [doc_key(d, 0, i, PRIORITY) for i, d in enumerate(docs)]
+    entries, payloads = sketch(docs, params, PRIORITY)
+    with beam.Pipeline(runner="FnApiRunner") as p:
+        key_pc = p | "Keys" >> beam.Create(keys)
+        candidates = candidate_edges(p | "Entries" >> beam.Create(entries))
+        refs = candidate_refs(candidates, key_pc)
+        # Payloads are needed only for the documents of candidate pairs, not for every document.
+        assert_that(refs | "Count" >> beam.combiners.Count.Globally(),
+                    lambda counts: None if 20 <= counts[0] < len(docs) else (_ for _ in ()).throw(
+                        AssertionError(f"{counts[0]} payloads for {len(docs)} documents")), label="few payloads")
+        by_ref = {(0, i): payload for i, payload in enumerate(dict(payloads)[d.id] for d in docs)}
+        wanted = refs | "Payloads" >> beam.Map(lambda ref: (docs[ref[1]].id, by_ref[ref]))
+        out = (key_pc, candidates, wanted) | NearDedupKeys(params)
+        want = sorted(near_duplicates(docs, params, PRIORITY).items())
+        assert len(want) >= 8
+        assert_that(out[DROPPED] | beam.MapTuple(lambda k, d: (d.doc_id, d.detail)), equal_to(want))
+
+
+def test_full_text_on_keys_equals_the_document_version():
+    rng = random.Random(3)
+    docs = [_doc(i, "papers", _text(rng), pmid=str(1000 + i)) for i in range(5)]
+    docs += [_doc(10 + i, "abstracts", _text(rng), pmid=str(1000 + i * 2)) for i in range(5)]
+    docs += [_doc(20, "abstracts", _text(rng), pmcid="4")]
+    keys = [doc_key(d, 0, i, PRIORITY) for i, d in enumerate(docs)]
+    want_kept, want_dropped = drop_abstracts_with_full_text(docs, stage="fulltext")
+    assert len(want_dropped) == 3
+    _check(lambda p: p | beam.Create(keys), FullTextKeys("fulltext"), [d.id for d in want_kept],
+           [(d.doc_id, d.stage, d.reason, d.detail, d.chars) for d in want_dropped])
+
+
+def test_pubmed_updates_on_keys_equal_the_document_version():
+    from gap_pipeline.pipeline import _citation_records
+    rng = random.Random(5)
+    docs = [_doc(i, "abstracts", _text(rng), pmid=str(i % 4), file_seq=1 + i // 4) for i in range(10)]
+    docs.append(_doc(50, "abstracts", "", **{UPDATE_LIST_KEY: {"file_seq": 3, "deleted_pmids": ["1"],
+                                                                  "pmids_without_document": ["2"]}}))
+    docs.append(_doc(51, "guidelines", _text(rng)))
+    tagged = {"citation": [], "event": [], "update_list": [], "other": []}
+    for i, d in enumerate(docs):
+        for out in _citation_records(d, 0, i, PRIORITY):
+            tagged[out.tag].append(out.value)
+    want_kept, want_dropped = apply_pubmed_updates(docs)
+    assert {d.reason for d in want_dropped} == {"superseded", "deleted_citation", "update_list"}
+    _check(lambda p: tuple(p | f"C{t}" >> beam.Create(v) for t, v in tagged.items()),
+           PubmedUpdateKeys("pubmed_updates"), [d.id for d in want_kept],
+           [(d.doc_id, d.stage, d.reason, d.detail, d.chars) for d in want_dropped])
