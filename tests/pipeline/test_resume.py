@@ -82,3 +82,29 @@ def test_out_that_is_a_file_is_a_one_line_error(tmp_path):
     proc = _gap_build(target)
     assert proc.returncode == 2 and "is a file" in proc.stderr and "Traceback" not in proc.stderr
     assert target.read_text() == "not a folder"
+
+
+def test_progress_line_counts_finished_parts(tmp_path):
+    from gap_pipeline.build import Progress
+    from gap_pipeline.pipeline import PhaseContext
+    from transforms.parts import ProgressMarker
+
+    ctx = PhaseContext(cfg={}, sources={}, parts=("a", "b", "c"), out=str(tmp_path / "s"), work=str(tmp_path / "w"))
+    marker = ProgressMarker(ctx.folder("filter", "progress", "Filter"))
+    marker(0, 120)
+    marker(2, 30)
+    line = Progress(ctx, "filter", 1).line()
+    assert "phase 2/4 filter" in line and "2 part passes done (150 documents)" in line
+
+
+def test_dataflow_jobs_print_their_console_link(capsys):
+    from types import SimpleNamespace
+
+    from gap_pipeline.build import _console_link
+
+    _console_link(SimpleNamespace(job_id=lambda: "2026-11-28_01", _job=SimpleNamespace(location="europe-west1",
+                                                                                        projectId="proj")))
+    assert ("https://console.cloud.google.com/dataflow/jobs/europe-west1/2026-11-28_01?project=proj"
+            in capsys.readouterr().err)
+    _console_link(SimpleNamespace())  # a local runner's result: nothing printed
+    assert capsys.readouterr().err == ""
