@@ -7,6 +7,8 @@ bounded sample of windows).
 from __future__ import annotations
 
 import json
+
+from schemas.jsonl import jsonl_stream_lines
 import sys
 
 DESCRIPTION = "Identify the language of text on stdin (seeded langdetect on sampled windows)"
@@ -38,9 +40,7 @@ def run(args) -> int:
         print(json.dumps(identify(sys.stdin.read())))
         return 0
     failures = 0
-    for line_no, line in enumerate(sys.stdin, 1):
-        if not line.strip():
-            continue
+    for line_no, line in jsonl_stream_lines(sys.stdin):
         try:
             obj = json.loads(line)
             if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
