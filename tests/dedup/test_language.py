@@ -195,3 +195,23 @@ def test_fast_path_answers_exactly_as_langdetect(realdata):
         for trials in (1, 2):
             assert _fast_langdetect(sample, 0, trials) == _langdetect(sample, 0, trials), sample[:80]
     assert _fast_langdetect(ES * 3, 5, 7) == _langdetect(ES * 3, 5, 7)
+
+
+def test_mixed_language_set_from_real_text(realdata):
+    """Real texts assembled into mixed documents (tests/dedup/langid_set.py): the stage keeps a document
+    exactly when English holds most of its letters, and its English share is close to the true one."""
+    from tests.dedup.langid_set import mixed_documents
+
+    settings = LanguageSettings()
+    items = mixed_documents(realdata, per_kind=4)
+    assert {kind for kind, *_ in items} >= {"foreign main + English navigation", "unknown language + English navigation",
+                                            "English paper + foreign abstract", "foreign paper + English abstract"}
+    decisions = [judge(text, settings) for _, _, _, text, _ in items]
+    correct = sum((d.reason is None) == keep for d, (_, _, keep, _, _) in zip(decisions, items))
+    assert correct / len(items) >= 0.95
+    errors = [abs(d.shares.get("en", 0.0) - en) for d, (*_, en) in zip(decisions, items)]
+    assert sum(errors) / len(errors) < 0.06
+    # the single-sample detector kept most unknown-language pages with English navigation as English
+    nav = [text for kind, _, _, text, _ in items if kind == "unknown language + English navigation"]
+    assert sum(detect_language_sampled(t, settings)[0] == "en" for t in nav) > len(nav) // 2
+    assert not any(judge(t, settings).reason is None for t in nav)
