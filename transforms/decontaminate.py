@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from schemas.document import Document
+from schemas.jsonl import jsonl_stream_lines
 from schemas.events import Drop
 from transforms.stage import make_drop
 
@@ -81,9 +82,7 @@ def load_benchmark_ngrams(paths: Iterable[str | Path], n: int = 13) -> Benchmark
         if not file.is_file():
             raise BenchmarkError(f"benchmark file not found: {file}")
         with file.open(encoding="utf-8") as handle:
-            for line_no, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
+            for line_no, line in jsonl_stream_lines(handle):
                 try:
                     item = json.loads(line)
                 except json.JSONDecodeError as exc:

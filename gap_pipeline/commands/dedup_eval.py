@@ -27,11 +27,11 @@ def register(sub) -> None:
 def _read_documents(path: str):
     from schemas.document import SUBSETS, Document
 
+    from schemas.jsonl import jsonl_stream_lines
+
     docs, truth, seen = [], {}, set()
     with open(path, encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
+        for line_no, line in jsonl_stream_lines(handle):
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:

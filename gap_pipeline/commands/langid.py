@@ -1,28 +1,35 @@
-"""`gap langid`: identify the language of text with the pipeline's detector (seeded langdetect on a
-bounded sample of windows).
+"""`gap langid`: the language stage's judgement of text: which languages hold its letters (windows
+over the text, scripts by Unicode ranges, seeded langdetect inside Latin/Cyrillic/Arabic/Devanagari/CJK
+text) and whether the stage would keep it.
 
-  echo "some text" | gap langid            -> {"lang": "en", "prob": 0.99}
-  gap langid --jsonl < docs.jsonl          -> one {"id", "lang", "prob"} line per {"id", "text"} line
+  echo "some text" | gap langid            -> {"lang": "en", "prob": 1.0, "shares": {"en": 1.0}, "keep": true, "reason": null}
+  gap langid --jsonl < docs.jsonl          -> one {"id", "lang", "prob", "shares", "keep", "reason"} line per {"id", "text"} line
+
+"lang" is the language holding most letters ("und": a language or script the detector does not know)
+and "prob" its share of the letters.
 """
 from __future__ import annotations
 
 import json
 import sys
 
-DESCRIPTION = "Identify the language of text on stdin (seeded langdetect on sampled windows)"
+from schemas.jsonl import jsonl_stream_lines
+
+DESCRIPTION = "Which languages hold the letters of text on stdin, and would the language stage keep it"
 
 
 def register(sub) -> None:
     p = sub.add_parser("langid", help=DESCRIPTION, description=__doc__.split("\n\n", 1)[0])
     p.add_argument("--jsonl", action="store_true", help='read {"id", "text"} lines, write one result line each')
     p.add_argument("--config", help="corpus YAML whose `language` section to use (default: shipped defaults)")
-    p.add_argument("--whole", action="store_true", help="judge the whole text instead of sampled windows")
+    p.add_argument("--whole", action="store_true",
+                   help="windows over all of the text, however long (default: at most language.max_windows)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from gap_pipeline.config import ConfigError, load_config
-    from transforms.language import LanguageSettings, detect_language, detect_language_whole
+    from transforms.language import LanguageSettings, judge
 
     try:
         cfg = load_config(args.config)
@@ -31,16 +38,16 @@ def run(args) -> int:
     settings = LanguageSettings.from_config(cfg["language"])
 
     def identify(text: str) -> dict:
-        lang, prob = detect_language_whole(text, settings.seed) if args.whole else detect_language(text, settings)
-        return {"lang": lang, "prob": round(prob, 6)}
+        decision = judge(text, settings, whole=args.whole)
+        top, share = next(iter(decision.shares.items()), (decision.lang, decision.share))
+        return {"lang": top, "prob": share, "shares": decision.shares, "keep": decision.reason is None,
+                "reason": decision.reason}
 
     if not args.jsonl:
-        print(json.dumps(identify(sys.stdin.read())))
+        print(json.dumps(identify(sys.stdin.read()), ensure_ascii=False))
         return 0
     failures = 0
-    for line_no, line in enumerate(sys.stdin, 1):
-        if not line.strip():
-            continue
+    for line_no, line in jsonl_stream_lines(sys.stdin):
         try:
             obj = json.loads(line)
             if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):

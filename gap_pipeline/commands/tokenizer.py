@@ -63,10 +63,10 @@ def iter_documents(files: list[str]) -> Iterator[tuple[str, str]]:
             for doc_id, text in zip(ids, table.column("text").to_pylist()):
                 yield doc_id or hashlib.sha256(text.encode()).hexdigest(), text
         elif path.endswith(".jsonl"):
+            from schemas.jsonl import jsonl_stream_lines
+
             with open(path, encoding="utf-8") as f:
-                for n, line in enumerate(f, 1):
-                    if not line.strip():
-                        continue
+                for n, line in jsonl_stream_lines(f):
                     try:
                         row = json.loads(line)
                         text = row["text"]

@@ -11,6 +11,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from schemas.jsonl import jsonl_lines, read_jsonl
+
 log = logging.getLogger("gap.train")
 
 # Peak dense (no sparsity) bf16 tensor-core FLOP/s from the vendors' datasheets, matched on
@@ -67,7 +69,7 @@ class MetricsLog:
             return
         kept: list[str] = []
         if resume_step > 0 and self.path.is_file():
-            for line in self.path.read_text(encoding="utf-8").splitlines():
+            for _, line in jsonl_lines(self.path.read_bytes()):
                 try:
                     record = json.loads(line)
                 except json.JSONDecodeError:
@@ -98,4 +100,4 @@ class MetricsLog:
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    return read_jsonl(Path(path).read_bytes(), where=str(path))

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.ipc
 import pyarrow.parquet as pq
 
+from schemas.jsonl import jsonl_stream_lines
 from schemas.raw import RawRecord
 
 _ARROW_SUFFIXES = (".arrow", ".feather", ".ipc")
@@ -45,13 +46,12 @@ def iter_rows(path: str, *, batch_rows: int = 4096) -> Iterator[dict[str, Any]]:
     kind = _format(path)
     if kind == "jsonl":
         with fsspec.open(path, "rt", encoding="utf-8", compression="infer") as f:
-            for n, line in enumerate(f):
-                if line.strip():
-                    try:
-                        row = json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise ValueError(f"replay: {path} line {n + 1} is not JSON: {exc}") from exc
-                    yield row if isinstance(row, dict) else {"text": row}
+            for n, line in jsonl_stream_lines(f):
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"replay: {path} line {n} is not JSON: {exc}") from exc
+                yield row if isinstance(row, dict) else {"text": row}
         return
     with fsspec.open(path, "rb") as f:
         if kind == "parquet":

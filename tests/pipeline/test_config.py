@@ -37,6 +37,10 @@ def test_override_merges_one_key_and_keeps_the_rest():
     ({"tokenizer": {"model": 5}}, "tokenizer.model"),
     ({"scrape": {"rate_limit_per_s": 0.0}}, "scrape.rate_limit_per_s"),
     ({"scrape": {"retries": -1}}, "scrape.retries"),
+    ({"language": {"min_share": 0}}, "language.min_share"),
+    ({"language": {"min_share": 1.5}}, "language.min_share"),
+    ({"language": {"min_share": "half"}}, "language.min_share"),
+    ({"language": {"min_common_words": -0.1}}, "language.min_common_words"),
     ([1, 2], "config"),
 ])
 def test_bad_values_name_the_key(user, key):

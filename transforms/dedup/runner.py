@@ -15,12 +15,13 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from schemas.document import Document
 from schemas.events import Drop, drop_from_json
+from schemas.jsonl import jsonl_lines
 
 
 def _read_lines(prefix: str) -> list[str]:
     lines: list[str] = []
     for part in sorted(Path(prefix).parent.glob(Path(prefix).name + "*")):
-        lines.extend(line for line in part.read_text(encoding="utf-8").splitlines() if line)
+        lines.extend(line for _, line in jsonl_lines(part.read_bytes()))
     return lines
 
 

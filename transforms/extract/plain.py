@@ -6,6 +6,7 @@ import json
 from schemas.document import Document, document_id
 from schemas.events import Drop
 from schemas.raw import RawRecord
+from schemas.jsonl import JsonlError, read_jsonl
 from transforms.extract.errors import ExtractError
 from transforms.extract.options import ExtractOptions
 
@@ -39,10 +40,14 @@ def extract_plain(raw: RawRecord, *, subset: str, options: ExtractOptions) -> li
     if not stripped:
         raise ExtractError("empty JSON record")
     try:
-        items = [json.loads(stripped)] if stripped.startswith("{") and "\n{" not in stripped else [
-            json.loads(line) for line in stripped.splitlines() if line.strip()]
+        if stripped.startswith("{") and "\n{" not in stripped:
+            items = [json.loads(stripped)]
+        else:  # JSON Lines: split on "\n" only (U+2028 etc. are legal inside JSON strings)
+            items = read_jsonl(stripped)
     except json.JSONDecodeError as exc:
         raise ExtractError(f"invalid JSON: {exc}") from exc
+    except JsonlError as exc:
+        raise ExtractError(str(exc)) from exc
     for n, item in enumerate(items):
         if not isinstance(item, dict) or not isinstance(item.get("text"), str):
             raise ExtractError(f"JSON item {n} has no string 'text' field")
