@@ -199,7 +199,8 @@ def build(p: beam.Pipeline, cfg: dict[str, Any], *, parts: list[str], out_dir: s
     docs = _stage(docs, drops, "Boilerplate", clean.BoilerplateLines(c["boilerplate_min_docs"],
                                                                      c["boilerplate_min_fraction"]))
     docs = _stage(docs, drops, "Clean", DocumentStage("clean", clean.clean_fn(rules_by_source)))
-    docs = _stage(docs, drops, "Quality", DocumentStage("quality", quality.quality_fn(cfg["quality"])))
+    docs = _stage(docs, drops, "Quality", DocumentStage("quality", quality.quality_fn(
+        cfg["quality"], {name: s.rules.get("quality", {}) for name, s in sources.items()})))
     docs = _stage(docs, drops, "AbstractsWithFullText", DropAbstractsWithFullText(stage="fulltext"))
 
     d = cfg["dedup"]
