@@ -214,6 +214,10 @@ def quality_reason(text: str, thresholds: dict[str, Any]) -> str | None:
         return "too_many_words"
     if n_words == 0:
         return "too_few_words"
+    # First: mis-decoded text also fails the word and symbol checks, but this names the cause.
+    if "max_garbled_ratio" in t and (garbled_count(text) / n_words > t["max_garbled_ratio"]
+                                     or latin1_letter_share(text) > LATIN1_MOJIBAKE_SHARE):
+        return "garbled_text"
     # Words for length statistics: tokens with a letter or digit (not bare "-", "|", "#").
     real = list(filter(_ALNUM.search, words))
     mean_len = sum(map(len, real)) / len(real) if real else 0.0
@@ -228,9 +232,6 @@ def quality_reason(text: str, thresholds: dict[str, Any]) -> str | None:
         digits = sum(map(str.isdigit, text))
         if non_space and digits / non_space > t["max_digit_ratio"]:
             return "too_many_digits"
-    if "max_garbled_ratio" in t and (garbled_count(text) / n_words > t["max_garbled_ratio"]
-                                     or latin1_letter_share(text) > LATIN1_MOJIBAKE_SHARE):
-        return "garbled_text"
     lines = [line.strip() for line in text.split("\n") if line.strip()]
     if "max_bullet_line_ratio" in t and lines:
         bullets = sum(1 for line in lines if _BULLET_LINE.match(line))
@@ -238,8 +239,6 @@ def quality_reason(text: str, thresholds: dict[str, Any]) -> str | None:
             return "too_many_bullet_lines"
     prose = prose_for_repetition(text)
     prose_words = prose.split()
-    if "min_prose_words" in t and len(prose_words) < t["min_prose_words"]:
-        return "too_little_prose"
     prose_lines = prose.split("\n") if prose else []
     if "max_duplicate_line_fraction" in t and prose_lines:
         seen: set[str] = set()
@@ -267,6 +266,9 @@ def quality_reason(text: str, thresholds: dict[str, Any]) -> str | None:
         alpha = len(list(filter(_ALPHA.search, words)))
         if alpha / n_words < t["min_alpha_word_fraction"]:
             return "too_few_alpha_words"
+    # Last: the checks above name a more specific fault of a page that also has little prose.
+    if "min_prose_words" in t and len(prose_words) < t["min_prose_words"]:
+        return "too_little_prose"
     if t.get("min_long_lines"):
         needed_words = int(t.get("long_line_words", 8))
         long_lines = sum(1 for line in lines if len(line.split()) >= needed_words)

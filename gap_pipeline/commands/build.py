@@ -25,6 +25,8 @@ def register(sub) -> None:
     p.add_argument("--out", default="out/corpus", help="output folder or URL (default: out/corpus)")
     p.add_argument("--workers", type=int, default=None, help="local worker processes (FnApiRunner)")
     p.add_argument("--tokenizer", help="an existing sentencepiece .model instead of training one")
+    p.add_argument("--specs-dir", help="the corpus's own source specs, beside the shipped ones (overrides the "
+                                        "config's specs_dir); a spec there with a shipped name replaces it")
     p.set_defaults(func=run, accepts_extra=True)
 
 
@@ -35,6 +37,8 @@ def run(args) -> int:
     overrides = {}
     if args.input:
         overrides["input"] = os.path.abspath(args.input) if "://" not in args.input else args.input
+    if args.specs_dir:
+        overrides["specs_dir"] = os.path.abspath(args.specs_dir)
     if args.tokenizer:
         overrides.setdefault("tokenizer", {})["model"] = os.path.abspath(args.tokenizer)
     beam_args = [a for a in getattr(args, "extra", []) if a != "--"]
