@@ -241,33 +241,7 @@ def test_duplicate_ngram_fractions_equal_the_plain_count_on_repetitive_texts():
 
 # --- quality per subset and per source; repetition on prose only ------------------------------------
 
-# (intervention, AAOS wording, comparison with ACR/OARSI, evidence) for a knee osteoarthritis synthesis.
-_RECOMMENDATIONS = [
-    ("Exercise", "we recommend supervised or unsupervised exercise to improve pain and function",
-     "The ACR strongly recommends exercise as well; OARSI lists land-based exercise as a core treatment for all.",
-     "Twenty-one trials of strengthening, aerobic and aquatic programmes reported consistent benefits on pain."),
-    ("Weight loss", "we recommend weight loss for those with a body mass index of 25 or more",
-     "The ACR agrees and quantifies the target as at least five percent of body weight; OARSI calls it core.",
-     "Benefits grew with the amount lost, and losses above ten percent improved function most."),
-    ("Topical NSAIDs", "we recommend topical nonsteroidal anti-inflammatory drugs",
-     "The ACR strongly recommends them before oral agents, and OARSI gives them its highest rating for the knee.",
-     "Gel formulations reduced pain with few systemic adverse events in trials of up to twelve weeks."),
-    ("Oral NSAIDs", "we recommend oral nonsteroidal anti-inflammatory drugs when not contraindicated",
-     "The ACR strongly recommends them, while OARSI advises caution in people with gastrointestinal or cardiovascular risk.",
-     "Pooled analyses showed moderate pain relief, with bleeding and renal harms rising with age and dose."),
-    ("Intra-articular corticosteroids", "intra-articular corticosteroid injection could be used for short-term relief",
-     "The ACR strongly recommends injections, but OARSI restricts them to flares with effusion.",
-     "Relief lasted four to six weeks; repeated injections every three months did not slow cartilage loss."),
-    ("Hyaluronic acid", "we cannot recommend intra-articular hyaluronic acid for routine use",
-     "The ACR conditionally recommends against it, whereas OARSI considers it an option for selected patients.",
-     "Large sham-controlled trials found differences below the threshold of clinical importance."),
-    ("Opioids", "tramadol may be considered, but other opioids are not recommended",
-     "The ACR conditionally recommends tramadol and recommends against other opioids; OARSI advises against both.",
-     "Dizziness, constipation and dependence outweighed modest analgesia in most trials."),
-    ("Bracing and canes", "unloader braces could be used, and a cane is recommended for those with instability",
-     "The ACR strongly recommends a cane and tibiofemoral bracing; OARSI found too little evidence for braces.",
-     "Biomechanical studies showed reduced medial compartment load during gait with both aids."),
-]
+from tests.guidelines.quality_sets import RECOMMENDATIONS as _RECOMMENDATIONS  # noqa: E402
 
 
 def _synthesis() -> str:
