@@ -6,18 +6,24 @@ has one reason name, which becomes the counter `quality:<reason>`:
 | key | reason |
 |---|---|
 | min_words / max_words | too_few_words / too_many_words |
+| max_garbled_ratio | garbled_text (mojibake sequences per ftfy, U+FFFD, control characters per word; or text
+  made mostly of Latin-1 accented letters: another single-byte codec read as cp1252) |
 | min_mean_word_length / max_mean_word_length | mean_word_too_short / mean_word_too_long |
 | max_symbol_ratio | too_many_symbols (ellipses, stray '#', private-use and box glyphs per word) |
 | max_digit_ratio | too_many_digits (digits / non-space characters) |
 | max_bullet_line_ratio | too_many_bullet_lines |
-| max_duplicate_line_fraction | duplicate_lines (lines repeating an earlier line / lines) |
-| max_top_ngram_fraction | repeated_top_ngram (2/3/4-grams; Gopher's 0.20/0.18/0.16 scaled) |
-| max_dup_ngram_fraction | duplicate_ngrams (5..10-grams; threshold - 0.01 per extra word) |
+| max_duplicate_line_fraction | duplicate_lines (prose lines repeating an earlier one / prose lines) |
+| max_top_ngram_fraction | repeated_top_ngram (2/3/4-grams of the prose; Gopher's 0.20/0.18/0.16 scaled) |
+| max_dup_ngram_fraction | duplicate_ngrams (5..10-grams of the prose; threshold - 0.01 per extra word) |
 | min_alpha_word_fraction | too_few_alpha_words |
+| min_prose_words | too_little_prose (words in running prose: menus, link lists, error pages have ~none) |
 | min_long_lines (+ long_line_words) | too_few_long_lines (lines with at least that many words) |
 
 A key that is absent or null disables its check. Markdown structure produced by extraction
-(`#` heading markers, `- ` list items) is not counted as symbols.
+(`#` heading markers, `- ` list items) is not counted as symbols. The repetition checks look at the
+prose only (`prose_for_repetition`): headings, list items, table rows and field labels repeat by design
+in curated text. Thresholds differ per subset and per source: `thresholds_for(section, subset, spec
+overrides)`; `quality_fn` resolves them per document.
 """
 from __future__ import annotations
 
