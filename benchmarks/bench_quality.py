@@ -66,7 +66,7 @@ def bench(quick: bool = False) -> str:
             good_reasons[result.reason] += 1
             dropped_names.append(f"{name} ({result.reason})")
         row[2] += before(doc) is not None
-    junk = collections.defaultdict(lambda: [0, 0, 0, 0])  # kind -> [pages, before quality, by quality, kept]
+    junk = collections.defaultdict(lambda: [0, 0, 0, 0, 0])  # kind -> [pages, pre-quality, by quality, kept, kept before]
     junk_reasons: collections.Counter = collections.Counter()
     kept_junk = []
     for kind, name, docs in junk_documents(REALDATA, per_kind=10 if quick else 30):
@@ -76,6 +76,7 @@ def bench(quick: bool = False) -> str:
             row[1] += 1
             continue
         results = [check(d) for d in docs]
+        row[4] += any(before(d) is None for d in docs)
         if all(not isinstance(r, Document) for r in results):
             row[2] += 1
             junk_reasons.update(r.reason for r in results)
@@ -102,14 +103,16 @@ def bench(quick: bool = False) -> str:
                                                        or "none")]
     if dropped_names:
         lines.append("Dropped good documents: " + ", ".join(dropped_names[:12]))
-    lines += ["", "| junk pages | pages | dropped before quality (extract/clean) | dropped by quality | kept | dropped |",
-              "|---|---|---|---|---|---|"]
-    jt = [0, 0, 0, 0]
+    lines += ["", "| junk pages | pages | dropped before quality (extract/clean) | dropped by quality | kept | dropped | "
+                  "dropped before |", "|---|---|---|---|---|---|---|"]
+    jt = [0, 0, 0, 0, 0]
     for kind in ("navigation", "link_list", "error", "boilerplate", "garbled"):
-        n, pre, by_q, kept = junk[kind]
-        jt = [jt[0] + n, jt[1] + pre, jt[2] + by_q, jt[3] + kept]
-        lines.append(f"| {kind} | {n} | {pre} | {by_q} | {kept} | {100 * (n - kept) / max(n, 1):.1f}% |")
-    lines.append(f"| **all** | {jt[0]} | {jt[1]} | {jt[2]} | {jt[3]} | **{100 * (jt[0] - jt[3]) / max(jt[0], 1):.1f}%** |")
+        n, pre, by_q, kept, kept_before = junk[kind]
+        jt = [a + b for a, b in zip(jt, (n, pre, by_q, kept, kept_before))]
+        lines.append(f"| {kind} | {n} | {pre} | {by_q} | {kept} | {100 * (n - kept) / max(n, 1):.1f}% | "
+                     f"{100 * (n - kept_before) / max(n, 1):.1f}% |")
+    lines.append(f"| **all** | {jt[0]} | {jt[1]} | {jt[2]} | {jt[3]} | **{100 * (jt[0] - jt[3]) / max(jt[0], 1):.1f}%** | "
+                 f"{100 * (jt[0] - jt[4]) / max(jt[0], 1):.1f}% |")
     lines += ["", "Quality reasons on junk: " + ", ".join(f"{r} {c}" for r, c in junk_reasons.most_common())]
     if kept_junk:
         lines.append("Junk kept: " + ", ".join(kept_junk[:12]))
