@@ -75,9 +75,12 @@ def list_raw_parts(root: str) -> list[str]:
 
 
 def load_sources(cfg: dict[str, Any]) -> dict[str, pipeline.SourceRules]:
-    from scrapers.specs import load_specs
+    from scrapers.specs import SpecError, load_corpus_specs
 
-    specs = load_specs()
+    try:  # shipped specs plus the corpus's own (config specs_dir / --specs-dir)
+        specs = load_corpus_specs(cfg.get("specs_dir") or None)
+    except SpecError as exc:
+        raise ConfigError(f"specs_dir: {exc}") from exc
     selected = cfg["sources"] or sorted(specs)
     unknown = [s for s in selected if s not in specs]
     if unknown:
@@ -86,7 +89,8 @@ def load_sources(cfg: dict[str, Any]) -> dict[str, pipeline.SourceRules]:
         name: pipeline.SourceRules(
             subset=spec["subset"], priority=int(spec.get("priority", 100)), license=spec.get("license", "unknown"),
             redistributable=bool(spec.get("redistributable", False)), publisher=spec.get("publisher", name),
-            rules={"content": spec.get("content", {}), "cleaning": spec.get("cleaning", {}), "id": name})
+            rules={"content": spec.get("content", {}), "cleaning": spec.get("cleaning", {}), "id": name,
+                   "quality": spec.get("quality", {})})
         for name, spec in specs.items() if name in selected
     }
 

@@ -55,7 +55,9 @@ def _merge(base: dict[str, Any], override: Any, path: str) -> dict[str, Any]:
             known = ", ".join(sorted(base))
             raise ConfigError(f"unknown config key {full!r} (known keys here: {known})")
         default = base[key]
-        if full in _SUBSET_MAPS:
+        if full == "quality.subsets":
+            merged[key] = _merge_quality_subsets(default, value)
+        elif full in _SUBSET_MAPS:
             if not isinstance(value, dict):
                 raise ConfigError(f"{full}: expected a mapping of subset -> number, got {_type_name(value)}")
             for subset, number in value.items():
@@ -83,6 +85,29 @@ def _merge(base: dict[str, Any], override: Any, path: str) -> dict[str, Any]:
     return merged
 
 
+def _merge_quality_subsets(default: dict[str, Any], value: Any) -> dict[str, Any]:
+    """`quality.subsets`: per subset, any quality threshold (null disables that check for the subset)."""
+    from transforms.quality import threshold_problem
+
+    if not isinstance(value, dict):
+        raise ConfigError(f"quality.subsets: expected a mapping of subset -> thresholds, got {_type_name(value)}")
+    merged = copy.deepcopy(default)
+    for subset, overrides in value.items():
+        where = f"quality.subsets.{subset}"
+        if subset not in SUBSETS:
+            raise ConfigError(f"{where}: unknown subset (known: {', '.join(SUBSETS)})")
+        if overrides is None:
+            overrides = {}
+        if not isinstance(overrides, dict):
+            raise ConfigError(f"{where}: expected a mapping of threshold -> value, got {_type_name(overrides)}")
+        for key, number in overrides.items():
+            problem = threshold_problem(key, number)
+            if problem:
+                raise ConfigError(f"{where}.{key}: {problem}")
+        merged[subset] = {**(merged.get(subset) or {}), **overrides}
+    return merged
+
+
 def _check_ranges(cfg: dict[str, Any]) -> None:
     def need(cond: bool, key: str, msg: str) -> None:
         if not cond:
@@ -97,9 +122,11 @@ def _check_ranges(cfg: dict[str, Any]) -> None:
     q = cfg["quality"]
     need(q["min_words"] >= 0, "quality.min_words", "must be >= 0")
     need(q["max_words"] > q["min_words"], "quality.max_words", "must exceed quality.min_words")
-    for k in ("max_symbol_ratio", "max_digit_ratio", "max_bullet_line_ratio", "max_duplicate_line_fraction",
-              "max_top_ngram_fraction", "max_dup_ngram_fraction", "min_alpha_word_fraction"):
-        need(0.0 <= q[k] <= 1.0, f"quality.{k}", "must be between 0 and 1")
+    from transforms.quality import threshold_problem
+    for k, v in q.items():
+        if k != "subsets":
+            problem = threshold_problem(k, v)
+            need(problem is None, f"quality.{k}", problem or "")
     d = cfg["dedup"]
     need(d["shingle_size"] >= 1, "dedup.shingle_size", "must be >= 1")
     need(d["bands"] >= 1 and d["rows"] >= 1, "dedup.bands", "bands and rows must be >= 1")
@@ -197,6 +224,8 @@ def _resolve_paths(cfg: dict[str, Any], base: Path) -> None:
     """Paths inside a config file are relative to that file, so a corpus folder can travel."""
     if cfg["input"] != "sample":
         cfg["input"] = _resolve(cfg["input"], base)
+    if cfg["specs_dir"]:
+        cfg["specs_dir"] = _resolve(cfg["specs_dir"], base)
     if cfg["tokenizer"]["model"]:
         cfg["tokenizer"]["model"] = _resolve(cfg["tokenizer"]["model"], base)
     cfg["decontamination"]["benchmarks"] = [_resolve(b, base) for b in cfg["decontamination"]["benchmarks"]]

@@ -224,11 +224,12 @@ def build_filter(p: beam.Pipeline, ctx: PhaseContext) -> None:
     rules_by_source = {name: {**s.rules, "cleaning": {"remove_urls": c["remove_urls"], **s.rules.get("cleaning", {})}}
                        for name, s in ctx.sources.items()}
     quality_cfg = cfg["quality"]
+    per_source_quality = {name: s.rules.get("quality", {}) for name, s in ctx.sources.items()}
 
     def stages(boilerplate):
         return ([("boilerplate", clean.boilerplate_fn(boilerplate)),
                  ("clean", clean.clean_fn(rules_by_source)),
-                 ("quality", quality.quality_fn(quality_cfg))], None)
+                 ("quality", quality.quality_fn(quality_cfg, per_source_quality))], None)
 
     filtered = _pass(p, ctx, "Filter", "filter", extracted, stages, skips=update_refs, write=True,
                      side=(beam.pvalue.AsDict(table),))

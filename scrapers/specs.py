@@ -123,6 +123,43 @@ def load_spec(name: str, directory: Path | None = None) -> dict[str, Any]:
     return load_spec_file(path)
 
 
+def _user_dir(specs_dir: str | Path | None) -> Path | None:
+    if specs_dir is None or str(specs_dir) == "":
+        return None
+    directory = Path(specs_dir)
+    if not directory.is_dir():
+        raise SpecError(f"specs folder not found: {directory}")
+    return directory
+
+
+def load_corpus_specs(specs_dir: str | Path | None = None) -> dict[str, dict[str, Any]]:
+    """The specs a corpus uses: the shipped ones plus those in `specs_dir` (a corpus's own, e.g. written by
+    `gap sources add`), sorted by id. A spec in `specs_dir` with a shipped spec's name replaces it (a
+    corpus may retune or relocate a shipped source without editing the installed package)."""
+    specs = load_specs()
+    user = _user_dir(specs_dir)
+    if user is not None:
+        specs.update(load_specs(user))
+    return dict(sorted(specs.items()))
+
+
+def spec_origin(name: str, specs_dir: str | Path | None = None) -> str:
+    """"user" when `specs_dir` holds the spec `name` (it replaces any shipped one), else "shipped"."""
+    user = _user_dir(specs_dir)
+    return "user" if user is not None and (user / f"{name}.yaml").is_file() else "shipped"
+
+
+def load_corpus_spec(name: str, specs_dir: str | Path | None = None) -> dict[str, Any]:
+    """One spec by id: from `specs_dir` when it is there, else the shipped one."""
+    user = _user_dir(specs_dir)
+    if user is not None and (user / f"{name}.yaml").is_file():
+        return load_spec_file(user / f"{name}.yaml")
+    if (SOURCES_DIR / f"{name}.yaml").is_file():
+        return load_spec_file(SOURCES_DIR / f"{name}.yaml")
+    known = ", ".join(load_corpus_specs(specs_dir))
+    raise SpecError(f"unknown source {name!r} (known: {known})")
+
+
 def extraction_rules(spec: dict[str, Any]) -> dict[str, Any]:
     """What the pipeline passes to transforms.extract as `rules`: the content and cleaning parts."""
     return {"content": dict(spec["content"]), "cleaning": dict(spec["cleaning"])}

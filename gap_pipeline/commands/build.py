@@ -32,6 +32,8 @@ def register(sub) -> None:
                         "(the default)")
     p.add_argument("--no-resume", dest="resume", action="store_false",
                    help="start every phase afresh, discarding an interrupted build's work")
+    p.add_argument("--specs-dir", help="the corpus's own source specs, beside the shipped ones (overrides the "
+                                        "config's specs_dir); a spec there with a shipped name replaces it")
     p.set_defaults(func=run, accepts_extra=True)
 
 
@@ -42,6 +44,8 @@ def run(args) -> int:
     overrides = {}
     if args.input:
         overrides["input"] = os.path.abspath(args.input) if "://" not in args.input else args.input
+    if args.specs_dir:
+        overrides["specs_dir"] = os.path.abspath(args.specs_dir)
     if args.tokenizer:
         overrides.setdefault("tokenizer", {})["model"] = os.path.abspath(args.tokenizer)
     beam_args = [a for a in getattr(args, "extra", []) if a != "--"]

@@ -24,7 +24,8 @@ def register(sub) -> None:
                                                   "pmc, pubmed, replay only when named)")
     p.add_argument("--out", required=True, help="raw store folder (local path or fsspec URL)")
     p.add_argument("--config", help="corpus YAML whose `scrape` section sets politeness (default: shipped defaults)")
-    p.add_argument("--specs-dir", help="read specs from this folder instead of the shipped ones")
+    p.add_argument("--specs-dir", help="the corpus's own specs folder, beside the shipped specs (default: the "
+                                        "config's specs_dir); a spec there with a shipped name replaces it")
     p.add_argument("--refresh", action="store_true", help="re-check every stored page (conditional GET)")
     p.add_argument("--max-articles", type=int, help="stop each source after this many articles (smoke run)")
     p.add_argument("--jobs", type=int, help="sources crawled at once (default: scrape.jobs)")
@@ -63,11 +64,11 @@ def run(args) -> int:
     from gap_pipeline.config import ConfigError, load_config
     from scrapers.bulk import BulkSettings, run_bulk
     from scrapers.crawler import CrawlReport, Crawler, CrawlSettings
-    from scrapers.specs import SpecError, load_specs
+    from scrapers.specs import SpecError, load_corpus_specs
 
     try:
         cfg = load_config(args.config)
-        specs = load_specs(Path(args.specs_dir) if args.specs_dir else None)
+        specs = load_corpus_specs(args.specs_dir or cfg["specs_dir"] or None)
     except (ConfigError, SpecError) as exc:
         print(f"gap scrape: {exc}", file=sys.stderr)
         return 2

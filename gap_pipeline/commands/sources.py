@@ -2,7 +2,11 @@
 
   gap sources list [--raw DIR]            publisher, licence, subset, priority, last scrape counts
   gap sources check NAME                  validate the spec and dry-run discovery (no article fetched)
-  gap sources add NAME --url URL ...      write scrapers/sources/NAME.yaml and a fixture-test skeleton
+  gap sources add NAME --url URL ...      write ./sources/NAME.yaml (or --specs-dir) and a fixture-test skeleton
+
+A corpus's own specs live in its folder (--specs-dir, or `specs_dir` in the corpus config for `gap scrape` and
+`gap build`), beside the shipped ones; a spec there with a shipped name replaces the shipped spec. Nothing is
+ever written into the installed package.
 """
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-REPO = Path(__file__).resolve().parents[2]
+DEFAULT_SPECS_DIR = "sources"   # relative to the working directory, never the installed package
 
 
 def register(sub) -> None:
@@ -22,13 +26,13 @@ def register(sub) -> None:
     verbs = p.add_subparsers(dest="verb", metavar="VERB")
     ls = verbs.add_parser("list", help="every source with publisher, licence, subset and last scrape counts")
     ls.add_argument("--raw", default="raw", help="raw store whose last scrape counts to show (default: raw)")
-    ls.add_argument("--specs-dir", help="specs folder (default: the shipped specs)")
+    ls.add_argument("--specs-dir", help="the corpus's own specs folder, listed beside the shipped specs")
     ls.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ls.set_defaults(func=run_list)
 
     ck = verbs.add_parser("check", help="validate a spec and dry-run its discovery (network!)")
     ck.add_argument("name", help="source id, or a path to a spec YAML")
-    ck.add_argument("--specs-dir", help="specs folder (default: the shipped specs)")
+    ck.add_argument("--specs-dir", help="the corpus's own specs folder (looked in first, then the shipped specs)")
     ck.add_argument("--limit", type=int, default=20, help="stop discovery after this many articles")
     ck.add_argument("--offline", action="store_true", help="validate only; no discovery")
     ck.add_argument("--allow-loopback", action="store_true", help=argparse.SUPPRESS)  # tests only
@@ -50,8 +54,10 @@ def register(sub) -> None:
     add.add_argument("--article-pattern", action="append", default=[], help="regex article URLs match")
     add.add_argument("--next-selector", help="CSS selector of the next-page link (pagination)")
     add.add_argument("--page-param", help="query parameter of the page number (pagination)")
-    add.add_argument("--specs-dir", help="where to write the spec (default: scrapers/sources)")
-    add.add_argument("--tests-dir", help="where to write the test (default: tests/scrapers)")
+    add.add_argument("--specs-dir", default=DEFAULT_SPECS_DIR,
+                     help=f"the corpus's specs folder to write the spec into (default: ./{DEFAULT_SPECS_DIR}); "
+                          "give the same folder to gap scrape/build with --specs-dir or the config's specs_dir")
+    add.add_argument("--tests-dir", help="where to write the fixture test (default: the specs folder)")
     add.add_argument("--force", action="store_true", help="overwrite existing files")
     add.set_defaults(func=run_add)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
@@ -63,10 +69,10 @@ def _specs_dir(args):
 
 def run_list(args) -> int:
     from scrapers.raw_store import RawStoreError, read_last_scrape
-    from scrapers.specs import SpecError, load_specs
+    from scrapers.specs import SpecError, load_corpus_specs, spec_origin
 
     try:
-        specs = load_specs(_specs_dir(args))
+        specs = load_corpus_specs(_specs_dir(args))
     except SpecError as exc:
         print(f"gap sources: {exc}", file=sys.stderr)
         return 2
@@ -79,6 +85,7 @@ def run_list(args) -> int:
         rows.append({"id": name, "publisher": spec["publisher"], "country": spec["country"],
                      "license": spec["license"], "redistributable": spec["redistributable"],
                      "subset": spec["subset"], "priority": spec["priority"], "method": spec["discovery"]["method"],
+                     "origin": spec_origin(name, _specs_dir(args)),
                      "last_scrape": last and {k: last.get(k) for k in ("finished_at", "fetched", "unchanged",
                                                                        "already_stored", "failed", "disallowed_by_robots")}})
     if args.json:
@@ -89,21 +96,23 @@ def run_list(args) -> int:
         last = r["last_scrape"]
         when = (f"{last['finished_at']}: {last['fetched']} new, {last['unchanged']} same, {last['already_stored']} kept, "
                 f"{last['failed']} failed, {last['disallowed_by_robots']} robots") if last else "-"
-        print(f"{r['id']:<18} {r['subset']:<10} {r['priority']:>3} {r['license']:<22} {'yes' if r['redistributable'] else 'no':<6} "
+        print(f"{r['id'] + ('*' if r['origin'] == 'user' else ''):<18} {r['subset']:<10} {r['priority']:>3} {r['license']:<22} {'yes' if r['redistributable'] else 'no':<6} "
               f"{r['method']:<9} {r['publisher'][:44]:<44} {when}")
+    if any(r["origin"] == "user" for r in rows):
+        print(f"* from {args.specs_dir} (a corpus's own spec; replaces a shipped spec of the same name)")
     return 0
 
 
 def run_check(args) -> int:
     from scrapers.client import ClientSettings
     from scrapers.crawler import Crawler, CrawlSettings
-    from scrapers.specs import SpecError, load_spec, load_spec_file
+    from scrapers.specs import SpecError, load_corpus_spec, load_spec_file
 
     try:
         if args.name.endswith((".yaml", ".yml")):
             spec = load_spec_file(Path(args.name))
         else:
-            spec = load_spec(args.name, _specs_dir(args))
+            spec = load_corpus_spec(args.name, _specs_dir(args))
     except SpecError as exc:
         print(f"INVALID: {exc}", file=sys.stderr)
         return 1
@@ -214,8 +223,12 @@ def run_add(args) -> int:
     except SpecError as exc:
         print(f"gap sources add: {exc}", file=sys.stderr)
         return 2
-    specs_dir = Path(args.specs_dir) if args.specs_dir else SOURCES_DIR
-    tests_dir = Path(args.tests_dir) if args.tests_dir else REPO / "tests" / "scrapers"
+    specs_dir = Path(args.specs_dir or DEFAULT_SPECS_DIR)
+    tests_dir = Path(args.tests_dir) if args.tests_dir else specs_dir
+    if specs_dir.resolve() == SOURCES_DIR.resolve() or SOURCES_DIR.resolve() in specs_dir.resolve().parents:
+        print(f"gap sources add: {specs_dir} is the installed package's own specs folder; write a corpus's specs "
+              f"into its own folder (default ./{DEFAULT_SPECS_DIR})", file=sys.stderr)
+        return 2
     spec_path = specs_dir / f"{name}.yaml"
     test_path = tests_dir / f"test_source_{name}.py"
     for path in (spec_path, test_path):
@@ -231,6 +244,9 @@ def run_add(args) -> int:
     test_path.write_text(TEST_TEMPLATE.format(name=name, spec_path=str(spec_path.resolve()),
                                               start_path=start_path + query, article_path=article_path),
                          encoding="utf-8")
-    print(f"wrote {spec_path}\nwrote {test_path}\nnext: edit the selectors, then `gap sources check {name}` "
-          f"and `pytest {test_path}`")
+    if (SOURCES_DIR / f"{name}.yaml").is_file():
+        print(f"note: {name} is also a shipped source; with --specs-dir {specs_dir} this spec replaces it")
+    print(f"wrote {spec_path}\nwrote {test_path}\nnext: edit the selectors, then `gap sources check {name} "
+          f"--specs-dir {specs_dir}`, `pytest {test_path}`, and scrape/build with --specs-dir {specs_dir} "
+          f"(or specs_dir: in the corpus config)")
     return 0

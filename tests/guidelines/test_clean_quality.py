@@ -12,7 +12,7 @@ from schemas.events import Drop
 from tests.conftest import REPO
 from transforms.clean import (BoilerplateLines, clean_document, clean_text, document_line_keys, normalise_bullets,
                               remove_citations)
-from transforms.quality import quality_fn, quality_reason
+from transforms.quality import quality_fn, quality_reason, thresholds_for
 
 QUALITY = yaml.safe_load((REPO / "gap_pipeline" / "default.yaml").read_text())["quality"]
 
@@ -170,12 +170,13 @@ def test_real_ngc_summaries_mostly_pass_quality(realdata):
         for doc in extract_html(raw, subset="guidelines", options=ExtractOptions(), rules={}):
             if isinstance(doc, Document):
                 cleaned = clean_document(doc, {})
-                reason = quality_reason(cleaned.text, QUALITY) if isinstance(cleaned, Document) else cleaned.reason
+                reason = quality_reason(cleaned.text, thresholds_for(QUALITY, "guidelines")) \
+                    if isinstance(cleaned, Document) else cleaned.reason
                 reasons[reason] = reasons.get(reason, 0) + 1
-    # Guideline summaries repeat evidence-grade definitions and long drug names, so Gopher's
-    # duplicated n-gram check (default 0.25) rejects a third of them: see the report to the lead.
-    assert reasons.get(None, 0) >= 0.6 * sum(reasons.values()), reasons
-    assert set(reasons) <= {None, "duplicate_ngrams", "duplicate_lines", "repeated_top_ngram"}, reasons
+    # Guideline summaries repeat evidence-grade definitions, cross-references and long drug names: with
+    # Gopher's web thresholds on the whole text half of them were dropped; with the guidelines' thresholds
+    # on prose only at most 2% may be (bench_quality measures all 323).
+    assert reasons.get(None, 0) >= 0.98 * sum(reasons.values()), reasons
 
 
 def test_repeated_citations_and_tables_do_not_count_as_duplicate_text():
@@ -236,3 +237,173 @@ def test_duplicate_ngram_fractions_equal_the_plain_count_on_repetitive_texts():
         checked += 1
         nonzero += any(0 < f < 1 for f in fast)
     assert checked == 400 and nonzero > 100  # the partial-repeat cases were really exercised
+
+
+# --- quality per subset and per source; repetition on prose only ------------------------------------
+
+from tests.guidelines.quality_sets import RECOMMENDATIONS as _RECOMMENDATIONS  # noqa: E402
+
+
+def _synthesis() -> str:
+    """A guideline synthesis as publishers write it: every recommendation restates the population, carries the
+    same field labels and compares one organisation's wording with another's (cf. issue 14: 35% of such
+    pages were dropped as duplicate_ngrams)."""
+    parts = ["# Management of osteoarthritis of the knee: a synthesis of three guidelines", "",
+             "This synthesis compares the recommendations of the American Academy of Orthopaedic Surgeons (AAOS), "
+             "the American College of Rheumatology (ACR) and the Osteoarthritis Research Society International "
+             "(OARSI) for patients with symptomatic osteoarthritis of the knee, and notes where their wording or "
+             "the strength of their advice differs.", ""]
+    grades = ["Strong", "Moderate", "Limited", "Consensus"]
+    for i, (name, advice, comparison, evidence) in enumerate(_RECOMMENDATIONS):
+        parts += [f"## Recommendation {i + 1}: {name}", "",
+                  f"For patients with symptomatic osteoarthritis of the knee, {advice}. {comparison}", "",
+                  f"Strength of Recommendation: {grades[i % 4]}",
+                  f"Quality of Evidence: {grades[(i + 1) % 4]}", "",
+                  "Comparison with other guidelines:",
+                  f"- AAOS: {grades[i % 4].lower()} recommendation",
+                  f"- ACR: {'strong' if i % 2 else 'conditional'} recommendation",
+                  f"- OARSI: {'core treatment' if i < 3 else 'level ' + str(1 + i % 3)}", "",
+                  f"Rationale: {evidence} The work group judged the evidence in patients with symptomatic "
+                  f"osteoarthritis of the knee and weighed benefits against harms.", ""]
+    parts += ["Grade | Definition", "Strong | Evidence from two or more high quality studies",
+              "Moderate | Evidence from one high quality study or two or more moderate quality studies",
+              "Limited | Evidence from low quality studies or a single moderate quality study"]
+    return "\n".join(parts)
+
+
+def _gdoc(text: str, source: str = "synth", subset: str = "guidelines") -> Document:
+    return Document(id=f"{source}-1", source=source, subset=subset, title="t", text=text)
+
+
+def test_prose_for_repetition_leaves_out_structure_and_field_labels():
+    from transforms.quality import prose_for_repetition
+    text = ("## Recommendations\nStrength of Recommendation: Strong\n"
+            "In adults we recommend offering the vaccine (Quality of Evidence: Moderate) before the season starts.\n"
+            "A second prose line that is repeated (Quality of Evidence: Low) in the text.\n"
+            "- a list item that is long enough to read like a sentence of prose.\n"
+            "Grade | Definition of the grade in a table row with many words\nHigh\nDescription")
+    assert prose_for_repetition(text).split("\n") == [
+        "In adults we recommend offering the vaccine ( Moderate) before the season starts.",
+        "A second prose line that is repeated ( Low) in the text."]
+
+
+def test_repetitive_but_good_guideline_synthesis_is_kept():
+    from gap_pipeline.config import default_config
+    from transforms.quality import prose_for_repetition, quality_fn, quality_reason
+    section = default_config()["quality"]
+    text = _synthesis()
+    assert isinstance(quality_fn(section)(_gdoc(text)), Document)
+    # What made the difference: measured on the whole text with web (Gopher) thresholds it is dropped.
+    whole = {k: v for k, v in section.items() if k not in ("subsets", "min_prose_words")}
+    import transforms.quality as q
+    original = q.prose_for_repetition
+    q.prose_for_repetition = lambda t: "\n".join(line for line in t.split("\n") if line.strip())
+    try:
+        assert quality_reason(text, whole) in ("duplicate_ngrams", "duplicate_lines", "repeated_top_ngram")
+    finally:
+        q.prose_for_repetition = original
+    assert "Strength of Recommendation" not in prose_for_repetition(text)
+    # Copy-paste repetition of the prose is still caught, even with the guidelines' thresholds.
+    spam = "\n\n".join([text] + [p for p in text.split("\n") if len(p.split()) > 25] * 3)
+    drop = quality_fn(section)(_gdoc(spam))
+    assert isinstance(drop, Drop) and drop.reason in ("duplicate_ngrams", "duplicate_lines")
+
+
+def test_thresholds_per_subset_then_per_source():
+    from transforms.quality import quality_fn, thresholds_for
+    section = {"min_words": 50, "max_dup_ngram_fraction": 0.25,
+               "subsets": {"guidelines": {"max_dup_ngram_fraction": 0.5}, "replay": {}}}
+    assert thresholds_for(section, "replay")["max_dup_ngram_fraction"] == 0.25
+    assert thresholds_for(section, "guidelines")["max_dup_ngram_fraction"] == 0.5
+    assert thresholds_for(section, "guidelines", {"max_dup_ngram_fraction": None})["max_dup_ngram_fraction"] is None
+    short = " ".join(GOOD.split()[:30])
+    check = quality_fn(section, {"nice": {"min_words": 20}})
+    assert isinstance(check(_gdoc(short, source="nice")), Document)        # the spec's override applies...
+    drop = check(_gdoc(short, source="cdc"))                                 # ...to that source only
+    assert isinstance(drop, Drop) and drop.reason == "too_few_words"
+    # A repetitive text: replay (web thresholds) drops it, guidelines keep it, a spec may tighten again.
+    repetitive = "\n".join(f"{s.strip()}. Offer the same treatment to every adult with asthma at each visit."
+                           for s in GOOD.split(".") if s.strip())
+    assert isinstance(check(_gdoc(repetitive, subset="replay")), Drop)
+    assert isinstance(check(_gdoc(repetitive)), Document)
+    strict = quality_fn(section, {"cdc": {"max_dup_ngram_fraction": 0.1}})
+    assert strict(_gdoc(repetitive, source="cdc")).reason == "duplicate_ngrams"
+
+
+def _junk_page(main: str, charset: str = "utf-8") -> bytes:
+    return (f"<html><head><meta charset='{charset}'></head><body><nav><a href='/'>Home</a></nav>"
+            f"<main>{main}</main><footer>Privacy</footer></body></html>").encode(charset, errors="replace")
+
+
+JUNK_PAGES = {
+    "navigation": _junk_page("<ul>" + "".join(f"<li><a href='#'>{t}</a></li>" for t in (
+        "Home", "About us", "Health topics", "Guidelines and guidance", "Publications", "Data and statistics",
+        "News and events", "Careers", "Contact us", "Accessibility", "Privacy notice", "Site map",
+        "Newsletters", "Press office", "Research", "Training courses", "Commissioning", "Sign in")) + "</ul>"),
+    "link_list": _junk_page("<h1>Related links</h1><ul>" + "".join(
+        f"<li><a href='#'>Guideline on {t} in adults and children: summary of recommendations</a></li>"
+        for t in ("asthma", "hypertension", "diabetes", "sepsis", "stroke", "gout", "anaemia", "migraine",
+                  "obesity", "psoriasis", "glaucoma", "epilepsy")) + "</ul>"),
+    "error": _junk_page("<h1>Page not found (404)</h1><p>Sorry, the page you requested could not be found.</p>"
+                        "<p>It may have been moved or deleted. Try one of these pages instead:</p><ul>"
+                        + "".join(f"<li><a href='#'>{t}</a></li>" for t in (
+                            "Home", "Health A to Z", "Guidelines", "Medicines", "Conditions", "Services near you",
+                            "Contact us", "Search", "Help", "Accessibility statement", "Cookies", "Sitemap")) + "</ul>"),
+    "boilerplate": _junk_page("".join(f"<p>{t}</p>" for t in [
+        "We use cookies to improve your experience on our website. By continuing to browse you agree.",
+        "Accept all cookies", "Share this page: Facebook Twitter LinkedIn Email Print",
+        "Copyright © 2024 All rights reserved.", "Terms and conditions | Privacy policy | Accessibility",
+        "Page last reviewed: 12 March 2024", "Was this page helpful? Yes No", "Back to top"] * 3)),
+    "garbled_cp1251": _junk_page("".join(
+        f"<p>{GOOD.translate(str.maketrans('abcdefghiklmnoprstuvxyz', 'абцдефгхиклмнопрстувхыз'))}</p>"
+        for _ in range(2)), charset="cp1251").replace(b"charset='cp1251'", b"charset='windows-1252'"),
+    "garbled_replacement": _junk_page("<p>" + " ".join(
+        w[:2] + "\ufffd\ufffd" + w[2:] for w in (GOOD + " " + GOOD).split()) + "</p>"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(JUNK_PAGES))
+def test_junk_pages_are_dropped(kind):
+    """Junk read the way a source added with `gap sources add` reads it (its <main>), then cleaned."""
+    from gap_pipeline.config import default_config
+    from schemas.raw import RawRecord
+    from transforms.extract import ExtractOptions, extract_record
+    from transforms.quality import quality_fn
+    raw = RawRecord.make(source="junk", url=f"https://example.org/{kind}", fetched_at="2024-01-01T00:00:00Z",
+                         content_type="html", content=JUNK_PAGES[kind])
+    rules = {"content": {"format": "html", "title_selector": "h1", "body_selector": "main"}}
+    check = quality_fn(default_config()["quality"])
+    (doc,) = extract_record(raw, subset="guidelines", options=ExtractOptions(), rules=rules)
+    cleaned = clean_document(doc, {"remove_urls": True})
+    drop = check(cleaned) if isinstance(cleaned, Document) else cleaned
+    assert isinstance(drop, Drop), cleaned.text
+    expected = {"navigation": {"too_few_words", "too_many_bullet_lines", "too_little_prose"},
+                "link_list": {"too_many_bullet_lines", "too_little_prose"},
+                "error": {"too_many_bullet_lines", "too_little_prose", "too_few_words"},
+                "boilerplate": {"too_little_prose", "duplicate_lines"},
+                "garbled_cp1251": {"garbled_text"}, "garbled_replacement": {"garbled_text"}}[kind]
+    assert drop.reason in expected, drop
+
+
+def test_good_text_with_real_accents_and_symbols_is_not_garbled():
+    from transforms.quality import quality_reason
+    text = (GOOD + " Le médecin a évalué la réponse du patient âgé à l’hôpital; the dose was ≤ 0.5 mg/kg — "
+            "given as café-au-lait spots were noted (naïve cohort, Ångström units, Straße).")
+    assert quality_reason(text, {"max_garbled_ratio": 0.01}) is None
+    assert quality_reason(text.replace("é", "Ã©").replace("’", "â€™"), {"max_garbled_ratio": 0.01}) == "garbled_text"
+
+
+def test_real_good_documents_are_kept_and_real_junk_dropped(realdata):
+    """False drops on real guideline, paper and abstract documents (first 60 of each) stay under 2%, and every
+    junk page built from real pages is dropped (benchmarks/bench_quality.py measures the full sets)."""
+    from gap_pipeline.config import default_config
+    from tests.guidelines.quality_sets import good_documents, junk_documents
+    from transforms.quality import quality_fn
+    check = quality_fn(default_config()["quality"])
+    good = [(subset, name, check(doc)) for subset, name, doc in good_documents(realdata, per_set=60)]
+    dropped = [(name, r.reason) for _, name, r in good if isinstance(r, Drop)]
+    assert {s for s, _, _ in good} == {"guidelines", "papers", "abstracts"} and len(good) >= 150
+    assert len(dropped) <= 0.02 * len(good), dropped
+    kept_junk = [(kind, name) for kind, name, docs in junk_documents(realdata, per_kind=6)
+                 if any(isinstance(check(d), Document) for d in docs)]
+    assert kept_junk == []

@@ -97,13 +97,19 @@ def test_gap_scrape_bulk_sources(realdata, server, tmp_path, capsys):
 
 def test_default_scrape_does_not_start_bulk_sources(tmp_path, capsys, monkeypatch):
     import scrapers.bulk as bulk
-    called = []
+    import scrapers.crawler as crawler
+    from scrapers.specs import load_specs
+    called, crawled = [], []
     monkeypatch.setattr(bulk, "run_bulk", lambda *a, **k: called.append(a))
-    specs_dir = tmp_path / "specs"
+    # Crawled sources are stubbed: no network; the test is about which sources a default run starts.
+    monkeypatch.setattr(crawler.Crawler, "run", lambda self: crawled.append(self.spec["id"]) or
+                        crawler.CrawlReport(source=self.spec["id"]))
+    specs_dir = tmp_path / "specs"   # a corpus's own specs sit beside the shipped ones
     specs_dir.mkdir()
     (specs_dir / "pmc.yaml").write_text(yaml.safe_dump(load_spec("pmc")))
     assert main(["scrape", "--out", str(tmp_path / "raw"), "--specs-dir", str(specs_dir), "--no-progress"]) == 0
     assert called == []  # a default run never starts a bulk download
+    assert sorted(crawled) == sorted(n for n, s in load_specs().items() if s["discovery"]["method"] != "bulk")
     monkeypatch.undo()
     # Replay without paths / an unknown bulk fetcher: the source fails with a clear error, never raises.
     spec = dict(load_spec("replay"))

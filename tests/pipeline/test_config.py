@@ -42,6 +42,15 @@ def test_override_merges_one_key_and_keeps_the_rest():
     ({"language": {"min_share": "half"}}, "language.min_share"),
     ({"language": {"min_common_words": -0.1}}, "language.min_common_words"),
     ([1, 2], "config"),
+    ({"quality": {"subsets": {"blogs": {}}}}, "quality.subsets.blogs"),
+    ({"quality": {"subsets": {"papers": {"max_dup_ngram_fraction": 1.2}}}}, "quality.subsets.papers.max_dup_ngram_fraction"),
+    ({"quality": {"subsets": {"papers": {"min_wrds": 3}}}}, "quality.subsets.papers.min_wrds"),
+    ({"quality": {"subsets": {"papers": {"min_words": 2.5}}}}, "quality.subsets.papers.min_words"),
+    ({"quality": {"subsets": {"papers": [1]}}}, "quality.subsets.papers"),
+    ({"quality": {"subsets": 3}}, "quality.subsets"),
+    ({"quality": {"max_garbled_ratio": 2.0}}, "quality.max_garbled_ratio"),
+    ({"quality": {"min_prose_words": -1}}, "quality.min_prose_words"),
+    ({"specs_dir": 7}, "specs_dir"),
 ])
 def test_bad_values_name_the_key(user, key):
     with pytest.raises(ConfigError) as err:
@@ -65,8 +74,18 @@ def test_file_errors(tmp_path):
 def test_paths_resolve_relative_to_the_config_file(tmp_path):
     cfg_file = tmp_path / "sub" / "corpus.yaml"
     cfg_file.parent.mkdir()
-    cfg_file.write_text("input: raw\ndecontamination:\n  benchmarks: [bench/medqa.jsonl]\ntokenizer:\n  model: tok.model\n")
+    cfg_file.write_text("input: raw\nspecs_dir: sources\ndecontamination:\n  benchmarks: [bench/medqa.jsonl]\n"
+                        "tokenizer:\n  model: tok.model\n")
     cfg = load_config(cfg_file)
     assert cfg["input"] == str(cfg_file.parent / "raw")
+    assert cfg["specs_dir"] == str(cfg_file.parent / "sources")
     assert cfg["decontamination"]["benchmarks"] == [str(cfg_file.parent / "bench" / "medqa.jsonl")]
     assert cfg["tokenizer"]["model"] == str(cfg_file.parent / "tok.model")
+
+
+def test_quality_subsets_merge_over_the_shipped_ones():
+    cfg = validate_config({"quality": {"subsets": {"papers": {"min_words": 10, "max_dup_ngram_fraction": None}}}})
+    subsets = cfg["quality"]["subsets"]
+    assert subsets["papers"] == {"min_words": 10, "max_dup_ngram_fraction": None}
+    assert subsets["guidelines"] == default_config()["quality"]["subsets"]["guidelines"]
+    assert validate_config({})["specs_dir"] == ""

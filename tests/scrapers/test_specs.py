@@ -50,3 +50,18 @@ def test_host_allowed():
     assert host_allowed("www.nice.org.uk", ["nice.org.uk"])
     assert not host_allowed("nice.org.uk.evil.com", ["nice.org.uk"])
     assert not host_allowed("evilnice.org.uk", ["nice.org.uk"])
+
+
+def test_spec_quality_section_takes_every_quality_threshold_and_checks_ranges():
+    from scrapers.specs import spec_schema
+    from transforms.quality import THRESHOLD_KEYS
+    props = spec_schema()
+    assert set(props["properties"]["quality"]["properties"]) == set(THRESHOLD_KEYS)
+    spec = load_spec("cdc")
+    spec["quality"] = {"max_dup_ngram_fraction": 0.6, "min_words": None, "min_prose_words": 30}
+    assert validate_spec(spec, "cdc")["quality"]["min_prose_words"] == 30
+    for bad, where in (({"max_dup_ngram_fraction": 1.5}, "quality.max_dup_ngram_fraction"),
+                       ({"min_words": 2.5}, "quality.min_words"), ({"min_wrds": 3}, "quality")):
+        spec["quality"] = bad
+        with pytest.raises(SpecError, match=where):
+            validate_spec(spec, "cdc")
