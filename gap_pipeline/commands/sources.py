@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from gap_pipeline.commands.args import non_negative_int, positive_int
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -29,7 +31,7 @@ def register(sub) -> None:
     ck = verbs.add_parser("check", help="validate a spec and dry-run its discovery (network!)")
     ck.add_argument("name", help="source id, or a path to a spec YAML")
     ck.add_argument("--specs-dir", help="specs folder (default: the shipped specs)")
-    ck.add_argument("--limit", type=int, default=20, help="stop discovery after this many articles")
+    ck.add_argument("--limit", type=positive_int, default=20, help="stop discovery after this many articles")
     ck.add_argument("--offline", action="store_true", help="validate only; no discovery")
     ck.add_argument("--allow-loopback", action="store_true", help=argparse.SUPPRESS)  # tests only
     ck.set_defaults(func=run_check)
@@ -44,7 +46,7 @@ def register(sub) -> None:
     add.add_argument("--license", default="all-rights-reserved")
     add.add_argument("--redistributable", action="store_true", help="the licence allows sharing the text")
     add.add_argument("--subset", default="guidelines", choices=["guidelines", "abstracts", "papers", "replay"])
-    add.add_argument("--priority", type=int, default=30)
+    add.add_argument("--priority", type=non_negative_int, default=30)
     add.add_argument("--format", default="html", choices=["html", "pdf", "html+pdf"])
     add.add_argument("--article-selector", action="append", default=[], help="CSS selector of article links")
     add.add_argument("--article-pattern", action="append", default=[], help="regex article URLs match")

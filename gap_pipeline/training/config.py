@@ -12,8 +12,6 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 
 class TrainConfigError(ValueError):
     """A training config is unreadable or holds an unknown key or bad value (the message names it)."""
@@ -171,10 +169,11 @@ def load_train_config(preset: str = "tiny", path: str | Path | None = None,
         p = Path(path)
         if not p.is_file():
             raise TrainConfigError(f"training config file not found: {p}")
+        from gap_pipeline.config import ConfigError, load_yaml   # the corpus config's loader: duplicate keys refused
         try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise TrainConfigError(f"training config {p} is not valid YAML: {exc}") from exc
+            loaded = load_yaml(p.read_text(encoding="utf-8"), str(p)) or {}
+        except ConfigError as exc:
+            raise TrainConfigError(f"training {exc}") from exc
         cfg = _merge_into(cfg, loaded, "")
     if overrides:
         cfg = _merge_into(cfg, overrides, "")
