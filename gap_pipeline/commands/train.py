@@ -34,6 +34,9 @@ def register(sub) -> None:
     p.add_argument("--compile", action="store_true", default=None, help="torch.compile each block")
     p.add_argument("--activation-checkpointing", action="store_true", default=None,
                    help="recompute each block in backward to save memory")
+    p.add_argument("--no-verify-shards", dest="verify_shards", action="store_false",
+                   help="skip the sha256 check of every shard against manifest.json before training "
+                        "(for trusted storage; a damaged shard then trains silently)")
     p.add_argument("--export", type=Path, metavar="DIR",
                    help="after training, write a Hugging Face Llama checkpoint (config, safetensors, tokenizer)")
     p.add_argument("--export-only", action="store_true",
@@ -73,7 +76,7 @@ def run(args) -> int:
         overrides["optim"] = {"lr": args.lr, "min_lr": min(args.lr, args.lr / 10)}
     opts = RunOptions(data=args.data, out=args.out, preset=args.preset, config_path=args.config,
                       overrides=overrides, resume=args.resume, init_from=args.init_from, stop_at=args.stop_at,
-                      export_dir=args.export, export_dtype=args.export_dtype)
+                      export_dir=args.export, export_dtype=args.export_dtype, verify_shards=args.verify_shards)
     try:
         summary = train(opts)
     except (TrainConfigError, DataError, ExportError) as exc:
