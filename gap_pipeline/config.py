@@ -20,9 +20,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from gap_pipeline import yamlfile
 from schemas.document import SUBSETS
 
 
@@ -32,30 +32,12 @@ class ConfigError(ValueError):
 
 # ---------------------------------------------------------------------------------------------- YAML
 
-class UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice in one mapping (plain YAML keeps the last one silently)."""
-
-    def construct_mapping(self, node, deep=False):
-        seen: dict[Any, Any] = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r} (first given at line {seen[key].start_mark.line + 1})",
-                    key_node.start_mark)
-            try:
-                seen[key] = key_node
-            except TypeError:  # an unhashable key (a list or mapping as key) is reported by the base loader
-                break
-        return super().construct_mapping(node, deep=deep)
-
-
 def load_yaml(text: str, where: str) -> Any:
     """Parse YAML with duplicate keys refused; the error names the file, line and key."""
     try:
-        return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {where} is not valid YAML: {' '.join(str(exc).split())}") from exc
+        return yamlfile.load_yaml(text, where)
+    except yamlfile.YamlFileError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 # ---------------------------------------------------------------------------------------------- model
@@ -248,7 +230,7 @@ def _error_line(err: dict[str, Any]) -> tuple[str, str]:
     if kind == "extra_forbidden":
         return path, "unknown config key"
     if kind == "missing":
-        return path, "missing (every key of gap_pipeline/default.yaml must be declared in gap_pipeline/config.py)"
+        return path, "declared in gap_pipeline/config.py but missing from gap_pipeline/default.yaml (give it a default there)"
     if kind in _EXPECTED:
         return path, f"expected {_EXPECTED[kind]}, got {value!r}"
     if kind in _BOUNDS:

@@ -169,10 +169,10 @@ def load_train_config(preset: str = "tiny", path: str | Path | None = None,
         p = Path(path)
         if not p.is_file():
             raise TrainConfigError(f"training config file not found: {p}")
-        from gap_pipeline.config import ConfigError, load_yaml   # the corpus config's loader: duplicate keys refused
+        from gap_pipeline.yamlfile import YamlFileError, load_yaml   # as the corpus config: duplicate keys refused
         try:
             loaded = load_yaml(p.read_text(encoding="utf-8"), str(p)) or {}
-        except ConfigError as exc:
+        except YamlFileError as exc:
             raise TrainConfigError(f"training {exc}") from exc
         cfg = _merge_into(cfg, loaded, "")
     if overrides:
