@@ -130,24 +130,28 @@ def _unsafe_path(root: Path, rel: Any) -> str | None:
 def verify_shards(corpus: Corpus) -> list[str]:
     """One line per shard whose bytes are not the ones the manifest recorded (flipped byte, truncated,
     replaced). Reads every shard once; `gap train --no-verify-shards` skips it for trusted storage."""
-    problems = []
-    for file in corpus.train_shards + corpus.validation_shards:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def check(file: Path) -> str | None:
         rel = file.relative_to(corpus.root).as_posix()
         expected = (corpus.shard_sha256 or {}).get(rel)
         if expected is None:
-            problems.append(f"shard {rel}: the manifest records no sha256, so it cannot be checked "
-                            "(pass --no-verify-shards to train on it anyway)")
-            continue
+            return (f"shard {rel}: the manifest records no sha256, so it cannot be checked "
+                    "(pass --no-verify-shards to train on it anyway)")
         try:
             actual = sha256_file(file)
         except OSError as exc:
-            problems.append(f"shard {rel}: unreadable ({exc})")
-            continue
+            return f"shard {rel}: unreadable ({exc})"
         if actual != expected:
-            problems.append(f"shard {rel}: sha256 {actual} differs from the manifest's {expected} (damaged, "
-                            f"truncated or replaced: {file.stat().st_size} bytes on disk); rebuild or copy it "
-                            "again, or pass --no-verify-shards to skip this check")
-    return problems
+            return (f"shard {rel}: sha256 {actual} differs from the manifest's {expected} (damaged, truncated or "
+                    f"replaced: {file.stat().st_size} bytes on disk); rebuild or copy it again, or pass "
+                    "--no-verify-shards to skip this check")
+        return None
+
+    # hashlib releases the GIL on large blocks: a few threads hash several shards at once (~350 MB/s each).
+    files = corpus.train_shards + corpus.validation_shards
+    with ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1, len(files)))) as pool:
+        return [p for p in pool.map(check, files) if p]
 
 
 # ---------------------------------------------------------------------------------------------- shards
