@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from gap_pipeline.commands.args import positive_float, positive_int
+from gap_pipeline.commands.args import non_negative_float, positive_int
 
 
 def register(sub) -> None:
@@ -33,7 +33,7 @@ def register(sub) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars (logs and summary only)")
     p.add_argument("--summary-json", help="also write the summary as JSON to this file")
     p.add_argument("--allow-loopback", action="store_true", help=argparse.SUPPRESS)  # tests only
-    p.add_argument("--rate-limit", type=positive_float, help=argparse.SUPPRESS)  # tests and benchmarks
+    p.add_argument("--rate-limit", type=non_negative_float, help=argparse.SUPPRESS)  # tests and benchmarks
     p.set_defaults(func=run)
 
 
