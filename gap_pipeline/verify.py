@@ -91,7 +91,7 @@ class CorpusFiles:
 
     def unsafe(self, rel: Any) -> str | None:
         """Why a manifest path may not be read (None: it is a plain path inside the corpus)."""
-        if not isinstance(rel, str) or not rel:
+        if not isinstance(rel, str) or not rel or "\x00" in rel:
             return "not a path"
         if rel.startswith(("/", "\\")) or "://" in rel or re.match(r"^[A-Za-z]:", rel):
             return "an absolute path"

@@ -115,7 +115,7 @@ def load_corpus(root: str | Path) -> Corpus:
 
 def _unsafe_path(root: Path, rel: Any) -> str | None:
     """Why a manifest shard path may not be opened (None: a plain path inside the corpus folder)."""
-    if not isinstance(rel, str) or not rel:
+    if not isinstance(rel, str) or not rel or "\x00" in rel:
         return "not a path"
     if rel.startswith(("/", "\\")) or "://" in rel or (len(rel) > 1 and rel[1] == ":"):
         return "absolute"

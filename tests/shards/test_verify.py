@@ -200,6 +200,7 @@ def test_paths_leaving_the_corpus_are_refused_and_not_read(corpus, capsys, tmp_p
     manifest = _manifest(corpus)
     manifest["shards"][0]["path"] = "../../../../etc/passwd"
     manifest["shards"][1]["path"] = "/etc/passwd"
+    manifest["shards"][2]["path"] = "train/a\x00b.arrow"
     first_file = sorted(manifest["files"])[0]
     manifest["files"]["../outside.jsonl"] = manifest["files"].pop(first_file)
     _save(corpus, manifest)
@@ -207,6 +208,7 @@ def test_paths_leaving_the_corpus_are_refused_and_not_read(corpus, capsys, tmp_p
     assert "unsafe path: manifest.json lists '../../../../etc/passwd', not a plain relative path" in text
     assert "unsafe path: manifest.json lists '/etc/passwd', an absolute path" in text
     assert "unsafe path: manifest.json lists '../outside.jsonl'" in text
+    assert "unsafe path: manifest.json lists 'train/a\\x00b.arrow', not a path" in text
     assert "passwd has sha256" not in text and "missing shard: ../" not in text
     assert f"unexpected file: {first_file}" in text
 
