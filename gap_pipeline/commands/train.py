@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from gap_pipeline.commands.args import positive_float, positive_int
+from gap_pipeline.commands.args import non_negative_float, positive_int
 
 log = logging.getLogger("gap.train")
 
@@ -30,7 +30,7 @@ def register(sub) -> None:
     p.add_argument("--stop-at", type=positive_int, help="stop after this step (checkpointed), keeping the --steps schedule")
     p.add_argument("--micro-batch-size", type=positive_int, help="rows per rank per micro-step")
     p.add_argument("--grad-accum", type=positive_int, help="micro-steps per optimizer step")
-    p.add_argument("--lr", type=positive_float, help="peak learning rate")
+    p.add_argument("--lr", type=non_negative_float, help="peak learning rate")
     p.add_argument("--compile", action="store_true", default=None, help="torch.compile each block")
     p.add_argument("--activation-checkpointing", action="store_true", default=None,
                    help="recompute each block in backward to save memory")

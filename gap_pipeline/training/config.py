@@ -61,7 +61,7 @@ class ModelConfig:
 
 @dataclass(frozen=True, config=_STRICT)
 class OptimConfig:
-    lr: float = F(3e-4, gt=0, doc="peak learning rate")
+    lr: float = F(3e-4, ge=0, doc="peak learning rate (0: weights stay as loaded)")
     min_lr: float = F(3e-5, ge=0, doc="learning rate at the end of the cosine")
     warmup_steps: int = F(100, ge=0, doc="linear warmup steps")
     betas: tuple[float, float] = Field((0.9, 0.95), strict=False, description="AdamW betas, each in [0, 1)")

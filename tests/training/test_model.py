@@ -88,7 +88,7 @@ def test_lr_schedule_warms_up_then_decays_to_the_minimum():
 @pytest.mark.parametrize("overrides, message", [
     ({"log_interval": 0}, "log_interval: must be >= 1, got 0"),            # was a ZeroDivisionError mid-run
     ({"eval_rows_per_subset": -1}, "eval_rows_per_subset: must be >= 1, got -1"),
-    ({"optim": {"lr": -0.1}}, "optim.lr: must be > 0"),
+    ({"optim": {"lr": -0.1}}, "optim.lr: must be >= 0"),
     ({"optim": {"betas": [0.9]}}, "optim.betas.1: missing"),
     ({"optim": {"betas": [0.9, 1.5]}}, "optim.betas must be two numbers in [0, 1)"),
     ({"model": {"norm_eps": 0.0}}, "model.norm_eps: must be > 0"),
