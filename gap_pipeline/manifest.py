@@ -14,6 +14,8 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from gap_pipeline.outputs import read_bytes as _read
+from gap_pipeline.verify import HASHED_FOLDERS
+from schemas.checksum import sha256_stream
 from schemas.events import Drop, drop_from_json
 from schemas.jsonl import jsonl_lines, read_jsonl
 from schemas.manifest import MANIFEST_VERSION, validate_manifest
@@ -40,6 +42,19 @@ def load_stats(out_dir: str) -> dict[tuple[str, ...], tuple[int, int, int]]:
             old = totals.get(key, (0, 0, 0))
             totals[key] = tuple(a + b for a, b in zip(old, v))
     return totals
+
+
+def output_files(out_dir: str) -> dict[str, dict[str, Any]]:
+    """sha256 and size of every documents/, dropped/ and quarantine/ file, by corpus-relative name, so that
+    `gap verify` can tell an edited drop reason or a replaced document text (shards carry their own)."""
+    files: dict[str, dict[str, Any]] = {}
+    for folder, suffix in sorted(HASHED_FOLDERS.items()):
+        for meta in FileSystems.match([FileSystems.join(out_dir, folder, f"*{suffix}")])[0].metadata_list:
+            with FileSystems.open(meta.path, compression_type="uncompressed") as fh:
+                digest = sha256_stream(fh)
+            files[f"{folder}/{meta.path.rstrip('/').rsplit('/', 1)[-1]}"] = {"sha256": digest,
+                                                                              "bytes": meta.size_in_bytes}
+    return dict(sorted(files.items()))
 
 
 def enabled_stages(cfg: dict[str, Any]) -> list[str]:
@@ -181,6 +196,7 @@ def assemble_manifest(out_dir: str, cfg: dict[str, Any], *, config_hash: str, so
         "tokens_per_char": round(rate, 6),
         "pack": pack_waste(stats),
         "shards": shards,
+        "files": output_files(out_dir),
     }
     if extra:
         manifest.update(extra)

@@ -5,6 +5,8 @@ import json
 import os
 import sys
 
+from gap_pipeline.commands.args import positive_int
+
 EPILOG = """\
 Any option after `--` goes to Apache Beam unchanged, e.g.
   gap build --config corpus.yaml --out gs://bucket/corpus -- --runner DataflowRunner \\
@@ -23,7 +25,7 @@ def register(sub) -> None:
     p.add_argument("--config", help="corpus YAML (default: the embedded sample corpus config)")
     p.add_argument("--input", help="raw store folder or URL (overrides the config's `input`)")
     p.add_argument("--out", default="out/corpus", help="output folder or URL (default: out/corpus)")
-    p.add_argument("--workers", type=int, default=None, help="local worker processes (FnApiRunner)")
+    p.add_argument("--workers", type=positive_int, default=None, help="local worker processes (FnApiRunner)")
     p.add_argument("--tokenizer", help="an existing sentencepiece .model instead of training one")
     p.add_argument("--force", action="store_true",
                    help="build into an --out that holds files a gap build did not write (they are left alone)")

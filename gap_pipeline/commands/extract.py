@@ -78,7 +78,13 @@ def run(args) -> int:
     from schemas.raw import RawRecord
     from transforms.extract import ExtractError, extract_record
 
-    options = _options(args)
+    from gap_pipeline.config import ConfigError
+
+    try:
+        options = _options(args)
+    except ConfigError as exc:
+        print(f"gap extract: error: {exc}", file=sys.stderr)
+        return 2
     failures = 0
     out = sys.stdout
     for name in args.files:

@@ -14,6 +14,8 @@ import json
 import sys
 from pathlib import Path
 
+from gap_pipeline.commands.args import non_negative_float, positive_int
+
 
 def register(sub) -> None:
     p = sub.add_parser("scrape", help="Crawl sources into a raw store (resumable)",
@@ -27,12 +29,12 @@ def register(sub) -> None:
     p.add_argument("--specs-dir", help="the corpus's own specs folder, beside the shipped specs (default: the "
                                         "config's specs_dir); a spec there with a shipped name replaces it")
     p.add_argument("--refresh", action="store_true", help="re-check every stored page (conditional GET)")
-    p.add_argument("--max-articles", type=int, help="stop each source after this many articles (smoke run)")
-    p.add_argument("--jobs", type=int, help="sources crawled at once (default: scrape.jobs)")
+    p.add_argument("--max-articles", type=positive_int, help="stop each source after this many articles (smoke run)")
+    p.add_argument("--jobs", type=positive_int, help="sources crawled at once (default: scrape.jobs)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (logs and summary only)")
     p.add_argument("--summary-json", help="also write the summary as JSON to this file")
     p.add_argument("--allow-loopback", action="store_true", help=argparse.SUPPRESS)  # tests only
-    p.add_argument("--rate-limit", type=float, help=argparse.SUPPRESS)  # tests and benchmarks
+    p.add_argument("--rate-limit", type=non_negative_float, help=argparse.SUPPRESS)  # tests and benchmarks
     p.set_defaults(func=run)
 
 

@@ -19,6 +19,10 @@ from urllib.parse import urlsplit
 
 DEFAULT_SPECS_DIR = "sources"   # relative to the working directory, never the installed package
 
+from gap_pipeline.commands.args import non_negative_int, positive_int  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+
 
 def register(sub) -> None:
     p = sub.add_parser("sources", help="List, check and add source specs",
@@ -33,7 +37,7 @@ def register(sub) -> None:
     ck = verbs.add_parser("check", help="validate a spec and dry-run its discovery (network!)")
     ck.add_argument("name", help="source id, or a path to a spec YAML")
     ck.add_argument("--specs-dir", help="the corpus's own specs folder (looked in first, then the shipped specs)")
-    ck.add_argument("--limit", type=int, default=20, help="stop discovery after this many articles")
+    ck.add_argument("--limit", type=positive_int, default=20, help="stop discovery after this many articles")
     ck.add_argument("--offline", action="store_true", help="validate only; no discovery")
     ck.add_argument("--allow-loopback", action="store_true", help=argparse.SUPPRESS)  # tests only
     ck.set_defaults(func=run_check)
@@ -48,7 +52,7 @@ def register(sub) -> None:
     add.add_argument("--license", default="all-rights-reserved")
     add.add_argument("--redistributable", action="store_true", help="the licence allows sharing the text")
     add.add_argument("--subset", default="guidelines", choices=["guidelines", "abstracts", "papers", "replay"])
-    add.add_argument("--priority", type=int, default=30)
+    add.add_argument("--priority", type=non_negative_int, default=30)
     add.add_argument("--format", default="html", choices=["html", "pdf", "html+pdf"])
     add.add_argument("--article-selector", action="append", default=[], help="CSS selector of article links")
     add.add_argument("--article-pattern", action="append", default=[], help="regex article URLs match")

@@ -15,6 +15,8 @@ import os
 import sys
 from typing import Iterator
 
+from gap_pipeline.commands.args import positive_int
+
 
 def register(sub) -> None:
     p = sub.add_parser("tokenizer", help="Train a sentencepiece tokenizer, or print what a model holds",
@@ -25,9 +27,9 @@ def register(sub) -> None:
                    help="document files or folders: *.parquet (document schema), *.jsonl ({text, id?}), *.txt")
     t.add_argument("--out", required=True, help="where to write the model (e.g. out/tokenizer.model)")
     t.add_argument("--config", help="config file (its tokenizer section and seed); default: the shipped one")
-    t.add_argument("--vocab-size", type=int, help="override tokenizer.vocab_size")
+    t.add_argument("--vocab-size", type=positive_int, help="override tokenizer.vocab_size")
     t.add_argument("--model-type", choices=("bpe", "unigram"), help="override tokenizer.model_type")
-    t.add_argument("--max-chars", type=int, help="override tokenizer.train_max_chars")
+    t.add_argument("--max-chars", type=positive_int, help="override tokenizer.train_max_chars")
     t.set_defaults(func=run_train)
     i = verbs.add_parser("info", help="print a model's sha256, vocabulary size and special-token ids as JSON")
     i.add_argument("model", help="a sentencepiece .model file (ours or e.g. Llama-2's)")

@@ -8,6 +8,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from gap_pipeline.commands.args import non_negative_float, positive_int
+
 log = logging.getLogger("gap.train")
 
 
@@ -20,18 +22,21 @@ def register(sub) -> None:
     p.add_argument("--data", type=Path, help="corpus folder written by `gap build` (manifest.json + shards)")
     p.add_argument("--preset", default="tiny", choices=("tiny", "1b", "7b"), help="model and run preset")
     p.add_argument("--config", type=Path, help="YAML file overriding the preset (keys as in RUN_DIR/run.json)")
-    p.add_argument("--steps", type=int, help="optimizer steps in the schedule (overrides the config)")
+    p.add_argument("--steps", type=positive_int, help="optimizer steps in the schedule (overrides the config)")
     p.add_argument("--out", type=Path, help="run folder: checkpoints/, metrics.jsonl, run.json")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
     p.add_argument("--init-from", type=Path,
                    help="local Hugging Face Llama checkpoint folder (config.json + safetensors) to start from")
-    p.add_argument("--stop-at", type=int, help="stop after this step (checkpointed), keeping the --steps schedule")
-    p.add_argument("--micro-batch-size", type=int, help="rows per rank per micro-step")
-    p.add_argument("--grad-accum", type=int, help="micro-steps per optimizer step")
-    p.add_argument("--lr", type=float, help="peak learning rate")
+    p.add_argument("--stop-at", type=positive_int, help="stop after this step (checkpointed), keeping the --steps schedule")
+    p.add_argument("--micro-batch-size", type=positive_int, help="rows per rank per micro-step")
+    p.add_argument("--grad-accum", type=positive_int, help="micro-steps per optimizer step")
+    p.add_argument("--lr", type=non_negative_float, help="peak learning rate")
     p.add_argument("--compile", action="store_true", default=None, help="torch.compile each block")
     p.add_argument("--activation-checkpointing", action="store_true", default=None,
                    help="recompute each block in backward to save memory")
+    p.add_argument("--no-verify-shards", dest="verify_shards", action="store_false",
+                   help="skip the sha256 check of every shard against manifest.json before training "
+                        "(for trusted storage; a damaged shard then trains silently)")
     p.add_argument("--export", type=Path, metavar="DIR",
                    help="after training, write a Hugging Face Llama checkpoint (config, safetensors, tokenizer)")
     p.add_argument("--export-only", action="store_true",
@@ -71,7 +76,7 @@ def run(args) -> int:
         overrides["optim"] = {"lr": args.lr, "min_lr": min(args.lr, args.lr / 10)}
     opts = RunOptions(data=args.data, out=args.out, preset=args.preset, config_path=args.config,
                       overrides=overrides, resume=args.resume, init_from=args.init_from, stop_at=args.stop_at,
-                      export_dir=args.export, export_dtype=args.export_dtype)
+                      export_dir=args.export, export_dtype=args.export_dtype, verify_shards=args.verify_shards)
     try:
         summary = train(opts)
     except (TrainConfigError, DataError, ExportError) as exc:

@@ -1,39 +1,49 @@
 """Training configuration: a model shape (a preset or a Hugging Face config.json) plus run settings.
 
-One frozen dataclass per concern. `load_train_config(preset, path, overrides)` merges a preset with an
-optional YAML file of the same shape as `TrainConfig.to_dict()`; an unknown key or a bad value is
-rejected with a message naming the key, as the corpus config does.
+One frozen dataclass per concern, every field declared once with its type, range and a doc line (pydantic
+dataclasses, strict, unknown keys refused), as the corpus config in gap_pipeline/config.py.
+`load_train_config(preset, path, overrides)` merges a preset with an optional YAML file of the same shape as
+`TrainConfig.to_dict()`; an unknown key or a bad value is rejected with a message naming the key's path.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import yaml
+from pydantic import ConfigDict, Field, ValidationError
+from pydantic.dataclasses import dataclass
 
 
 class TrainConfigError(ValueError):
     """A training config is unreadable or holds an unknown key or bad value (the message names it)."""
 
 
-@dataclass(frozen=True)
+_STRICT = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
+
+
+def F(default: Any, *, doc: str, **constraints: Any) -> Any:
+    """One field's declaration: default, documentation and constraints (ge, gt, le, lt)."""
+    return Field(default, description=doc, **constraints)
+
+
+@dataclass(frozen=True, config=_STRICT)
 class ModelConfig:
     """Shape of a Llama-style decoder. vocab_size 0 means: take it from the corpus manifest."""
 
-    dim: int = 64
-    n_layers: int = 2
-    n_heads: int = 4
-    n_kv_heads: int = 2
-    ffn_dim: int = 176
-    vocab_size: int = 0
-    norm_eps: float = 1e-5
-    rope_theta: float = 10000.0
-    max_seq_len: int = 4096
-    tie_embeddings: bool = False
-    init_std: float = 0.02
+    dim: int = F(64, ge=1, doc="hidden size")
+    n_layers: int = F(2, ge=1, doc="transformer blocks")
+    n_heads: int = F(4, ge=1, doc="attention heads")
+    n_kv_heads: int = F(2, ge=1, doc="key/value heads (grouped-query attention)")
+    ffn_dim: int = F(176, ge=1, doc="SwiGLU hidden size")
+    vocab_size: int = F(0, ge=0, doc="token embeddings; 0: the corpus vocabulary")
+    norm_eps: float = F(1e-5, gt=0, doc="RMSNorm epsilon")
+    rope_theta: float = F(10000.0, gt=0, doc="RoPE base")
+    max_seq_len: int = F(4096, ge=1, doc="longest sequence the RoPE tables cover")
+    tie_embeddings: bool = F(False, doc="share input and output embeddings")
+    init_std: float = F(0.02, gt=0, doc="std of the initial weights")
 
     @property
     def head_dim(self) -> int:
@@ -47,62 +57,46 @@ class ModelConfig:
                 f"model.n_heads ({self.n_heads}) must be a multiple of model.n_kv_heads ({self.n_kv_heads})")
         if self.head_dim % 2:
             raise TrainConfigError(f"head dim ({self.head_dim}) must be even for rotary embeddings")
-        for name in ("dim", "n_layers", "n_heads", "n_kv_heads", "ffn_dim", "max_seq_len"):
-            if getattr(self, name) < 1:
-                raise TrainConfigError(f"model.{name} must be >= 1")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_STRICT)
 class OptimConfig:
-    lr: float = 3e-4
-    min_lr: float = 3e-5
-    warmup_steps: int = 100
-    betas: tuple[float, float] = (0.9, 0.95)
-    weight_decay: float = 0.1
-    grad_clip: float = 1.0
-    eps: float = 1e-8
+    lr: float = F(3e-4, ge=0, doc="peak learning rate (0: weights stay as loaded)")
+    min_lr: float = F(3e-5, ge=0, doc="learning rate at the end of the cosine")
+    warmup_steps: int = F(100, ge=0, doc="linear warmup steps")
+    betas: tuple[float, float] = Field((0.9, 0.95), strict=False, description="AdamW betas, each in [0, 1)")
+    weight_decay: float = F(0.1, ge=0, doc="AdamW weight decay")
+    grad_clip: float = F(1.0, ge=0, doc="gradient norm clip (0: off)")
+    eps: float = F(1e-8, gt=0, doc="AdamW epsilon")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_STRICT)
 class TrainConfig:
-    model: ModelConfig = field(default_factory=ModelConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
-    steps: int = 1000
-    micro_batch_size: int = 8          # rows per rank per micro-step
-    grad_accum: int = 1                # micro-steps per optimizer step
-    seed: int = 1234
-    shuffle: bool = True               # reshuffle the train rows each epoch (hash of seed + epoch)
-    # Mixed precision: "auto" = bf16 params/compute on GPU, fp32 on CPU.
-    precision: str = "auto"
-    activation_checkpointing: bool = False
-    compile: bool = False
-    checkpoint_interval: int = 500     # optimizer steps between checkpoints (the last step is always saved)
-    keep_checkpoints: int = 2
-    eval_interval: int = 500           # optimizer steps between validation passes (0: never)
-    eval_rows_per_subset: int = 64     # validation rows per subset and pass
-    log_interval: int = 1
-    peak_flops: float = 0.0            # device peak FLOP/s for MFU; 0: look up the device, else no MFU
-    prefetch: bool = True              # prepare the next batch in a background thread
+    model: ModelConfig = Field(default_factory=ModelConfig, description="model shape")
+    optim: OptimConfig = Field(default_factory=OptimConfig, description="optimizer and schedule")
+    steps: int = F(1000, ge=1, doc="optimizer steps in the schedule")
+    micro_batch_size: int = F(8, ge=1, doc="rows per rank per micro-step")
+    grad_accum: int = F(1, ge=1, doc="micro-steps per optimizer step")
+    seed: int = F(1234, ge=0, doc="seed of the sample order and initialisation")
+    shuffle: bool = F(True, doc="reshuffle the train rows each epoch (hash of seed + epoch)")
+    precision: Literal["auto", "fp32", "bf16"] = F("auto", doc="auto: bf16 params/compute on GPU, fp32 on CPU")
+    activation_checkpointing: bool = F(False, doc="recompute each block in backward")
+    compile: bool = F(False, doc="torch.compile each block")
+    checkpoint_interval: int = F(500, ge=1, doc="optimizer steps between checkpoints (the last is always saved)")
+    keep_checkpoints: int = F(2, ge=1, doc="checkpoints kept")
+    eval_interval: int = F(500, ge=0, doc="optimizer steps between validation passes (0: never)")
+    eval_rows_per_subset: int = F(64, ge=1, doc="validation rows per subset and pass")
+    log_interval: int = F(1, ge=1, doc="steps between console lines")
+    peak_flops: float = F(0.0, ge=0, doc="device peak FLOP/s for MFU; 0: look up the device, else no MFU")
+    prefetch: bool = F(True, doc="prepare the next batch in a background thread")
 
     def check(self) -> None:
         self.model.check()
-        if self.steps < 1:
-            raise TrainConfigError("steps must be >= 1")
-        if self.micro_batch_size < 1 or self.grad_accum < 1:
-            raise TrainConfigError("micro_batch_size and grad_accum must be >= 1")
-        if self.precision not in ("auto", "fp32", "bf16"):
-            raise TrainConfigError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
         o = self.optim
         if not (0.0 <= o.min_lr <= o.lr):
             raise TrainConfigError(f"optim.min_lr ({o.min_lr}) must be between 0 and optim.lr ({o.lr})")
-        if o.warmup_steps < 0 or o.grad_clip < 0 or o.weight_decay < 0:
-            raise TrainConfigError("optim.warmup_steps, grad_clip and weight_decay must be >= 0")
-        if len(o.betas) != 2 or not all(0.0 <= b < 1.0 for b in o.betas):
-            raise TrainConfigError(f"optim.betas must be two numbers in [0, 1), got {o.betas!r}")
-        if self.checkpoint_interval < 1:
-            raise TrainConfigError("checkpoint_interval must be >= 1")
-        if self.keep_checkpoints < 1:
-            raise TrainConfigError("keep_checkpoints must be >= 1")
+        if not all(0.0 <= b < 1.0 for b in o.betas):
+            raise TrainConfigError(f"optim.betas must be two numbers in [0, 1), got {list(o.betas)!r}")
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -133,8 +127,20 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+def _error(path: str, exc: ValidationError) -> TrainConfigError:
+    from gap_pipeline.config import _error_line   # the corpus config's wording of each error
+
+    err = exc.errors()[0]
+    where, message = _error_line(err)
+    if err["type"] == "missing":
+        message = "missing"
+    full = ".".join(p for p in (path, where) if p and p != "config") or "config"
+    return TrainConfigError(f"{full}: {message}")
+
+
 def _merge_into(obj: Any, values: Any, path: str) -> Any:
-    """Return a copy of dataclass `obj` with `values` (a mapping) applied, checking keys and types."""
+    """Return a copy of dataclass `obj` with `values` (a mapping) applied; each value is checked by the
+    field's declaration (type, range) and an error names the key's path."""
     if not isinstance(values, dict):
         raise TrainConfigError(f"{path or 'config'}: expected a mapping, got {type(values).__name__}")
     known = {f.name: f for f in fields(obj)}
@@ -146,19 +152,12 @@ def _merge_into(obj: Any, values: Any, path: str) -> Any:
         current = getattr(obj, key)
         if dataclasses.is_dataclass(current):
             changes[key] = _merge_into(current, value, full)
-            continue
-        if isinstance(current, tuple):
-            if not isinstance(value, (list, tuple)) or len(value) != len(current):
-                raise TrainConfigError(f"{full}: expected a list of {len(current)} numbers, got {value!r}")
-            value = tuple(float(v) for v in value)
-        elif isinstance(current, bool) != isinstance(value, bool):
-            raise TrainConfigError(f"{full}: expected {type(current).__name__}, got {value!r}")
-        elif isinstance(current, float) and isinstance(value, int):
-            value = float(value)
-        elif not isinstance(value, type(current)):
-            raise TrainConfigError(f"{full}: expected {type(current).__name__}, got {value!r}")
-        changes[key] = value
-    return replace(obj, **changes)
+        else:
+            changes[key] = value
+    try:
+        return replace(obj, **changes)
+    except ValidationError as exc:
+        raise _error(path, exc) from None
 
 
 def load_train_config(preset: str = "tiny", path: str | Path | None = None,
@@ -171,10 +170,11 @@ def load_train_config(preset: str = "tiny", path: str | Path | None = None,
         p = Path(path)
         if not p.is_file():
             raise TrainConfigError(f"training config file not found: {p}")
+        from gap_pipeline.yamlfile import YamlFileError, load_yaml   # as the corpus config: duplicate keys refused
         try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise TrainConfigError(f"training config {p} is not valid YAML: {exc}") from exc
+            loaded = load_yaml(p.read_text(encoding="utf-8"), str(p)) or {}
+        except YamlFileError as exc:
+            raise TrainConfigError(f"training {exc}") from exc
         cfg = _merge_into(cfg, loaded, "")
     if overrides:
         cfg = _merge_into(cfg, overrides, "")
@@ -196,13 +196,28 @@ def model_config_from_hf(hf_config: dict[str, Any]) -> ModelConfig:
     rope_type = rope.get("rope_type") or rope_scaling.get("rope_type") or rope_scaling.get("type") or "default"
     if rope_type != "default":
         raise TrainConfigError(f"--init-from: rope type {rope_type!r} is not supported (only 'default')")
-    n_heads = int(hf_config["num_attention_heads"])
-    dim = int(hf_config["hidden_size"])
+    try:
+        n_heads = int(hf_config["num_attention_heads"])
+        dim = int(hf_config["hidden_size"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TrainConfigError(f"--init-from config.json: missing or malformed field: {exc!r}") from None
+    if n_heads < 1 or dim < 1:
+        raise TrainConfigError(f"--init-from config.json: num_attention_heads ({n_heads}) and hidden_size ({dim}) "
+                               "must be >= 1")
     head_dim = hf_config.get("head_dim")
     if head_dim is not None and int(head_dim) != dim // n_heads:
         raise TrainConfigError(f"--init-from: head_dim {head_dim} != hidden_size / num_attention_heads")
     if hf_config.get("attention_bias") or hf_config.get("mlp_bias"):
         raise TrainConfigError("--init-from: attention/MLP biases are not supported")
+    try:
+        return _model_from_hf(hf_config, dim, n_heads, rope)
+    except ValidationError as exc:
+        raise _error("--init-from config.json: model", exc) from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TrainConfigError(f"--init-from config.json: missing or malformed field: {exc!r}") from None
+
+
+def _model_from_hf(hf_config: dict[str, Any], dim: int, n_heads: int, rope: dict[str, Any]) -> ModelConfig:
     return ModelConfig(
         dim=dim,
         n_layers=int(hf_config["num_hidden_layers"]),
@@ -222,4 +237,10 @@ def read_hf_config(directory: str | Path) -> dict[str, Any]:
     path = Path(directory) / "config.json"
     if not path.is_file():
         raise TrainConfigError(f"--init-from {directory}: no config.json there")
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise TrainConfigError(f"--init-from {directory}: config.json is not valid JSON: {exc}") from None
+    if not isinstance(config, dict):
+        raise TrainConfigError(f"--init-from {directory}: config.json must hold a JSON object")
+    return config

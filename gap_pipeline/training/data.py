@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import queue
 import threading
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from schemas.checksum import sha256_file
 from schemas.shard import validate_shard_schema
 
 
@@ -47,6 +49,7 @@ class Corpus:
     train_shards: tuple[Path, ...]
     validation_shards: tuple[Path, ...]
     shard_rows: dict[str, int]          # path relative to root -> rows, as the manifest says
+    shard_sha256: dict[str, str | None] = None   # path relative to root -> sha256, as the manifest says
 
 
 def manifest_data_hash(manifest: dict[str, Any]) -> str:
@@ -78,15 +81,26 @@ def load_corpus(root: str | Path) -> Corpus:
     for key in ("seq_len", "vocab_size", "bos_id", "eos_id"):
         if key not in tok:
             raise DataError(f"{path}: tokenizer lacks {key!r}")
-    train, val, rows = [], [], {}
+    train, val, rows, digests = [], [], {}, {}
+    if not isinstance(manifest["shards"], list):
+        raise DataError(f"{path}: 'shards' must be a list")
     for i, shard in enumerate(manifest["shards"]):
+        if not isinstance(shard, dict):
+            raise DataError(f"{path}: shard #{i} must be an object")
         for key in ("path", "split", "rows"):
             if key not in shard:
                 raise DataError(f"{path}: shard #{i} lacks {key!r}")
-        file = root / shard["path"]
+        rel = shard["path"]
+        why = _unsafe_path(root, rel)
+        if why:
+            raise DataError(f"{path}: shard #{i} path {rel!r} is {why}; refusing to read it")
+        if not isinstance(shard["rows"], int) or isinstance(shard["rows"], bool) or shard["rows"] < 0:
+            raise DataError(f"{path}: shard #{i} {rel!r}: rows must be a count, got {shard['rows']!r}")
+        file = root / rel
         if not file.is_file():
-            raise DataError(f"{path}: shard #{i} {shard['path']!r} is missing on disk")
-        rows[str(shard["path"])] = int(shard["rows"])
+            raise DataError(f"{path}: shard #{i} {rel!r} is missing on disk")
+        rows[rel] = shard["rows"]
+        digests[rel] = shard.get("sha256") if isinstance(shard.get("sha256"), str) else None
         {"train": train, "validation": val}.get(shard["split"], []).append(file)
     if not train:
         raise DataError(f"{path}: no train shards listed")
@@ -95,7 +109,49 @@ def load_corpus(root: str | Path) -> Corpus:
     return Corpus(root=root, seq_len=int(tok["seq_len"]), vocab_size=int(tok["vocab_size"]),
                   bos_id=int(tok["bos_id"]), eos_id=int(tok["eos_id"]),
                   manifest_hash=manifest_data_hash(manifest), tokenizer_path=tokenizer_path,
-                  train_shards=tuple(sorted(train)), validation_shards=tuple(sorted(val)), shard_rows=rows)
+                  train_shards=tuple(sorted(train)), validation_shards=tuple(sorted(val)), shard_rows=rows,
+                  shard_sha256=digests)
+
+
+def _unsafe_path(root: Path, rel: Any) -> str | None:
+    """Why a manifest shard path may not be opened (None: a plain path inside the corpus folder)."""
+    if not isinstance(rel, str) or not rel or "\x00" in rel:
+        return "not a path"
+    if rel.startswith(("/", "\\")) or "://" in rel or (len(rel) > 1 and rel[1] == ":"):
+        return "absolute"
+    if "\\" in rel or any(part in ("", ".", "..") for part in rel.split("/")):
+        return "not a plain relative path ('..', '.', '//' or a backslash)"
+    real_root = os.path.realpath(root)
+    if os.path.commonpath([real_root, os.path.realpath(root / rel)]) != real_root:
+        return "a link that leads out of the corpus folder"
+    return None
+
+
+def verify_shards(corpus: Corpus) -> list[str]:
+    """One line per shard whose bytes are not the ones the manifest recorded (flipped byte, truncated,
+    replaced). Reads every shard once; `gap train --no-verify-shards` skips it for trusted storage."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def check(file: Path) -> str | None:
+        rel = file.relative_to(corpus.root).as_posix()
+        expected = (corpus.shard_sha256 or {}).get(rel)
+        if expected is None:
+            return (f"shard {rel}: the manifest records no sha256, so it cannot be checked "
+                    "(pass --no-verify-shards to train on it anyway)")
+        try:
+            actual = sha256_file(file)
+        except OSError as exc:
+            return f"shard {rel}: unreadable ({exc})"
+        if actual != expected:
+            return (f"shard {rel}: sha256 {actual} differs from the manifest's {expected} (damaged, truncated or "
+                    f"replaced: {file.stat().st_size} bytes on disk); rebuild or copy it again, or pass "
+                    "--no-verify-shards to skip this check")
+        return None
+
+    # hashlib releases the GIL on large blocks: a few threads hash several shards at once (~350 MB/s each).
+    files = corpus.train_shards + corpus.validation_shards
+    with ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1, len(files)))) as pool:
+        return [p for p in pool.map(check, files) if p]
 
 
 # ---------------------------------------------------------------------------------------------- shards
@@ -103,11 +159,11 @@ def load_corpus(root: str | Path) -> Corpus:
 def open_shard(path: str | Path, seq_len: int) -> tuple[list[np.ndarray], pa.ChunkedArray, Any]:
     """Memory-map one shard. Returns numpy views [rows, seq_len + 1] (one per record batch; no copies),
     its `subset` column, and the memory map (keep it alive as long as the views)."""
-    source = pa.memory_map(str(path), "r")
     try:
+        source = pa.memory_map(str(path), "r")
         table = pa.ipc.open_stream(source).read_all()
-    except pa.ArrowInvalid as exc:
-        raise DataError(f"{path}: not an Arrow IPC stream file ({exc})") from exc
+    except (pa.ArrowException, OSError, ValueError) as exc:   # junk, truncated, unreadable
+        raise DataError(f"{path}: not an Arrow IPC stream file, or cut short ({' '.join(str(exc).split())})") from exc
     try:
         validate_shard_schema(table.schema, seq_len)
     except ValueError as exc:

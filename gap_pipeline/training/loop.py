@@ -27,8 +27,8 @@ from torch.distributed.tensor import DTensor
 from gap_pipeline.training import checkpoint as ckpt
 from gap_pipeline.training.config import (TrainConfig, TrainConfigError, load_train_config,
                                           model_config_from_hf, read_hf_config)
-from gap_pipeline.training.data import (BatchLoader, Corpus, GlobalSampler, TokenDataset, check_resume_data,
-                                        data_state, load_corpus)
+from gap_pipeline.training.data import (BatchLoader, Corpus, DataError, GlobalSampler, TokenDataset, check_resume_data,
+                                        data_state, load_corpus, verify_shards)
 from gap_pipeline.training.export import (ExportError, check_state_dict_matches, read_hf_weights, sha256_file,
                                           write_hf_export)
 from gap_pipeline.training.metrics import MetricsLog, device_peak_flops, mfu
@@ -50,6 +50,7 @@ class RunOptions:
     export_dir: Path | None = None
     export_dtype: str | None = None
     save_checkpoints: bool = True       # off only for throughput benchmarks
+    verify_shards: bool = True          # sha256 of every shard against the manifest before training
 
 
 @dataclass
@@ -258,6 +259,23 @@ def _prepare_run_dir(opts: RunOptions, cfg: TrainConfig, corpus: Corpus, env: Di
 
 # ---------------------------------------------------------------------------------------------- train
 
+def _check_shards(corpus: Corpus, env: DistEnv) -> None:
+    """Local rank 0 of each node hashes every shard once (the data is per node, not per rank); all ranks
+    learn the result, so either every rank trains or every rank stops with the same one-line error."""
+    started = time.perf_counter()
+    problems = verify_shards(corpus) if env.local_rank == 0 else []
+    if dist.is_initialized() and env.world > 1:
+        gathered: list[Any] = [None] * env.world
+        dist.all_gather_object(gathered, problems)
+        problems = sorted({p for found in gathered for p in found})
+    if problems:
+        more = f" (and {len(problems) - 1} more shard problem(s))" if len(problems) > 1 else ""
+        raise DataError(problems[0] + more)
+    if env.rank == 0:
+        n = len(corpus.train_shards) + len(corpus.validation_shards)
+        log.info("checked sha256 of %d shard(s) against the manifest in %.1fs", n, time.perf_counter() - started)
+
+
 def train(opts: RunOptions) -> dict[str, Any]:
     env = setup_distributed()
     try:
@@ -271,6 +289,8 @@ def _train(opts: RunOptions, env: DistEnv) -> dict[str, Any]:
     is_main = env.rank == 0
     corpus = load_corpus(opts.data)
     cfg = resolve_config(opts, corpus)
+    if opts.verify_shards:   # before anything is written: never train on damaged data
+        _check_shards(corpus, env)
     param_dtype = resolve_precision(cfg, env.device)
     export_dtype = opts.export_dtype or ("bfloat16" if param_dtype == torch.bfloat16 else "float32")
     if env.device.type == "cuda":

@@ -83,9 +83,183 @@ def test_paths_resolve_relative_to_the_config_file(tmp_path):
     assert cfg["tokenizer"]["model"] == str(cfg_file.parent / "tok.model")
 
 
+# ------------------------------------------------------------------------- every key of default.yaml
+
+def _leaves(node, path=()):
+    """(path, default) for every leaf of default.yaml; free-keyed maps (subset -> number) are leaves."""
+    from pydantic import BaseModel
+
+    from gap_pipeline.config import CorpusConfig
+    cls = CorpusConfig
+    for part in path:
+        cls = cls.model_fields[part].annotation
+    for key, value in node.items():
+        info = cls.model_fields.get(key)
+        if info is None:
+            pytest.fail(f"default.yaml key {'.'.join(path + (key,))} has no declaration in gap_pipeline/config.py "
+                        f"(add `{key}: <type> = F(..., doc=...)` to class {cls.__name__})")
+        if isinstance(value, dict) and isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
+            yield from _leaves(value, path + (key,))
+        else:
+            yield path + (key,), value, info
+
+
+def _nest(path, value):
+    for part in reversed(path):
+        value = {part: value}
+    return value
+
+
+def _wrong_type(default, info):
+    if isinstance(default, bool):
+        return "yes"
+    if isinstance(default, (int, float)):
+        return "12"
+    if isinstance(default, str) or default is None:
+        return 5
+    if isinstance(default, list):
+        return "not-a-list"
+    return ["not", "a", "mapping"]
+
+
+def _out_of_range(default, info):
+    """A value just outside the declared range or choices, or None when the key has neither."""
+    import typing
+
+    import annotated_types as at
+    args = typing.get_args(info.annotation)
+    if typing.get_origin(info.annotation) is typing.Literal:
+        return "no-such-choice"
+    if typing.get_origin(info.annotation) is list and args and typing.get_origin(args[0]) is typing.Literal:
+        return ["no-such-choice"]
+    if typing.get_origin(info.annotation) is dict:   # a map: one entry with a value out of range
+        value_meta = getattr(typing.get_args(args[1])[1], "metadata", []) if typing.get_args(args[1]) else []
+        key = next(iter(default), "guidelines")
+        bad = _bound_violation(value_meta)
+        return None if bad is None else {key: bad}
+    metadata = list(info.metadata)
+    metadata += [m for a in args for m in getattr(a, "__metadata__", [])]
+    if any(isinstance(m, at.MinLen) for m in metadata):
+        return [] if isinstance(default, list) else ""
+    bad = _bound_violation(metadata)
+    if bad is not None and isinstance(default, int) and not isinstance(default, bool) and bad == int(bad):
+        bad = int(bad)
+    return bad
+
+
+def _bound_violation(metadata):
+    import annotated_types as at
+    for m in metadata:
+        if isinstance(m, at.Ge):
+            return m.ge - 1
+        if isinstance(m, at.Gt):
+            return m.gt - 0.5 if isinstance(m.gt, float) else m.gt - 1
+    for m in metadata:
+        if isinstance(m, (at.Le, at.Lt)):
+            return (m.le if isinstance(m, at.Le) else m.lt) + 1
+        if isinstance(m, at.Interval):
+            return (m.ge if m.ge is not None else m.gt) - 1
+    return None
+
+
+DEFAULT_LEAVES = list(_leaves(default_config()))
+
+
+def test_every_default_key_is_declared_and_the_defaults_validate():
+    assert len(DEFAULT_LEAVES) > 80
+    cfg = validate_config(default_config())
+    for path, default, _ in DEFAULT_LEAVES:
+        value = cfg
+        for part in path:
+            value = value[part]
+        assert value == default, ".".join(path)
+
+
+@pytest.mark.parametrize("path, default, info", DEFAULT_LEAVES, ids=[".".join(p) for p, _, _ in DEFAULT_LEAVES])
+def test_every_key_refuses_a_wrong_type_and_an_out_of_range_value(path, default, info):
+    key = ".".join(path)
+    with pytest.raises(ConfigError) as err:
+        validate_config(_nest(path, _wrong_type(default, info)))
+    assert str(err.value).startswith(key), str(err.value)
+    assert "expected" in str(err.value)
+    bad = _out_of_range(default, info)
+    if key == "quality.subsets":  # its thresholds are ranged one by one: test_quality_subset_thresholds_are_ranged
+        return
+    if bad is None:
+        # No range: only unbounded integers (seeds), free strings and string lists may lack one.
+        assert isinstance(default, (bool, str, list)) or path[-1].endswith("seed") or default is None, \
+            f"{key} declares no range: add ge/gt/le/lt (or choices) to its declaration"
+        return
+    with pytest.raises(ConfigError) as err:
+        validate_config(_nest(path, bad))
+    assert str(err.value).startswith(key), str(err.value)
+    assert "expected" not in str(err.value), str(err.value)
+
+
+@pytest.mark.parametrize("user, message", [
+    ({"clean": {"boilerplate_min_docs": -1}}, "clean.boilerplate_min_docs: must be >= 1, got -1"),
+    ({"tokenizer": {"train_max_chars": -1}}, "tokenizer.train_max_chars: must be >= 1, got -1"),
+    ({"quality": {"min_mean_word_length": -3.0}}, "quality.min_mean_word_length: must be >= 0.0, got -3.0"),
+    ({"language": {"short_text_chars": -10}}, "language.short_text_chars: must be >= 0, got -10"),
+    ({"quality": {"max_digit_ratio": float("nan")}}, "quality.max_digit_ratio"),
+    ({"dedup": {"num_perm": True}}, "dedup.num_perm: expected an integer, got True"),
+    ({"split": {"validation_fraction": {"papers": 0.1, "blogs": 0.1}}}, "split.validation_fraction.blogs: unknown key"),
+    ({"quality": {"min_mean_word_length": 9.0, "max_mean_word_length": 8.0}}, "quality.max_mean_word_length"),
+])
+def test_issue_15_holes_are_closed(user, message):
+    with pytest.raises(ConfigError) as err:
+        validate_config(user)
+    assert message in str(err.value)
+
+
+def test_seconds_may_be_fractional_and_integers_count_as_numbers():
+    cfg = validate_config({"extract": {"pdf_timeout_s": 90.5}, "scrape": {"read_timeout_s": 12}})
+    assert cfg["extract"]["pdf_timeout_s"] == 90.5
+    assert cfg["scrape"]["read_timeout_s"] == 12.0 and isinstance(cfg["scrape"]["read_timeout_s"], float)
+
+
+def test_duplicated_yaml_key_is_refused_with_its_line(tmp_path):
+    path = tmp_path / "dup.yaml"
+    path.write_text("quality:\n  min_words: 10\n  max_words: 900\n  min_words: 20\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "duplicate key 'min_words'" in str(err.value) and "line 4" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_cli_refuses_bad_config_and_numbers_without_traceback(tmp_path, capsys):
+    from gap_pipeline.cli import main
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("clean:\n  boilerplate_min_docs: -1\n")
+    out = tmp_path / "out"
+    assert main(["build", "--config", str(cfg), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "gap build: error: clean.boilerplate_min_docs: must be >= 1, got -1" in err
+    assert not out.exists(), "nothing may be written before the config is valid"
+    with pytest.raises(SystemExit) as exit_:
+        main(["build", "--workers", "-3", "--out", str(out)])
+    assert exit_.value.code == 2
+    assert "argument --workers: must be >= 1, got -3" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_quality_subsets_merge_over_the_shipped_ones():
     cfg = validate_config({"quality": {"subsets": {"papers": {"min_words": 10, "max_dup_ngram_fraction": None}}}})
     subsets = cfg["quality"]["subsets"]
     assert subsets["papers"] == {"min_words": 10, "max_dup_ngram_fraction": None}
     assert subsets["guidelines"] == default_config()["quality"]["subsets"]["guidelines"]
     assert validate_config({})["specs_dir"] == ""
+
+
+@pytest.mark.parametrize("user, message", [
+    ({"quality": {"subsets": {"guidelines": {"max_dup_ngram_fraction": 1.5}}}},
+     "quality.subsets.guidelines.max_dup_ngram_fraction: must be between 0 and 1"),
+    ({"quality": {"subsets": {"papers": {"min_words": -2}}}}, "quality.subsets.papers.min_words: expected a whole number"),
+    ({"quality": {"subsets": {"papers": {"no_such_check": 1}}}}, "quality.subsets.papers.no_such_check: unknown quality threshold"),
+    ({"quality": {"subsets": {"blogs": {}}}}, "quality.subsets"),
+])
+def test_quality_subset_thresholds_are_ranged(user, message):
+    with pytest.raises(ConfigError) as err:
+        validate_config(user)
+    assert str(err.value).startswith(message), str(err.value)

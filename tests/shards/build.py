@@ -156,9 +156,14 @@ def build_fake_out(docs: list[Document], out_dir: str | Path, drops: list[Drop] 
     for d in docs:
         languages[d.lang or "und"] = languages.get(d.lang or "und", 0) + 1
     n = len(docs) + len(drops)
+    from gap_pipeline.config import config_hash, validate_config
+    from gap_pipeline.manifest import output_files
+    config = validate_config({"packing": {"seq_len": seq_len}, "seed": kw.get("seed", 1234)})
     manifest = {
         "schema_version": 1,
-        "config_hash": "0" * 64,
+        "config_hash": config_hash(config),
+        "config": config,
+        "files": output_files(str(out)),
         "tokenizer": {"file": "tokenizer.model", "seq_len": seq_len, **sp_info},
         "accounting": {"raw_records": {"in": n, "excluded": 0, "quarantined": 0, "extracted": n},
                        "documents": {"extracted": n, "dropped": len(drops), "kept": len(docs),

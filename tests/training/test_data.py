@@ -211,3 +211,58 @@ def test_loader_with_prefetch_yields_the_same_batches_and_hands_on_errors(corpus
             bad.next_step()      # raised in the prefetch thread, handed to the training thread
     finally:
         bad.close()
+
+
+# ------------------------------------------------------------------ issue 15: train only on checked shards
+
+def _gap_train(root, out, *extra):
+    from gap_pipeline.cli import main
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--data", str(root), "--out", str(out), "--steps", "1", *extra])
+    return str(exit_.value.code)
+
+
+def test_a_flipped_byte_stops_training_naming_the_shard(tmp_path):
+    from gap_pipeline.training.data import verify_shards
+
+    root = make_corpus(tmp_path / "c", train_rows=40, train_shards=2, with_tokenizer=False)
+    assert verify_shards(load_corpus(root)) == []
+    rel = "train/train-00001.arrow"
+    data = bytearray((root / rel).read_bytes())
+    data[len(data) - 40] ^= 0x01          # inside the token ids: the shard still parses
+    (root / rel).write_bytes(bytes(data))
+    assert len(TokenDataset(load_corpus(root).train_shards, 32, 128)) == 40   # readable, so only the hash tells
+    problems = verify_shards(load_corpus(root))
+    assert len(problems) == 1 and problems[0].startswith(f"shard {rel}: sha256 ")
+    message = _gap_train(root, tmp_path / "run")
+    assert message.startswith(f"gap train: shard {rel}: sha256") and "\n" not in message
+    assert not (tmp_path / "run").exists(), "nothing may be written before the shards are checked"
+
+
+def test_a_truncated_shard_is_one_line_with_or_without_the_check(tmp_path):
+    root = make_corpus(tmp_path / "c", train_rows=40, train_shards=2, with_tokenizer=False)
+    rel = "train/train-00000.arrow"
+    data = (root / rel).read_bytes()
+    (root / rel).write_bytes(data[: len(data) // 2])
+    message = _gap_train(root, tmp_path / "run")
+    assert message.startswith(f"gap train: shard {rel}: sha256") and "truncated" in message
+    message = _gap_train(root, tmp_path / "run2", "--no-verify-shards")
+    assert message.startswith("gap train: ") and rel in message and "cut short" in message
+    assert "\n" not in message
+
+
+def test_shard_paths_leaving_the_corpus_are_refused(tmp_path):
+    root = make_corpus(tmp_path / "c", train_rows=20, train_shards=1, with_tokenizer=False)
+    manifest = json.loads((root / "manifest.json").read_text())
+    for bad, why in (("../../../../etc/passwd", "not a plain relative path"), ("/etc/passwd", "absolute")):
+        manifest["shards"][0]["path"] = bad
+        (root / "manifest.json").write_text(json.dumps(manifest))
+        with pytest.raises(DataError, match=f"path '{bad}' is {why}"):
+            load_corpus(root)
+    outside = tmp_path / "outside.arrow"
+    (root / "train" / "train-00000.arrow").rename(outside)
+    (root / "train" / "train-00000.arrow").symlink_to(outside)
+    manifest["shards"][0]["path"] = "train/train-00000.arrow"
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DataError, match="a link that leads out of the corpus folder"):
+        load_corpus(root)

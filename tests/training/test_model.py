@@ -85,6 +85,30 @@ def test_lr_schedule_warms_up_then_decays_to_the_minimum():
     assert math.isclose(lr_factor(500, warmup=10, total=100, min_ratio=0.1), 0.1)
 
 
+@pytest.mark.parametrize("overrides, message", [
+    ({"log_interval": 0}, "log_interval: must be >= 1, got 0"),            # was a ZeroDivisionError mid-run
+    ({"eval_rows_per_subset": -1}, "eval_rows_per_subset: must be >= 1, got -1"),
+    ({"optim": {"lr": -0.1}}, "optim.lr: must be >= 0"),
+    ({"optim": {"betas": [0.9]}}, "optim.betas.1: missing"),
+    ({"optim": {"betas": [0.9, 1.5]}}, "optim.betas must be two numbers in [0, 1)"),
+    ({"model": {"norm_eps": 0.0}}, "model.norm_eps: must be > 0"),
+    ({"model": {"dim": True}}, "model.dim: expected an integer, got True"),
+    ({"precision": "fp16"}, "precision: must be one of 'auto', 'fp32' or 'bf16', got 'fp16'"),
+    ({"steps": 2.5}, "steps: expected an integer, got 2.5"),
+])
+def test_config_declares_each_field_range(overrides, message):
+    with pytest.raises(TrainConfigError) as err:
+        load_train_config("tiny", overrides=overrides)
+    assert message in str(err.value)
+
+
+def test_config_file_with_a_duplicated_key_is_refused(tmp_path):
+    dup = tmp_path / "dup.yaml"
+    dup.write_text("steps: 3\nsteps: 4\n")
+    with pytest.raises(TrainConfigError, match="duplicate key 'steps'"):
+        load_train_config("tiny", dup)
+
+
 def test_config_rejects_unknown_keys_and_bad_values(tmp_path):
     bad = tmp_path / "t.yaml"
     bad.write_text("optim: {lrr: 1.0}\n")
