@@ -22,7 +22,7 @@ from gap_pipeline.outputs import encode_json, write_bytes
 log = logging.getLogger(__name__)
 
 OUTPUT_DIRS = ("train", "validation", "documents", "dropped", "quarantine", "_build")
-OUTPUT_FILES = ("manifest.json", "tokenizer.model")
+OUTPUT_FILES = ("manifest.json", "tokenizer.model", "tokenizer.json")
 
 
 class BuildError(RuntimeError):
@@ -144,6 +144,11 @@ def run_build(cfg: dict[str, Any], out_dir: str, *, beam_args: list[str] | None 
         if not os.path.isfile(model_path):
             raise ConfigError(f"tokenizer.model: file not found: {model_path}")
         tokenizer_model = Path(model_path).read_bytes()
+        from transforms.tokenizer import TokenizerError, load_encoder
+        try:  # a bad file or BOS/EOS name fails here, in one line, not in a worker
+            load_encoder(tokenizer_model, bos_token=cfg["tokenizer"]["bos_token"], eos_token=cfg["tokenizer"]["eos_token"])
+        except TokenizerError as exc:
+            raise ConfigError(f"tokenizer.model: {model_path}: {exc}") from exc
     for path in cfg["decontamination"]["benchmarks"]:
         if not os.path.isfile(path):
             raise ConfigError(f"decontamination.benchmarks: file not found: {path}")

@@ -25,7 +25,7 @@ class ConfigError(ValueError):
 _SUBSET_MAPS = {"dedup.subset_priority", "split.validation_fraction", "mixture.shares", "mixture.factors"}
 # Mixture maps are keyed by subsets or by sources (mixture.by): their keys are checked in _check_ranges.
 _MIXTURE_MAPS = {"mixture.shares", "mixture.factors"}
-_NULLABLE = {"tokenizer.model"}
+_NULLABLE = {"tokenizer.model", "tokenizer.bos_token", "tokenizer.eos_token"}
 _CHOICES = {
     "extract.citations": ("tag", "remove"),
     "extract.tables": ("linearize", "caption", "drop"),
@@ -69,8 +69,9 @@ def _merge(base: dict[str, Any], override: Any, path: str) -> dict[str, Any]:
         elif value is None and full in _NULLABLE:
             merged[key] = None
         elif full in _NULLABLE:
-            if not isinstance(value, str):
-                raise ConfigError(f"{full}: expected a path string or null, got {value!r}")
+            if not isinstance(value, str) or not value:
+                what = "a path string" if full == "tokenizer.model" else "a token name"
+                raise ConfigError(f"{full}: expected {what} or null, got {value!r}")
             merged[key] = value
         else:
             if isinstance(default, bool) != isinstance(value, bool):
@@ -213,7 +214,15 @@ def _deep_update(base: dict[str, Any], updates: dict[str, Any]) -> dict[str, Any
 _NOT_HASHED = ("scrape", "report")
 
 
+# Keys added after corpora were built: left out of the hash while null (their default), so an existing
+# config keeps its hash.
+_HASHED_ONLY_WHEN_SET = {"tokenizer": ("bos_token", "eos_token")}
+
+
 def config_hash(cfg: dict[str, Any]) -> str:
     """A stable hash of the settings that shape the corpus, recorded in the manifest."""
     shaping = {k: v for k, v in cfg.items() if k not in _NOT_HASHED}
+    for section, keys in _HASHED_ONLY_WHEN_SET.items():
+        if section in shaping:
+            shaping[section] = {k: v for k, v in shaping[section].items() if not (k in keys and v is None)}
     return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()

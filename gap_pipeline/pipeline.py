@@ -167,7 +167,7 @@ def build(p: beam.Pipeline, cfg: dict[str, Any], *, parts: list[str], out_dir: s
     from transforms.mix import Mix
     from transforms.pack import Pack
     from transforms.shards import WriteShards
-    from transforms.tokenizer import TrainTokenizer
+    from transforms.tokenizer import EncodeDocumentsFn, TrainTokenizer, tokenizer_filename
 
     seed = cfg["seed"]
     drops: list = []
@@ -228,10 +228,10 @@ def build(p: beam.Pipeline, cfg: dict[str, Any], *, parts: list[str], out_dir: s
         model = docs | "TrainTokenizer" >> TrainTokenizer(tok, seed)
     else:
         model = p | "GivenTokenizer" >> beam.Create([tokenizer_model])
-    model | "WriteTokenizer" >> beam.Map(lambda blob: write_bytes(join_path(out_dir, "tokenizer.model"), blob))
+    model | "WriteTokenizer" >> beam.Map(lambda blob: write_bytes(join_path(out_dir, tokenizer_filename(blob)), blob))
     model_side = beam.pvalue.AsSingleton(model)
 
-    tokenized = with_split | "Tokenize" >> beam.ParDo(_Tokenize(), model_side)
+    tokenized = with_split | "Tokenize" >> beam.ParDo(EncodeDocumentsFn(tok["bos_token"], tok["eos_token"]), model_side)
     stats.append(tokenized | "TokenStats" >> beam.Map(
         lambda t: stat("tokens", t[4], t[0], t[1], docs=1, tokens=len(t[3]))))
     stats.append(docs | "KeptChars" >> beam.Map(lambda doc: stat("kept_chars", doc.source, chars=len(doc.text))))
@@ -284,28 +284,14 @@ def build(p: beam.Pipeline, cfg: dict[str, Any], *, parts: list[str], out_dir: s
          join_path(out_dir, "_build", "stats.json"), encode_json({k: list(v) for k, v in sorted(items)}))))
 
 
-class _Tokenize(beam.DoFn):
-    """(split, doc) -> (subset, split, doc_id, ids, source), loading the model once per worker."""
-
-    def setup(self):
-        self._sp = None
-
-    def process(self, item, model: bytes):
-        from transforms.tokenizer import encode_document, load_tokenizer
-        if self._sp is None:  # one model per pipeline: load it once per worker
-            self._sp = load_tokenizer(model)
-        split_name, doc = item
-        yield doc.subset, split_name, doc.id, encode_document(self._sp, doc.text), doc.source
-
-
 def _document_key(doc: Document) -> str:
     # The text hash breaks ties, so two documents sharing an id still land in a fixed order.
     return f"{doc.id}\t{hashlib.sha256(doc.text.encode('utf-8')).hexdigest()}"
 
 
 def _vocab_size(model: bytes) -> int:
-    from transforms.tokenizer import load_tokenizer
-    return int(load_tokenizer(model).get_piece_size())
+    from transforms.tokenizer import vocab_size_of
+    return int(vocab_size_of(model))
 
 
 def _encode_documents(docs: list[Document]) -> bytes:
