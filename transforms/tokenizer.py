@@ -212,6 +212,7 @@ class SentencePieceEncoder(_Encoder):
         self._blob = blob
         self.sp = load_tokenizer(blob)
         self.vocab_size = self.sp.get_piece_size()
+        self._names = {k: v for k, v in (("bos_token", bos_token), ("eos_token", eos_token)) if v}
         self.bos_id = self._piece(bos_token, "bos") if bos_token else self.sp.bos_id()
         self.eos_id = self._piece(eos_token, "eos") if eos_token else self.sp.eos_id()
 
@@ -226,7 +227,7 @@ class SentencePieceEncoder(_Encoder):
 
     def info(self) -> dict[str, Any]:
         info = tokenizer_info(self._blob)
-        info.update(bos_id=self.bos_id, eos_id=self.eos_id)
+        info.update(bos_id=self.bos_id, eos_id=self.eos_id, **self._names)  # names only when config gave them
         return info
 
 
