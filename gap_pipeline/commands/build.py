@@ -24,7 +24,8 @@ def register(sub) -> None:
     p.add_argument("--input", help="raw store folder or URL (overrides the config's `input`)")
     p.add_argument("--out", default="out/corpus", help="output folder or URL (default: out/corpus)")
     p.add_argument("--workers", type=int, default=None, help="local worker processes (FnApiRunner)")
-    p.add_argument("--tokenizer", help="an existing sentencepiece .model instead of training one")
+    p.add_argument("--tokenizer", help="an existing tokenizer instead of training one: a sentencepiece .model or a "
+                                       "Hugging Face tokenizer.json (BOS/EOS: config tokenizer.bos_token/eos_token)")
     p.set_defaults(func=run, accepts_extra=True)
 
 

@@ -204,3 +204,13 @@ def test_build_reports_bad_tokenizer_files_in_one_line(tmp_path, capsys, bpe_jso
     cfg.write_text("tokenizer:\n  eos_token: ''\n")
     assert main(["build", "--config", str(cfg), "--out", str(tmp_path / "out")]) == 2
     assert "tokenizer.eos_token: expected a token name or null" in capsys.readouterr().err
+
+
+def test_tokenizer_info_command_describes_a_tokenizer_json(tmp_path, capsys, bpe_json):
+    from gap_pipeline.cli import main
+
+    path = tmp_path / "tokenizer.json"
+    path.write_text(bpe_json)
+    assert main(["tokenizer", "info", str(path)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["kind"] == HUGGINGFACE and (info["bos_token"], info["eos_token"]) == (BOS, EOS)
