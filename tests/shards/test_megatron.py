@@ -98,6 +98,10 @@ def test_sequence_cuts():
                       "doc_starts": pa.array([[0, 2], [-2], [-6, 1, 3]], pa.list_(pa.int32()))})
     assert row_sequence_lengths(table, 4).tolist() == [2, 2, 4, 1, 2, 1]
     assert row_sequence_lengths(table.drop_columns(["doc_starts"]), 4).tolist() == [4, 4, 4]
+    # Several record batches (as in large shards): row numbers run across them.
+    two = pa.Table.from_batches(table.to_batches(max_chunksize=2))
+    assert two.column("doc_starts").num_chunks == 2
+    assert row_sequence_lengths(two, 4).tolist() == [2, 2, 4, 1, 2, 1]
 
 
 def test_bad_inputs_are_one_line_errors(corpus, tmp_path, capsys):
