@@ -5,7 +5,12 @@
    deterministic shuffle, Arrow IPC serialisation and sha256, written to a file. The two are timed
    alternately in the same process, `repeats` times each; medians are reported and the ratio is
    bare_time / full_time (the share of bare encoding speed the full path keeps; target >= 80%).
-2. Random reads: a shard file is memory-mapped (pyarrow, zero copy) and random rows are read as numpy
+2. Encoders side by side (`make bench` section "Encoders"): the same texts through sentencepiece (per
+   document, and its batch call) and a Hugging Face byte-level BPE tokenizer.json of the same vocabulary
+   size trained on the same sample with `tokenizers` (its Rust `encode_batch`, on all cores and with
+   TOKENIZERS_PARALLELISM=false; `encode_batch_fast`, which skips offsets; and gap's encoder interface as the
+   build's DoFn calls it: batches of 256 documents, BOS + ids + EOS). Medians of alternating repeats; tokens/s counts each tokenizer's own tokens.
+3. Random reads: a shard file is memory-mapped (pyarrow, zero copy) and random rows are read as numpy
    views of the input_ids buffer; rows/s over random indices, median of repeats.
 Machine: 2 shared, noisy cores; single-threaded throughout.
 """
@@ -27,7 +32,7 @@ import pyarrow as pa  # noqa: E402
 
 from transforms.pack import bucket_of, pack_tokens  # noqa: E402
 from transforms.shards import order_rows, rows_to_table, serialize_table, write_file  # noqa: E402
-from transforms.tokenizer import encode_document, load_tokenizer, train_sentencepiece  # noqa: E402
+from transforms.tokenizer import encode_document, load_encoder, load_tokenizer, train_sentencepiece  # noqa: E402
 
 SEQ_LEN = 512
 BUCKETS = 8
@@ -94,6 +99,87 @@ def _random_reads(path: str, n_reads: int, repeats: int) -> tuple[float, int]:
     return statistics.median(rates), table.num_rows
 
 
+def _hf_tokenizer_json(texts: list[str], vocab_size: int) -> bytes:
+    """A Llama-3-shaped byte-level BPE tokenizer.json trained with `tokenizers` on `texts`."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator(texts, trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=["<|begin_of_text|>", "<|end_of_text|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    return tok.to_str().encode()
+
+
+def _sample_texts() -> list[str]:
+    """The kept documents of the embedded sample corpus (real guideline pages, PMC papers, abstracts,
+    replay text), built once with the default config into a temporary folder."""
+    import glob
+
+    import pyarrow.parquet as pq
+
+    from gap_pipeline.build import run_build, sample_config_path
+    from gap_pipeline.config import load_config
+
+    with tempfile.TemporaryDirectory() as tmp:
+        run_build(load_config(sample_config_path()), tmp, workers=1)
+        return [t for f in sorted(glob.glob(os.path.join(tmp, "documents", "*.parquet")))
+                for t in pq.read_table(f, columns=["text"]).column("text").to_pylist()]
+
+
+def _encoders(texts: list[str], sp_model: bytes, repeats: int, train_docs: int = 200) -> tuple[list[str], int]:
+    sp = load_tokenizer(sp_model)
+    hf_blob = _hf_tokenizer_json(texts[:train_docs], sp.get_piece_size())
+    hf = load_encoder(hf_blob)
+    raw = hf.tok
+
+    def sp_each():
+        return sum(len(sp.encode(t)) for t in texts)
+
+    def sp_batch():
+        return sum(len(ids) for ids in sp.encode(texts))
+
+    def hf_batch():
+        return sum(len(e.ids) for e in raw.encode_batch(texts, add_special_tokens=False))
+
+    def hf_batch_fast():
+        return sum(len(e.ids) for e in raw.encode_batch_fast(texts, add_special_tokens=False))
+
+    def hf_batch_one_thread():
+        os.environ["TOKENIZERS_PARALLELISM"] = "false"
+        try:
+            return hf_batch()
+        finally:
+            del os.environ["TOKENIZERS_PARALLELISM"]
+
+    def hf_gap():
+        return sum(len(ids) for i in range(0, len(texts), 256) for ids in hf.encode_documents(texts[i:i + 256]))
+
+    cases = [("sentencepiece, `sp.encode(text)` per document", sp_each),
+             ("sentencepiece, `sp.encode(texts)` (batch call)", sp_batch),
+             ("tokenizers, `encode_batch(texts)`, all cores", hf_batch),
+             ("tokenizers, `encode_batch(texts)`, TOKENIZERS_PARALLELISM=false", hf_batch_one_thread),
+             ("tokenizers, `encode_batch_fast(texts)` (no offsets), all cores", hf_batch_fast),
+             ("tokenizers via gap's encoder (`encode_documents`: encode_batch_fast, batches of 256)", hf_gap)]
+    tokens = {name: fn() for name, fn in cases}   # warm-up, and each tokenizer's token count
+    times: dict[str, list[float]] = {name: [] for name, _ in cases}
+    for _ in range(repeats):
+        for name, fn in cases:
+            started = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - started)
+    chars = sum(len(t) for t in texts)
+    base = statistics.median(times[cases[0][0]])
+    lines = ["| encoder | median time | tokens | tokens/s | characters/s | vs sentencepiece per document |",
+             "|---|---|---|---|---|---|"]
+    for name, _ in cases:
+        t = statistics.median(times[name])
+        lines.append(f"| {name} | {t:.3f} s | {tokens[name] / 1e6:.2f} M | {tokens[name] / t / 1e6:.2f} M | "
+                     f"{chars / t / 1e6:.2f} M | {base / t:.2f}x |")
+    return lines, hf.vocab_size
+
+
 def bench(quick: bool = False) -> str:
     n_docs = 150 if quick else 1200
     repeats = 3 if quick else 5
@@ -116,6 +202,12 @@ def bench(quick: bool = False) -> str:
         bare, full = statistics.median(bare_times), statistics.median(full_times)
         rate, read_rows = _random_reads(shard, 20_000 if quick else 200_000, repeats)
         size = os.path.getsize(shard)
+    enc_docs = docs[:300]   # the encoder table on a quarter of the documents keeps the section near 5 minutes
+    encoder_lines, hf_vocab = _encoders([t for _, t in enc_docs], sp_model, min(repeats, 3))
+    real = _sample_texts()
+    real_sp = train_sentencepiece(real, {"vocab_size": 8000, "train_max_chars": 20_000_000})
+    real_lines, real_hf_vocab = _encoders(real, real_sp, min(repeats, 3), train_docs=len(real))
+    real_vocab = load_tokenizer(real_sp).get_piece_size()
     ratio = bare / full
     return "\n".join([
         "## Shards: tokenize + pack + write, random reads",
@@ -134,6 +226,22 @@ def bench(quick: bool = False) -> str:
         "",
         f"Random row reads from the memory-mapped shard ({read_rows} rows, zero-copy numpy views of "
         f"`input_ids`): **{rate / 1e6:.2f} M rows/s** (median of {repeats}).",
+        "",
+        "### Encoders: sentencepiece and a Hugging Face tokenizer.json side by side",
+        "",
+        f"The first {len(enc_docs)} of these documents; sentencepiece BPE (vocabulary {vocab}) and a byte-level "
+        f"BPE tokenizer.json (vocabulary {hf_vocab}, trained with `tokenizers` on 200 of them; the synthetic "
+        f"vocabulary supports no more merges), medians of {min(repeats, 3)} alternating repeats on "
+        f"{os.cpu_count()} shared cores (the tokens differ: each tokenizer is timed on its own output).",
+        "",
+        *encoder_lines,
+        "",
+        f"Real text: the {len(real)} kept documents of the embedded sample corpus "
+        f"({sum(len(t) for t in real) / 1e6:.1f} M characters: guideline pages, PMC papers, abstracts, replay), "
+        f"sentencepiece BPE (vocabulary {real_vocab}) and byte-level BPE (vocabulary {real_hf_vocab}), both "
+        "trained on these documents:",
+        "",
+        *real_lines,
         "",
     ])
 

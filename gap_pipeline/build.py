@@ -21,8 +21,6 @@ from gap_pipeline.outputs import encode_json, write_bytes
 
 log = logging.getLogger(__name__)
 
-OUTPUT_DIRS = ("train", "validation", "documents", "dropped", "quarantine", "_build")
-OUTPUT_FILES = ("manifest.json", "tokenizer.model")
 
 
 class BuildError(RuntimeError):
@@ -132,7 +130,7 @@ def stage_counters(result) -> dict[str, int]:
 WORK = ("_build", "work")
 STAGING = ("_build", "staging")
 OWNED_TOP = frozenset({"train", "validation", "documents", "dropped", "quarantine", "_build", "manifest.json",
-                       "tokenizer.model", "report"})
+                       "tokenizer.model", "tokenizer.json", "report"})
 BUILD_STATE = "build.json"
 
 
@@ -179,7 +177,7 @@ def check_output(out_dir: str, *, force: bool = False) -> None:
             raise BuildError(f"--out {out_dir}: {probe_dir} is not writable")
     if not top:
         return
-    foreign = [name for name in top if name not in OWNED_TOP]
+    foreign = [name for name in top if name not in OWNED_TOP and not (name == "README.md" and _is_gap_card(out_dir))]
     ours = "manifest.json" in top or _exists(FileSystems.join(out_dir, *WORK, BUILD_STATE))
     if foreign or not ours:
         if force:
@@ -189,6 +187,16 @@ def check_output(out_dir: str, *, force: bool = False) -> None:
         what = f"files a gap build did not write: {', '.join(foreign[:5])}" if foreign else "no gap manifest.json"
         raise BuildError(f"--out {out_dir} is not a gap corpus ({what}); choose an empty or new folder, "
                          f"or pass --force to build there without touching them")
+
+
+def _is_gap_card(out_dir: str) -> bool:
+    """OUT/README.md is the dataset card `gap report` wrote (it carries the card's marker)."""
+    from gap_pipeline.outputs import read_bytes
+    from gap_pipeline.report import CARD_MARK
+    try:
+        return CARD_MARK.encode() in read_bytes(FileSystems.join(out_dir, "README.md"))
+    except Exception:  # absent or unreadable: not ours
+        return False
 
 
 def build_key(cfg: dict[str, Any], parts: list[str], tokenizer_model: bytes | None,
@@ -231,7 +239,8 @@ def _phase_outputs(ctx: pipeline.PhaseContext, phase: str) -> list[str]:
     if phase == "tokens":
         for folder in ("train", "validation"):
             paths += [FileSystems.join(ctx.out, folder, f) for f in _list_files(FileSystems.join(ctx.out, folder))]
-        paths += [FileSystems.join(ctx.out, name) for name in ("tokenizer.model", "_build/shards.json", "_build/mixture.json")]
+        paths += [FileSystems.join(ctx.out, name) for name in ("tokenizer.model", "tokenizer.json", "_build/shards.json",
+                                                             "_build/mixture.json")]
     return [p for p in paths if _exists(p)]
 
 
@@ -320,6 +329,8 @@ def _publish(staging: str, out_dir: str) -> list[str]:
         FileSystems.delete([manifest])
     stale = [FileSystems.join(out_dir, f) for f in old_files
              if ".." not in f.split("/") and not f.startswith("_build/work/") and not f.startswith("_build/staging/")]
+    if _is_gap_card(out_dir):  # the previous build's dataset card would describe the wrong corpus
+        stale.append(FileSystems.join(out_dir, "README.md"))
     stale = [p for p in stale if _exists(p)]
     if stale:
         FileSystems.delete(stale)
@@ -341,7 +352,7 @@ def _legacy_outputs(out_dir: str) -> list[str]:
     import re
     named = re.compile(r"^(train|validation|documents|dropped|quarantine)/[\w.-]+\.(arrow|parquet|jsonl)$")
     files = [f for f in _list_files(out_dir) if named.match(f)]
-    return files + ["tokenizer.model", "_build/stats.json", "_build/shards.json", "_build/mixture.json"]
+    return files + ["tokenizer.model", "tokenizer.json", "_build/stats.json", "_build/shards.json", "_build/mixture.json"]
 
 
 def run_build(cfg: dict[str, Any], out_dir: str, *, beam_args: list[str] | None = None,
@@ -354,6 +365,11 @@ def run_build(cfg: dict[str, Any], out_dir: str, *, beam_args: list[str] | None 
         if not os.path.isfile(model_path):
             raise ConfigError(f"tokenizer.model: file not found: {model_path}")
         tokenizer_model = Path(model_path).read_bytes()
+        from transforms.tokenizer import TokenizerError, load_encoder
+        try:  # a bad file or BOS/EOS name fails here, in one line, not in a worker
+            load_encoder(tokenizer_model, bos_token=cfg["tokenizer"]["bos_token"], eos_token=cfg["tokenizer"]["eos_token"])
+        except TokenizerError as exc:
+            raise ConfigError(f"tokenizer.model: {model_path}: {exc}") from exc
     for path in cfg["decontamination"]["benchmarks"]:
         if not os.path.isfile(path):
             raise ConfigError(f"decontamination.benchmarks: file not found: {path}")

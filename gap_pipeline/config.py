@@ -133,7 +133,9 @@ class Mixture(Section):
 
 
 class Tokenizer(Section):
-    model: Optional[str] = F(doc="a sentencepiece .model to use; null: train one on the corpus")
+    model: Optional[str] = F(min_length=1, doc="a sentencepiece .model or Hugging Face tokenizer.json to use; null: train one")
+    bos_token: Optional[str] = F(min_length=1, doc="BOS token of a tokenizer.json (null: from its template or well-known names)")
+    eos_token: Optional[str] = F(min_length=1, doc="EOS token of a tokenizer.json (null: from its template or well-known names)")
     vocab_size: int = F(ge=64, doc="pieces (>= 300 with byte_fallback)")
     model_type: Literal["bpe", "unigram"] = F(doc="sentencepiece model type")
     character_coverage: float = F(gt=0.0, le=1.0, doc="share of characters covered by pieces")
@@ -423,7 +425,22 @@ def _deep_update(base: dict[str, Any], updates: dict[str, Any]) -> dict[str, Any
 _NOT_HASHED = ("scrape", "report")
 
 
+# Keys added after corpora were built: left out of the hash while null (their default), so an existing
+# config keeps its hash.
+_HASHED_ONLY_WHEN_SET = {"tokenizer": ("bos_token", "eos_token")}
+
+
+# Keys added after corpora were built: left out of the hash while unset, so an existing config keeps its hash.
+_HASHED_ONLY_WHEN_SET = {"tokenizer": ("bos_token", "eos_token")}
+
+
 def config_hash(cfg: dict[str, Any]) -> str:
     """A stable hash of the settings that shape the corpus, recorded in the manifest."""
     shaping = {k: v for k, v in cfg.items() if k not in _NOT_HASHED}
+    for section, keys in _HASHED_ONLY_WHEN_SET.items():
+        if section in shaping:
+            shaping[section] = {k: v for k, v in shaping[section].items() if not (k in keys and v is None)}
+    for section, keys in _HASHED_ONLY_WHEN_SET.items():
+        if section in shaping:
+            shaping[section] = {k: v for k, v in shaping[section].items() if not (k in keys and v is None)}
     return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()

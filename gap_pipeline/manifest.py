@@ -87,7 +87,7 @@ def assemble_manifest(out_dir: str, cfg: dict[str, Any], *, config_hash: str, so
                       extra: dict[str, Any] | None = None) -> dict[str, Any]:
     from transforms.dedup.near import dedup_manifest_info
     from transforms.dedup.near import MinHashParams
-    from transforms.tokenizer import tokenizer_info
+    from transforms.tokenizer import tokenizer_filename, tokenizer_info
 
     stats = load_stats(out_dir)
 
@@ -177,9 +177,14 @@ def assemble_manifest(out_dir: str, cfg: dict[str, Any], *, config_hash: str, so
         s.update({k: v for k, v in sources_info.get(name, {}).items() if k not in s or k == "subset"})
 
     shards = json.loads(_read(FileSystems.join(out_dir, "_build", "shards.json")))
-    model = _read(FileSystems.join(out_dir, "tokenizer.model"))
-    tok = tokenizer_info(model)
-    tok.update({"file": "tokenizer.model", "seq_len": cfg["packing"]["seq_len"]})
+    t = cfg["tokenizer"]
+    name = "tokenizer.model"  # trained here, or given: a .model or a tokenizer.json (written under its kind's name)
+    if t["model"]:
+        with open(t["model"], "rb") as fh:
+            name = tokenizer_filename(fh.read(64))
+    model = _read(FileSystems.join(out_dir, name))
+    tok = tokenizer_info(model, t["bos_token"], t["eos_token"])
+    tok.update({"file": name, "seq_len": cfg["packing"]["seq_len"]})
 
     manifest = {
         "schema_version": MANIFEST_VERSION,

@@ -306,18 +306,35 @@ def build_dedup(p: beam.Pipeline, ctx: PhaseContext) -> None:
     _write_events(ctx, "dedup", all_drops + [final[DROPPED]], [], [final[STATS]])
 
 
-def _tokenize_records(model: bytes, fractions: dict, seed: int, by_source: bool):
-    from transforms import split
-    from transforms.tokenizer import encode_document, load_tokenizer
-    sp = load_tokenizer(model)
+class _TokenizeBatches:
+    """The tokens pass's emit: documents are split, then encoded in batches of up to 256 documents or
+    4 MiB (a tokenizer.json runs its Rust batch encoder over many at once; each document's ids do not
+    depend on its batch); `flush` encodes what is left at the end of a part."""
 
-    def emit(doc: Document, _part: int, _row: int):
-        split_name = split.assign_split(doc.id, doc.subset, fractions, seed)
-        ids = encode_document(sp, doc.text)
-        yield beam.pvalue.TaggedOutput(STATS, stat("tokens", doc.source, doc.subset, split_name, tokens=len(ids)))
-        record = (doc.subset, split_name, doc.id, ids)
-        yield beam.pvalue.TaggedOutput("tokens", record + (doc.source,) if by_source else record)
-    return [], emit
+    def __init__(self, model: bytes, tok: dict, fractions: dict, seed: int, by_source: bool,
+                 batch_docs: int = 256, batch_chars: int = 4 << 20):
+        from transforms.tokenizer import load_encoder
+        self._encoder = load_encoder(model, bos_token=tok["bos_token"], eos_token=tok["eos_token"])
+        self._fractions, self._seed, self._by_source = fractions, seed, by_source
+        self._batch_docs, self._batch_chars = batch_docs, batch_chars
+        self._pending: list = []
+        self._chars = 0
+
+    def __call__(self, doc: Document, _part: int, _row: int):
+        from transforms import split
+        self._pending.append((split.assign_split(doc.id, doc.subset, self._fractions, self._seed), doc))
+        self._chars += len(doc.text)
+        if len(self._pending) >= self._batch_docs or self._chars >= self._batch_chars:
+            yield from self.flush()
+
+    def flush(self):
+        pending, self._pending, self._chars = self._pending, [], 0
+        if not pending:
+            return
+        for (split_name, doc), ids in zip(pending, self._encoder.encode_documents([d.text for _, d in pending])):
+            yield beam.pvalue.TaggedOutput(STATS, stat("tokens", doc.source, doc.subset, split_name, tokens=len(ids)))
+            record = (doc.subset, split_name, doc.id, ids)
+            yield beam.pvalue.TaggedOutput("tokens", record + (doc.source,) if self._by_source else record)
 
 
 def _yield_document(doc: Document, _part: int, _row: int):
@@ -326,11 +343,11 @@ def _yield_document(doc: Document, _part: int, _row: int):
 
 def build_tokens(p: beam.Pipeline, ctx: PhaseContext, tokenizer_model: bytes | None) -> None:
     """Tokenizer (trained on a capped, hash-ordered sample, or given) -> tokens per document -> split ->
-    pack -> mix -> Arrow shards, tokenizer.model and the shard list."""
+    pack -> mix -> Arrow shards, the tokenizer file and the shard list."""
     from transforms.mix import Mix
     from transforms.pack import Pack
     from transforms.shards import WriteShards
-    from transforms.tokenizer import TrainTokenizer
+    from transforms.tokenizer import TrainTokenizer, tokenizer_filename
 
     cfg, documents = ctx.cfg, ctx.docs_folder("dedup")
     seed = cfg["seed"]
@@ -339,7 +356,7 @@ def build_tokens(p: beam.Pipeline, ctx: PhaseContext, tokenizer_model: bytes | N
         model = docs.doc | "TrainTokenizer" >> TrainTokenizer(cfg["tokenizer"], seed)
     else:
         model = p | "GivenTokenizer" >> beam.Create([tokenizer_model])
-    model | "WriteTokenizer" >> beam.Map(lambda blob: write_bytes(join_path(ctx.out, "tokenizer.model"), blob))
+    model | "WriteTokenizer" >> beam.Map(lambda blob: write_bytes(join_path(ctx.out, tokenizer_filename(blob)), blob))
 
     seq_len = cfg["packing"]["seq_len"]
     m = cfg["mixture"]
@@ -353,7 +370,7 @@ def build_tokens(p: beam.Pipeline, ctx: PhaseContext, tokenizer_model: bytes | N
                               f"(mixture.by is source; sources: {', '.join(sorted(ctx.sources))})")
     fractions = cfg["split"]["validation_fraction"]
     tokenized = _pass(p, ctx, "Tokenize", "tokens", documents,
-                      lambda blob: _tokenize_records(blob, fractions, seed, by_source),
+                      lambda blob: ([], _TokenizeBatches(blob, cfg["tokenizer"], fractions, seed, by_source)),
                       side=(beam.pvalue.AsSingleton(model),), tags=(DROPPED, STATS, "tokens"))
     stats = [tokenized[STATS]]
     packed = tokenized.tokens | "Pack" >> Pack(seq_len, cfg["packing"]["buckets"], seed, by_source=by_source)
@@ -395,8 +412,8 @@ def build_phase(p: beam.Pipeline, phase: str, ctx: PhaseContext, tokenizer_model
         raise ValueError(f"unknown build phase {phase!r} (phases: {', '.join(PHASES)})")
 
 def _vocab_size(model: bytes) -> int:
-    from transforms.tokenizer import load_tokenizer
-    return int(load_tokenizer(model).get_piece_size())
+    from transforms.tokenizer import vocab_size_of
+    return int(vocab_size_of(model))
 
 
 def _encode_events(events: list) -> bytes:

@@ -352,7 +352,16 @@ def render_markdown(data: dict[str, Any], plots: list[tuple[str, str]]) -> str:
     for name, title in plots:
         lines += [f"### {title}", "", f"![{title}]({name})", ""]
 
-    lines += ["## Data card", "",
+    lines += data_card_lines(data)
+    return "\n".join(lines) + "\n"
+
+
+def data_card_lines(data: dict[str, Any]) -> list[str]:
+    """The data card: sources, publishers, licences, counts and the redistributable part."""
+    m = data["manifest"]
+    sources = m.get("sources", {})
+    publishers = _publishers()
+    lines = ["## Data card", "",
               "What the corpus is made of, where it comes from and under which terms. Licences are those the "
               "publishers state; only the documents under open licences (public domain, CC0, CC-BY, CC-BY-SA, "
               "open government, MIT/BSD/Apache) from sources that allow it are redistributable "
@@ -381,7 +390,66 @@ def render_markdown(data: dict[str, Any], plots: list[tuple[str, str]]) -> str:
     if red:
         lines += _table(["source", "documents", "characters"],
                         [[k, v["documents"], _fmt(v["chars"])] for k, v in red.items()])
+    return lines
+
+
+# --- dataset card (README.md with YAML front matter, as the Hugging Face Hub reads it) ----------------
+
+CARD_MARK = "<!-- written by gap report: the dataset card of this corpus -->"
+_SIZES = ((1e3, "n<1K"), (1e4, "1K<n<10K"), (1e5, "10K<n<100K"), (1e6, "100K<n<1M"), (1e7, "1M<n<10M"),
+          (1e8, "10M<n<100M"), (1e9, "100M<n<1B"), (1e10, "1B<n<10B"), (1e11, "10B<n<100B"), (1e12, "100B<n<1T"))
+
+
+def size_category(rows: int) -> str:
+    return next((name for limit, name in _SIZES if rows < limit), "n>1T")
+
+
+def dataset_card(data: dict[str, Any]) -> str:
+    """README.md for the corpus folder: YAML front matter (configs -> the Arrow shards per split, so
+    `datasets.load_dataset(OUT)` reads them; languages; licence; size) and the data card as its body."""
+    import yaml
+
+    m = data["manifest"]
+    tok = m["tokenizer"]
+    splits = sorted({s["split"] for s in m.get("shards", []) if s.get("rows")})
+    rows = sum(s["rows"] for s in m.get("shards", []))
+    languages = sorted(lang for lang in m.get("languages", data.get("languages", {})) if lang and lang != "und")
+    front = {
+        "pretty_name": "GAP-Replay-style medical pretraining corpus (gap_pipeline)",
+        "language": languages or ["en"],
+        # Per-source licences differ (see the table below); the Hub's single field cannot hold them.
+        "license": "other",
+        "task_categories": ["text-generation"],
+        "tags": ["medical", "pretraining", "tokenized", "gap_pipeline"],
+        "size_categories": [size_category(rows)],
+        "configs": [{"config_name": "default",
+                     "data_files": [{"split": split, "path": f"{split}/*.arrow"} for split in splits]}],
+    }
+    lines = ["---", yaml.safe_dump(front, sort_keys=False, allow_unicode=True).rstrip(), "---", CARD_MARK, "",
+             "# GAP-Replay-style medical pretraining corpus", "",
+             f"Tokenized rows of {tok['seq_len']} + 1 token ids (`input_ids`, packed documents: BOS + text + EOS), "
+             f"with `subset`, `doc_ids` and `doc_starts` for provenance. Tokenizer `{tok.get('file', 'tokenizer.model')}` "
+             f"(sha256 `{tok['sha256'][:16]}…`, vocabulary {tok['vocab_size']}, BOS {tok['bos_id']}, "
+             f"EOS {tok['eos_id']}); config hash `{m.get('config_hash', '')[:16]}`. Files are uncompressed Arrow "
+             "IPC streams; `manifest.json` lists each with its sha256.", "",
+             "```python", "import datasets",
+             "ds = datasets.load_dataset(\"path/to/this/folder\")          # train and validation, from configs above",
+             "ds = datasets.load_dataset(\"arrow\", data_files={\"train\": \"train/*.arrow\"}, streaming=True)",
+             "```", ""]
+    lines += data_card_lines(data)
     return "\n".join(lines) + "\n"
+
+
+def write_dataset_card(out_dir: str | Path, data: dict[str, Any] | None = None) -> Path | None:
+    """Write OUT/README.md; a README.md that gap did not write is left alone (returns None)."""
+    out = Path(out_dir)
+    path = out / "README.md"
+    if path.is_file() and CARD_MARK not in path.read_text(encoding="utf-8", errors="replace"):
+        return None
+    tmp = path.with_suffix(".md.tmp")
+    tmp.write_text(dataset_card(data or collect(out)), encoding="utf-8")
+    tmp.replace(path)
+    return path
 
 
 def write_report(out_dir: str | Path, plots: bool = True) -> Path:
@@ -399,4 +467,5 @@ def write_report(out_dir: str | Path, plots: bool = True) -> Path:
             made.append((name, title))
     path = folder / "report.md"
     path.write_text(render_markdown(data, made), encoding="utf-8")
+    write_dataset_card(out, data)
     return path

@@ -223,12 +223,14 @@ def _check_tokenizer(out: CorpusFiles, manifest: dict[str, Any], refused: set[st
     if digest != tok["sha256"]:
         problems.append(f"checksum mismatch: {name} has sha256 {digest}, manifest says {tok['sha256']}")
         return problems
+    from transforms.tokenizer import HUGGINGFACE, load_encoder
+    kind = tok.get("kind", "sentencepiece")
     try:
-        import sentencepiece as spm
-        sp = spm.SentencePieceProcessor(model_proto=out.read_bytes(name))
+        enc = load_encoder(out.read_bytes(name), kind, bos_token=tok.get("bos_token"), eos_token=tok.get("eos_token"))
     except Exception as exc:  # noqa: BLE001 - any load failure is the finding
-        return [f"tokenizer: {name} does not load as a sentencepiece model: {exc}"]
-    for key, actual in (("vocab_size", sp.get_piece_size()), ("bos_id", sp.bos_id()), ("eos_id", sp.eos_id())):
+        what = "a Hugging Face tokenizer.json" if kind == HUGGINGFACE else "a sentencepiece model"
+        return [f"tokenizer: {name} does not load as {what}: {exc}"]
+    for key, actual in (("vocab_size", enc.vocab_size), ("bos_id", enc.bos_id), ("eos_id", enc.eos_id)):
         if tok[key] != actual:
             problems.append(f"tokenizer: manifest {key} is {tok[key]}, {name} has {actual}")
     return problems

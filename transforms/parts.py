@@ -133,6 +133,9 @@ class DocumentPass(beam.DoFn):
                     written += 1
                 if emit is not None:
                     yield from emit(result, part, out_row)
+            flush = getattr(emit, "flush", None)  # an emit that batches (tokenization) finishes the part
+            if flush is not None:
+                yield from flush()
         except BaseException:
             if writer is not None:
                 writer.abort()

@@ -1,4 +1,14 @@
-"""Sentencepiece tokenizer: train one on a deterministic sample of the corpus, or load an existing model.
+"""Tokenizers: train a sentencepiece model on a deterministic sample of the corpus, or use an existing one:
+a sentencepiece `.model` (Llama-2) or a Hugging Face `tokenizer.json` (Llama-3.x, Qwen, Mistral: byte-level
+BPE, vocabularies of 128k-152k), used as is.
+
+Both kinds sit behind one interface, `load_encoder(blob) -> encoder` with `encode_batch(texts)` (ids
+only), `encode_documents(texts)` (BOS + ids + EOS), `bos_id`, `eos_id`, `vocab_size` and `info()` (what
+the manifest records). A `tokenizer.json` is loaded with the `tokenizers` library and encodes batches
+with its Rust batch encoder; its BOS/EOS come from config (`tokenizer.bos_token`/`eos_token`), else from
+its post-processor template (the BOS the model adds), else from well-known special-token names. Special
+tokens written literally in a document are encoded as text, never as control tokens (as sentencepiece
+does), and a truncation or padding setting in the file is ignored: documents are never cropped.
 
 Training is made reproducible: one thread, no input sampling or shuffling, documents in hash order,
 and lines longer than `max_sentence_length` (bytes) wrapped first, because sentencepiece silently
@@ -9,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 from typing import Any, Iterable, Iterator, Mapping
 
 import apache_beam as beam
@@ -31,6 +42,15 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "max_sentence_length": 4192,
     "train_max_chars": 20_000_000,
 }
+
+
+SENTENCEPIECE = "sentencepiece"
+HUGGINGFACE = "huggingface"
+# The name a corpus folder gives its tokenizer file, by kind.
+TOKENIZER_FILES = {SENTENCEPIECE: "tokenizer.model", HUGGINGFACE: "tokenizer.json"}
+# Special-token names tried, in order, when neither config nor the post-processor names BOS/EOS.
+BOS_NAMES = ("<|begin_of_text|>", "<s>", "<bos>", "<|startoftext|>", "[BOS]", "<BOS>")
+EOS_NAMES = ("<|end_of_text|>", "</s>", "<eos>", "<|endoftext|>", "[EOS]", "<EOS>")
 
 
 class TokenizerError(ValueError):
@@ -137,8 +157,12 @@ def encode_document(sp, text: str) -> list[int]:
     return [sp.bos_id(), *sp.encode(text), sp.eos_id()]
 
 
-def tokenizer_info(model_bytes: bytes) -> dict[str, Any]:
-    """What the manifest records about the tokenizer."""
+def tokenizer_info(model_bytes: bytes, bos_token: str | None = None, eos_token: str | None = None) -> dict[str, Any]:
+    """What the manifest records about the tokenizer (either kind)."""
+    if tokenizer_kind(model_bytes) == HUGGINGFACE:
+        return HuggingFaceEncoder(model_bytes, bos_token, eos_token).info()
+    if bos_token or eos_token:
+        return SentencePieceEncoder(model_bytes, bos_token, eos_token).info()
     sp = load_tokenizer(model_bytes)
     special = {tok: sp.piece_to_id(tok) for tok in SPECIAL_TOKENS}
     # piece_to_id answers unk for unknown pieces: report only the ones the model really has.
@@ -152,6 +176,153 @@ def tokenizer_info(model_bytes: bytes) -> dict[str, Any]:
         "pad_id": sp.pad_id(),
         "special_tokens": special,
     }
+
+
+# --- one interface for both kinds ----------------------------------------------------------------------
+
+def tokenizer_kind(blob: bytes) -> str:
+    """"huggingface" for a tokenizer.json (a JSON object), else "sentencepiece" (a serialized proto, which
+    never starts with '{': that byte would be a protobuf group tag, which sentencepiece does not use)."""
+    return HUGGINGFACE if blob[:64].lstrip()[:1] == b"{" else SENTENCEPIECE
+
+
+def tokenizer_filename(blob: bytes) -> str:
+    """tokenizer.model or tokenizer.json: the name the tokenizer has in a corpus folder."""
+    return TOKENIZER_FILES[tokenizer_kind(blob)]
+
+
+class _Encoder:
+    kind: str
+    bos_id: int
+    eos_id: int
+    vocab_size: int
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        raise NotImplementedError
+
+    def encode_documents(self, texts: list[str]) -> list[list[int]]:
+        """BOS + the text's ids + EOS, for each text."""
+        return [[self.bos_id, *ids, self.eos_id] for ids in self.encode_batch(texts)]
+
+
+class SentencePieceEncoder(_Encoder):
+    kind = SENTENCEPIECE
+
+    def __init__(self, blob: bytes, bos_token: str | None = None, eos_token: str | None = None):
+        self._blob = blob
+        self.sp = load_tokenizer(blob)
+        self.vocab_size = self.sp.get_piece_size()
+        self._names = {k: v for k, v in (("bos_token", bos_token), ("eos_token", eos_token)) if v}
+        self.bos_id = self._piece(bos_token, "bos") if bos_token else self.sp.bos_id()
+        self.eos_id = self._piece(eos_token, "eos") if eos_token else self.sp.eos_id()
+
+    def _piece(self, piece: str, role: str) -> int:
+        i = self.sp.piece_to_id(piece)
+        if self.sp.id_to_piece(i) != piece:
+            raise TokenizerError(f"tokenizer.{role}_token {piece!r} is not a piece of this sentencepiece model")
+        return i
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        return self.sp.encode(list(texts))
+
+    def info(self) -> dict[str, Any]:
+        info = tokenizer_info(self._blob)
+        info.update(bos_id=self.bos_id, eos_id=self.eos_id, **self._names)  # names only when config gave them
+        return info
+
+
+def _template_bos(post_processor: Any) -> str | None:
+    """The special token a TemplateProcessing post-processor puts first (the BOS the model expects)."""
+    if not isinstance(post_processor, dict):
+        return None
+    if post_processor.get("type") == "Sequence":
+        for proc in post_processor.get("processors") or []:
+            found = _template_bos(proc)
+            if found:
+                return found
+        return None
+    if post_processor.get("type") == "TemplateProcessing":
+        single = post_processor.get("single") or []
+        if single and isinstance(single[0], dict) and "SpecialToken" in single[0]:
+            return single[0]["SpecialToken"].get("id")
+    return None
+
+
+class HuggingFaceEncoder(_Encoder):
+    """A Hugging Face `tokenizers` model (tokenizer.json) used as is."""
+    kind = HUGGINGFACE
+
+    def __init__(self, blob: bytes, bos_token: str | None = None, eos_token: str | None = None):
+        from tokenizers import Tokenizer
+
+        self._blob = blob
+        try:
+            spec = json.loads(blob.decode("utf-8"))
+            self.tok = Tokenizer.from_str(blob.decode("utf-8"))
+        except Exception as exc:  # noqa: BLE001 - tokenizers raises plain Exception for a bad file
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise TokenizerError(f"not a Hugging Face tokenizer.json: {first}") from exc
+        # Documents are never cropped or padded, and "<|endoftext|>" written in a text stays text.
+        self.tok.no_truncation()
+        self.tok.no_padding()
+        self.tok.encode_special_tokens = True
+        vocab = self.tok.get_vocab(with_added_tokens=True)
+        if not vocab:
+            raise TokenizerError("tokenizer.json has an empty vocabulary")
+        self.vocab_size = max(vocab.values()) + 1
+        self.special_tokens = {t["content"]: int(t["id"]) for t in spec.get("added_tokens") or [] if t.get("special")}
+        self.bos_token = self._resolve(bos_token, "bos", [_template_bos(spec.get("post_processor"))] + list(BOS_NAMES), vocab)
+        self.eos_token = self._resolve(eos_token, "eos", list(EOS_NAMES), vocab)
+        self.bos_id, self.eos_id = vocab[self.bos_token], vocab[self.eos_token]
+
+    def _resolve(self, given: str | None, role: str, candidates: list[str | None], vocab: dict[str, int]) -> str:
+        if given:
+            if given not in vocab:
+                raise TokenizerError(f"tokenizer.{role}_token {given!r} is not a token of this tokenizer.json")
+            return given
+        for name in candidates:
+            if name and name in vocab:
+                return name
+        known = ", ".join(sorted(self.special_tokens, key=self.special_tokens.get)[:8]) or "none"
+        raise TokenizerError(f"tokenizer.json has no {role.upper()} token with a known name (its special tokens: "
+                             f"{known}); name one with tokenizer.{role}_token")
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        # encode_batch_fast: the same ids without computing offsets (a third less time on the sample's text).
+        return [e.ids for e in self.tok.encode_batch_fast(list(texts), add_special_tokens=False)]
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "kind": HUGGINGFACE,
+            "sha256": hashlib.sha256(self._blob).hexdigest(),
+            "vocab_size": self.vocab_size,
+            "bos_id": self.bos_id,
+            "eos_id": self.eos_id,
+            "bos_token": self.bos_token,
+            "eos_token": self.eos_token,
+            "special_tokens": dict(sorted(self.special_tokens.items(), key=lambda kv: kv[1])),
+        }
+
+
+def load_encoder(blob: bytes, kind: str | None = None, *, bos_token: str | None = None,
+                 eos_token: str | None = None) -> _Encoder:
+    """An encoder for a sentencepiece model or a tokenizer.json (`kind` None: told from the bytes)."""
+    if not blob:
+        raise TokenizerError("tokenizer file is empty")
+    kind = kind or tokenizer_kind(blob)
+    if kind == HUGGINGFACE:
+        return HuggingFaceEncoder(blob, bos_token, eos_token)
+    if kind == SENTENCEPIECE:
+        return SentencePieceEncoder(blob, bos_token, eos_token)
+    raise TokenizerError(f"unknown tokenizer kind {kind!r} (sentencepiece or huggingface)")
+
+
+def vocab_size_of(blob: bytes) -> int:
+    """Vocabulary size (largest id + 1) without resolving BOS/EOS."""
+    if tokenizer_kind(blob) == HUGGINGFACE:
+        from tokenizers import Tokenizer
+        return max(Tokenizer.from_str(blob.decode("utf-8")).get_vocab(with_added_tokens=True).values()) + 1
+    return load_tokenizer(blob).get_piece_size()
 
 
 # --- Beam -------------------------------------------------------------------------------------------
@@ -229,27 +400,64 @@ class TrainTokenizer(beam.PTransform):
 class TokenizeDocuments(beam.PTransform):
     """PCollection[(split, Document)] -> PCollection[(subset, split, doc_id, ids)] (BOS + ids + EOS).
 
-    `model` is a singleton PCollection of serialized model bytes (from TrainTokenizer or a file).
-    Counts `tokenize:documents` and `tokenize:tokens_<subset>`.
+    `model` is a singleton PCollection of tokenizer bytes (from TrainTokenizer, or a .model/tokenizer.json
+    file). Counts `tokenize:documents` and `tokenize:tokens_<subset>`.
     """
 
-    def __init__(self, model):
+    def __init__(self, model, bos_token: str | None = None, eos_token: str | None = None):
         super().__init__()
         self._model = model
+        self._special = bos_token, eos_token
 
     def expand(self, split_docs):
-        return split_docs | "Encode" >> beam.ParDo(_EncodeFn(), beam.pvalue.AsSingleton(self._model))
+        return (split_docs
+                | "Encode" >> beam.ParDo(EncodeDocumentsFn(*self._special, count=True), beam.pvalue.AsSingleton(self._model))
+                | "DropSource" >> beam.Map(lambda t: t[:4]))
 
 
-class _EncodeFn(beam.DoFn):
-    def __init__(self):
-        self._sp = None
+class EncodeDocumentsFn(beam.DoFn):
+    """(split, Document) -> (subset, split, doc_id, BOS + ids + EOS, source), with the tokenizer bytes as a
+    side input. Documents are encoded in batches (up to `batch_docs` documents or `batch_chars` characters,
+    within a bundle) so a tokenizer.json runs its Rust batch encoder over many documents at once; each
+    document's ids do not depend on its batch."""
 
-    def process(self, element, model_bytes):
+    def __init__(self, bos_token: str | None = None, eos_token: str | None = None,
+                 batch_docs: int = 256, batch_chars: int = 4 << 20, count: bool = False):
+        self._special = {"bos_token": bos_token, "eos_token": eos_token}
+        self._batch_docs, self._batch_chars = batch_docs, batch_chars
+        self._count = count  # tokenize:* counters (the pipeline counts tokens in its stats instead)
+
+    def setup(self):
+        self._encoder = None
+
+    def start_bundle(self):
+        self._pending: list[tuple[str, Document, Any, Any]] = []
+        self._chars = 0
+
+    def process(self, element, model_bytes, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
+        if self._encoder is None:  # one model per pipeline: load it once per worker
+            self._encoder = load_encoder(model_bytes, **self._special)
         split, doc = element
-        if self._sp is None:  # one model per pipeline: load it once per worker
-            self._sp = load_tokenizer(model_bytes)
-        ids = encode_document(self._sp, doc.text)
-        Metrics.counter("gap", "tokenize:documents").inc()
-        Metrics.counter("gap", f"tokenize:tokens_{doc.subset}").inc(len(ids))
-        yield doc.subset, split, doc.id, ids
+        self._pending.append((split, doc, timestamp, window))
+        self._chars += len(doc.text)
+        if len(self._pending) >= self._batch_docs or self._chars >= self._batch_chars:
+            for value, _, _ in self._flush():
+                yield value
+
+    def finish_bundle(self):
+        from apache_beam.utils.windowed_value import WindowedValue
+        for value, timestamp, window in self._flush():
+            yield WindowedValue(value, timestamp, [window])
+
+    def _flush(self):
+        pending, self._pending, self._chars = self._pending, [], 0
+        if not pending:
+            return []
+        encoded = self._encoder.encode_documents([doc.text for _, doc, _, _ in pending])
+        out = []
+        for (split, doc, timestamp, window), ids in zip(pending, encoded):
+            if self._count:
+                Metrics.counter("gap", "tokenize:documents").inc()
+                Metrics.counter("gap", f"tokenize:tokens_{doc.subset}").inc(len(ids))
+            out.append(((doc.subset, split, doc.id, ids, doc.source), timestamp, window))
+        return out

@@ -26,7 +26,8 @@ def register(sub) -> None:
     p.add_argument("--input", help="raw store folder or URL (overrides the config's `input`)")
     p.add_argument("--out", default="out/corpus", help="output folder or URL (default: out/corpus)")
     p.add_argument("--workers", type=positive_int, default=None, help="local worker processes (FnApiRunner)")
-    p.add_argument("--tokenizer", help="an existing sentencepiece .model instead of training one")
+    p.add_argument("--tokenizer", help="an existing tokenizer instead of training one: a sentencepiece .model or a "
+                                       "Hugging Face tokenizer.json (BOS/EOS: config tokenizer.bos_token/eos_token)")
     p.add_argument("--force", action="store_true",
                    help="build into an --out that holds files a gap build did not write (they are left alone)")
     p.add_argument("--resume", dest="resume", action="store_true", default=True,

@@ -1,4 +1,5 @@
-"""`gap export OUT --redistributable`: write the documents whose licences allow it as JSONL and Parquet."""
+"""`gap export OUT`: the kept documents whose licences allow it as JSONL and Parquet (--redistributable), or
+the token streams as Megatron indexed datasets (--format megatron)."""
 from __future__ import annotations
 
 import json
@@ -6,24 +7,36 @@ import sys
 
 
 def register(sub) -> None:
-    p = sub.add_parser("export", help="Export the kept documents whose licences allow redistribution",
+    p = sub.add_parser("export", help="Export the redistributable documents, or the token streams for Megatron",
                        description="Write OUT's kept documents as documents.jsonl + documents.parquet. With "
                                    "--redistributable (the published set) only open licences are written: public "
                                    "domain, CC0, CC-BY(-SA), open government, MIT/BSD/Apache; NC/ND/unknown are "
-                                   "held back and counted.")
+                                   "held back and counted. With --format megatron: the train and validation token "
+                                   "streams as Megatron-LM/NeMo indexed datasets (train.bin/.idx, "
+                                   "validation.bin/.idx).")
     p.add_argument("out", help="the corpus folder written by `gap build`")
+    p.add_argument("--format", choices=("documents", "megatron"), default="documents",
+                   help="documents (default): JSONL + Parquet of the kept documents; megatron: .bin + .idx")
     p.add_argument("--redistributable", action="store_true",
-                   help="only documents whose source and licence allow redistribution")
-    p.add_argument("--dest", help="folder to write (default: OUT/export/redistributable or OUT/export/all)")
+                   help="only documents whose source and licence allow redistribution (--format documents)")
+    p.add_argument("--dest", help="folder to write (default: OUT/export/redistributable, OUT/export/all or "
+                                  "OUT/export/megatron)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from gap_pipeline.export import export_documents
+    from gap_pipeline.megatron import MegatronExportError, export_megatron
 
     try:
-        summary = export_documents(args.out, args.dest, redistributable_only=args.redistributable)
-    except FileNotFoundError as exc:
+        if args.format == "megatron":
+            if args.redistributable:
+                print("gap export: --redistributable applies to --format documents only", file=sys.stderr)
+                return 2
+            summary = export_megatron(args.out, args.dest)
+        else:
+            summary = export_documents(args.out, args.dest, redistributable_only=args.redistributable)
+    except (FileNotFoundError, MegatronExportError) as exc:
         print(f"gap export: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(summary, indent=2, sort_keys=True))

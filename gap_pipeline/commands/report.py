@@ -5,18 +5,21 @@ import sys
 
 
 def register(sub) -> None:
-    p = sub.add_parser("report", help="Write OUT/report/report.md with plots and a data card",
+    p = sub.add_parser("report", help="Write OUT/report/report.md with plots and a data card, and OUT/README.md (dataset card)",
                        description="Write OUT/report/report.md with PNG plots beside it (tokens per source and "
                                    "subset, document lengths per subset, drops per stage and reason, duplicate "
                                    "cluster sizes, languages) and a data card (sources, publishers, licences, "
-                                   "counts, the redistributable part).")
+                                   "counts, the redistributable part); also OUT/README.md, the data card as a Hugging Face dataset "
+                                   "card (YAML front matter) whose configs point datasets.load_dataset at the shards.")
     p.add_argument("out", help="the corpus folder written by `gap build`")
     p.add_argument("--no-plots", action="store_true", help="write the markdown only")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from gap_pipeline.report import write_report
+    from pathlib import Path
+
+    from gap_pipeline.report import CARD_MARK, write_report
 
     try:
         path = write_report(args.out, plots=not args.no_plots)
@@ -24,4 +27,9 @@ def run(args) -> int:
         print(f"gap report: {exc}", file=sys.stderr)
         return 1
     print(f"gap report: wrote {path}")
+    card = Path(args.out) / "README.md"
+    if CARD_MARK in card.read_text(encoding="utf-8", errors="replace"):
+        print(f"gap report: wrote {card} (dataset card: datasets.load_dataset({str(args.out)!r}) reads the shards)")
+    else:
+        print(f"gap report: {card} was not written by gap; left as is (no dataset card written)", file=sys.stderr)
     return 0

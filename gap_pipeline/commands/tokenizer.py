@@ -32,7 +32,7 @@ def register(sub) -> None:
     t.add_argument("--max-chars", type=positive_int, help="override tokenizer.train_max_chars")
     t.set_defaults(func=run_train)
     i = verbs.add_parser("info", help="print a model's sha256, vocabulary size and special-token ids as JSON")
-    i.add_argument("model", help="a sentencepiece .model file (ours or e.g. Llama-2's)")
+    i.add_argument("model", help="a sentencepiece .model file (ours or e.g. Llama-2's) or a Hugging Face tokenizer.json")
     i.set_defaults(func=run_info)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 

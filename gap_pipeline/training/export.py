@@ -1,5 +1,6 @@
-"""Hugging Face Llama format in and out: config.json + safetensors + the sentencepiece tokenizer
-(tokenizer.model, and tokenizer.json for AutoTokenizer).
+"""Hugging Face Llama format in and out: config.json + safetensors + the corpus tokenizer (a sentencepiece
+tokenizer.model, with a tokenizer.json built for AutoTokenizer; or the Hugging Face tokenizer.json the
+corpus was tokenized with, as is).
 
 Our parameter names are Hugging Face's without the `model.` prefix (see model.py), so the mapping is
 a prefix. An export loads with transformers' `LlamaForCausalLM.from_pretrained(dir)`; `--init-from`
@@ -96,6 +97,55 @@ def _write_tokenizer(tokenizer_path: Path, out: Path, *, bos_id: int, eos_id: in
     (out / "special_tokens_map.json").write_text(json.dumps(special, indent=2) + "\n", encoding="utf-8")
 
 
+def _write_hf_json_tokenizer(tokenizer_path: Path, out: Path, *, bos_id: int, eos_id: int, max_len: int) -> None:
+    """A corpus tokenized with a Hugging Face tokenizer.json: the file as is, and a tokenizer_config naming
+    its BOS/EOS (the ids the corpus was packed with)."""
+    from tokenizers import Tokenizer
+
+    shutil.copyfile(tokenizer_path, out / "tokenizer.json")
+    (out / "tokenizer.model").unlink(missing_ok=True)
+    tok = Tokenizer.from_file(str(tokenizer_path))
+    special = {"bos_token": tok.id_to_token(bos_id), "eos_token": tok.id_to_token(eos_id)}
+    (out / "tokenizer_config.json").write_text(json.dumps({
+        "tokenizer_class": "PreTrainedTokenizerFast", **special, "pad_token": None,
+        "model_max_length": max_len, "clean_up_tokenization_spaces": False,
+    }, indent=2) + "\n", encoding="utf-8")
+    (out / "special_tokens_map.json").write_text(json.dumps(special, indent=2) + "\n", encoding="utf-8")
+
+
+def same_tokenizer(a: Path, b: Path) -> bool:
+    """Same bytes, or (two tokenizer.json files) the same tokenizer once loaded: a checkpoint's copy may be
+    re-saved with other formatting."""
+    if sha256_file(a) == sha256_file(b):
+        return True
+    if a.suffix == b.suffix == ".json":
+        from tokenizers import Tokenizer
+        try:
+            return Tokenizer.from_file(str(a)).to_str() == Tokenizer.from_file(str(b)).to_str()
+        except Exception:  # noqa: BLE001 - one of them does not load: not the same tokenizer
+            return False
+    return False
+
+
+def checkpoint_tokenizer_problem(init_dir: Path, corpus_tokenizer: Path | None) -> str | None:
+    """Why a Hugging Face checkpoint's tokenizer is not the one the corpus was tokenized with (None: it is,
+    or there is nothing to compare). Token ids mean other tokens under another tokenizer."""
+    if corpus_tokenizer is None:
+        return None
+    init_dir = Path(init_dir)
+    own = init_dir / corpus_tokenizer.name            # tokenizer.model or tokenizer.json
+    other = init_dir / ("tokenizer.model" if corpus_tokenizer.suffix == ".json" else "tokenizer.json")
+    if own.is_file():
+        if same_tokenizer(own, corpus_tokenizer):
+            return None
+        return (f"its {own.name} differs from the corpus tokenizer {corpus_tokenizer}; build the corpus with "
+                f"gap build --tokenizer {own}")
+    if other.is_file():
+        return (f"it has {other.name} and no {own.name}, but the corpus was tokenized with {corpus_tokenizer.name}; "
+                f"build the corpus with gap build --tokenizer {other}")
+    return None
+
+
 def write_hf_export(state_dict: dict[str, torch.Tensor], cfg: ModelConfig, out_dir: str | Path, *,
                     bos_id: int, eos_id: int, tokenizer_path: Path | None, dtype: str = "float32",
                     max_shard_bytes: int = MAX_SHARD_BYTES) -> Path:
@@ -137,7 +187,9 @@ def write_hf_export(state_dict: dict[str, torch.Tensor], cfg: ModelConfig, out_d
         json.dumps(hf_config_dict(cfg, bos_id=bos_id, eos_id=eos_id, dtype=dtype), indent=2) + "\n", encoding="utf-8")
     (out / "generation_config.json").write_text(
         json.dumps({"bos_token_id": bos_id, "eos_token_id": eos_id}, indent=2) + "\n", encoding="utf-8")
-    if tokenizer_path is not None:
+    if tokenizer_path is not None and Path(tokenizer_path).suffix == ".json":
+        _write_hf_json_tokenizer(Path(tokenizer_path), out, bos_id=bos_id, eos_id=eos_id, max_len=cfg.max_seq_len)
+    elif tokenizer_path is not None:
         _write_tokenizer(Path(tokenizer_path), out, bos_id=bos_id, eos_id=eos_id, max_len=cfg.max_seq_len)
     else:
         log.warning("no tokenizer.model beside the corpus: the export has weights and config only")

@@ -29,8 +29,8 @@ from gap_pipeline.training.config import (TrainConfig, TrainConfigError, load_tr
                                           model_config_from_hf, read_hf_config)
 from gap_pipeline.training.data import (BatchLoader, Corpus, DataError, GlobalSampler, TokenDataset, check_resume_data,
                                         data_state, load_corpus, verify_shards)
-from gap_pipeline.training.export import (ExportError, check_state_dict_matches, read_hf_weights, sha256_file,
-                                          write_hf_export)
+from gap_pipeline.training.export import (ExportError, check_state_dict_matches, checkpoint_tokenizer_problem,
+                                          read_hf_weights, write_hf_export)
 from gap_pipeline.training.metrics import MetricsLog, device_peak_flops, mfu
 from gap_pipeline.training.model import Llama, causal_lm_loss, count_params, flops_per_token
 
@@ -213,12 +213,10 @@ def resolve_config(opts: RunOptions, corpus: Corpus) -> TrainConfig:
         if corpus.vocab_size > mcfg.vocab_size:
             raise TrainConfigError(f"--init-from {opts.init_from}: the model has {mcfg.vocab_size} token embeddings "
                                    f"but the corpus vocabulary has {corpus.vocab_size}")
-        tok = Path(opts.init_from) / "tokenizer.model"
-        if tok.is_file() and corpus.tokenizer_path is not None and \
-                sha256_file(tok) != sha256_file(corpus.tokenizer_path):
-            raise TrainConfigError(
-                f"--init-from {opts.init_from}: its tokenizer.model differs from the corpus tokenizer; token ids "
-                "would mean other tokens. Build the corpus with tokenizer.model set to the model's tokenizer.")
+        problem = checkpoint_tokenizer_problem(Path(opts.init_from), corpus.tokenizer_path)
+        if problem:
+            raise TrainConfigError(f"--init-from {opts.init_from}: the corpus was not tokenized with this model's "
+                                   f"tokenizer, so token ids would mean other tokens: {problem}")
     else:
         mcfg = replace(mcfg, vocab_size=corpus.vocab_size)
     if corpus.seq_len > mcfg.max_seq_len:

@@ -54,3 +54,56 @@ def test_collect_counts_clusters_lengths_and_languages(corpus):
 def test_report_without_manifest(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 1
     assert "no manifest" in capsys.readouterr().err
+
+
+# --- dataset card and Hugging Face datasets -----------------------------------------------------------
+
+def _split_rows(out, split):
+    import json
+    manifest = json.loads((out / "manifest.json").read_text())
+    return sum(s["rows"] for s in manifest["shards"] if s["split"] == split)
+
+
+def test_dataset_card_parses_with_huggingface_hub(corpus, capsys):
+    hub = pytest.importorskip("huggingface_hub")
+    out, docs = corpus
+    assert main(["report", str(out), "--no-plots"]) == 0
+    assert "dataset card" in capsys.readouterr().out
+    meta = hub.metadata_load(out / "README.md")
+    assert meta["configs"] == [{"config_name": "default", "data_files": [
+        {"split": "train", "path": "train/*.arrow"}, {"split": "validation", "path": "validation/*.arrow"}]}]
+    assert meta["language"] == ["en"] and meta["license"] == "other" and meta["size_categories"] == ["n<1K"]
+    card = hub.DatasetCard.load(out / "README.md")
+    assert card.data.to_dict()["task_categories"] == ["text-generation"]
+    assert "## Data card" in card.text and "| pmc |" in card.text and "CC-BY-4.0" in card.text
+
+
+def test_datasets_loads_the_corpus_folder_and_streams_the_shards(corpus, tmp_path):
+    datasets = pytest.importorskip("datasets")
+    import glob
+
+    from transforms.shards import read_shard
+
+    out, _ = corpus
+    assert main(["report", str(out), "--no-plots"]) == 0
+    ds = datasets.load_dataset(str(out), cache_dir=str(tmp_path / "cache"))   # configs from README.md
+    assert {k: len(v) for k, v in ds.items()} == {"train": _split_rows(out, "train"),
+                                                  "validation": _split_rows(out, "validation")}
+    files = sorted(glob.glob(str(out / "train" / "*.arrow")))
+    expected = [r for f in files for r in read_shard(f).column("input_ids").to_pylist()]
+    by_files = datasets.load_dataset("arrow", data_files={"train": files}, cache_dir=str(tmp_path / "cache2"))
+    assert by_files["train"]["input_ids"] == expected
+    stream = datasets.load_dataset("arrow", data_files={"train": files}, streaming=True)["train"]
+    rows = list(stream)
+    assert [r["input_ids"] for r in rows] == expected
+    assert set(rows[0]) >= {"input_ids", "subset", "doc_ids", "doc_starts"}
+
+
+def test_a_readme_gap_did_not_write_is_left_alone(corpus, tmp_path, capsys):
+    import shutil
+    out = tmp_path / "copy"
+    shutil.copytree(corpus[0], out)
+    (out / "README.md").write_text("# my notes\n")
+    assert main(["report", str(out), "--no-plots"]) == 0
+    assert (out / "README.md").read_text() == "# my notes\n"
+    assert "was not written by gap" in capsys.readouterr().err
