@@ -249,7 +249,7 @@ def _error_line(err: dict[str, Any]) -> tuple[str, str]:
         return path, f"expected one of {ctx.get('expected')}, got {value!r}"
     if kind == "literal_error":
         return path, f"must be one of {ctx.get('expected')}, got {value!r}"
-    if kind == "too_short":
+    if kind in ("too_short", "string_too_short"):
         return path, f"must not be empty, got {value!r}"
     return path, f"{err['msg']}, got {value!r}"
 
