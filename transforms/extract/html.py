@@ -551,6 +551,7 @@ _NEW = 0.2              # ... and "not in" it at or below this share
 _FILL_MIN_WORDS = 20    # a block trafilatura missed is added only when it is a real paragraph
 _EDGE_MAX_WORDS = 30    # leading/trailing blocks only trafilatura kept are dropped when this short
 _EDGE_AGREEMENT = 0.8   # ... and only when the two extractors agree on this share of the content
+_FLAT_COVERED = 0.95    # one flat trafilatura block holding this share of the heuristic's text and more
 
 
 def _shingles(text: str) -> set[tuple[str, ...]]:
@@ -585,10 +586,12 @@ def combine_main_content(primary: str, heuristic: str) -> str:
     for i, shingles in enumerate(block_shingles):
         for shingle in shingles:
             first_block.setdefault(shingle, i)
-    heuristic_all = set().union(*other_shingles)
+    heuristic_all = _shingles(heuristic)
     # 0. one flat block (trafilatura's last-resort baseline on short pages keeps menus and loses the
-    # structure) holding all the heuristic found: the heuristic's structured text is the better reading
-    if len(blocks) == 1 and len(others) > 1 and _share(heuristic_all, primary_all) >= _EDGE_AGREEMENT:
+    # structure) holding all the heuristic found and more: the heuristic's structured text is the better
+    # reading
+    if len(blocks) == 1 and len(others) > 1 and len(primary_all) > len(heuristic_all) and \
+            _share(heuristic_all, primary_all) >= _FLAT_COVERED:
         return heuristic
     # 1. fill gaps
     inserts: dict[int, list[str]] = {}
