@@ -374,3 +374,14 @@ def test_strip_internal_subsets_leaves_other_pages_alone():
     plain = "<!DOCTYPE html><html><body><p>a ]> b &amp; &unknown;</p></body></html>"
     assert strip_internal_subsets(plain) == plain
     assert strip_internal_subsets('<!doctype html [<!ENTITY a "1">]><p>&a;&amp;</p>') == "<!doctype html><p>&amp;</p>"
+
+
+def test_trafilatura_failure_falls_back_to_heuristic(monkeypatch):
+    import trafilatura
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("library bug")
+
+    monkeypatch.setattr(trafilatura, "bare_extraction", broken)
+    title, text, method = extract_html_text(ARTICLE, {})
+    assert method == "heuristic" and PARAGRAPHS[0] in text and "Health topics" not in text

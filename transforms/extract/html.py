@@ -653,7 +653,10 @@ def extract_html_text(text: str, content: dict[str, Any], tables: str = "lineari
             body = render_elements(found, tables)
             if body.strip():
                 return title, body, "selector"
-    body = main_content_text(root, tables)  # trafilatura works on a copy: root is still whole
+    try:
+        body = main_content_text(root, tables)  # trafilatura works on a copy: root is still whole
+    except Exception:  # a library failure on one odd page: the heuristic below still reads it
+        body = ""
     _prune(root, generic=True)
     _prune_link_dense(root)
     heuristic = render_elements(_generic_main(root), tables)
