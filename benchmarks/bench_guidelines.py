@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import sys
 import time
@@ -18,7 +19,8 @@ from transforms.extract.html import extract_html  # noqa: E402
 from transforms.extract.options import ExtractOptions  # noqa: E402
 from transforms.extract.pdf import extract_pdf  # noqa: E402
 
-REALDATA = REPO.parent / "shared" / "realdata"
+# GAP_REALDATA as in tests/conftest.py (a worktree does not sit beside ../shared)
+REALDATA = Path(os.environ.get("GAP_REALDATA", REPO.parent / "shared" / "realdata"))
 
 
 def _raw(content: bytes, kind: str, url: str) -> RawRecord:
