@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import zlib
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -73,12 +74,18 @@ def _options(args):
     return ExtractOptions.from_config(section)
 
 
-def _read(path: Path) -> bytes:
-    """The file's bytes, gunzipped (bounded) when gzip: every kind accepts gzip."""
-    from transforms.extract.xmlsafe import gunzip_bounded, is_gzip
+def _sniff(content: bytes) -> str:
+    """Kind of a file from its first bytes (of the gunzipped stream when gzip: a PubMed baseline file need
+    not be inflated whole just to be recognised)."""
+    from transforms.extract import ExtractError
+    from transforms.extract.xmlsafe import is_gzip
 
-    content = path.read_bytes()
-    return gunzip_bounded(content) if is_gzip(content) else content
+    if is_gzip(content):
+        try:
+            content = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(content, 1 << 16)
+        except zlib.error as exc:
+            raise ExtractError(f"corrupt gzip data: {exc}") from exc
+    return sniff_kind(content)
 
 
 def _extract_file(path: Path, args, options, out) -> str:
@@ -87,8 +94,12 @@ def _extract_file(path: Path, args, options, out) -> str:
     from schemas.raw import RawRecord
     from transforms.extract import extract_record
 
-    content = _read(path)
-    kind = args.kind or sniff_kind(content)
+    from transforms.extract.xmlsafe import gunzip_bounded, is_gzip
+
+    content = path.read_bytes()
+    kind = args.kind or _sniff(content)
+    if is_gzip(content) and kind not in ("jats", "pubmed-xml"):  # those two stream gzip themselves
+        content = gunzip_bounded(content)
     subset = args.subset or _DEFAULT_SUBSET[kind]
     source = args.source or {"jats": "pmc", "pubmed-xml": "pubmed"}.get(kind, "local")
     raw = RawRecord.make(source=source, url=path.resolve().as_uri(),

@@ -183,10 +183,6 @@ def trafilatura_text(content: bytes, url: str = "https://example.org/", favor_re
     return trafilatura.extract(text, include_comments=False, deduplicate=False, favor_recall=favor_recall) or ""
 
 
-def trafilatura_recall_text(content: bytes, url: str = "https://example.org/") -> str:
-    return trafilatura_text(content, url, favor_recall=True)
-
-
 # ---------------------------------------------------------------------------------------------------
 # Scoring
 

@@ -156,10 +156,6 @@ def _text_len(el) -> int:
     return len(_WS.sub(" ", "".join(el.itertext())).strip())
 
 
-def _link_text_len(el) -> int:
-    return sum(_text_len(a) for a in el.iter("a"))
-
-
 def _remove(el) -> None:
     """Remove an element but keep its tail text attached to the previous node."""
     parent = el.getparent()
@@ -192,7 +188,7 @@ def _nonspace(text: str | None) -> int:
 
 def _subtree_sizes(root) -> tuple[dict, dict]:
     """Per element, in one bottom-up pass: a lower bound of `_text_len` (its non-space characters) and
-    the exact `_link_text_len`. The prunes below use them to skip the exact, subtree-long measurement
+    the exact length of its link text (the `_text_len` of every `<a>` in it). The prunes below use them to skip the exact, subtree-long measurement
     wherever the bound already decides; an element's subtree is still intact when it is visited (parents
     come first), so the numbers hold."""
     lower: dict = {}
