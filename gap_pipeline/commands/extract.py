@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import zlib
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -73,11 +74,73 @@ def _options(args):
     return ExtractOptions.from_config(section)
 
 
-def run(args) -> int:
+def _sniff(content: bytes) -> str:
+    """Kind of a file from its first bytes (of the gunzipped stream when gzip: a PubMed baseline file need
+    not be inflated whole just to be recognised)."""
+    from transforms.extract import ExtractError
+    from transforms.extract.xmlsafe import is_gzip
+
+    if is_gzip(content):
+        try:
+            content = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(content, 1 << 16)
+        except zlib.error as exc:
+            raise ExtractError(f"corrupt gzip data: {exc}") from exc
+    return sniff_kind(content)
+
+
+def _extract_file(path: Path, args, options, out) -> str:
+    """Print one file's documents; returns the summary line. Raises on a file that cannot be extracted."""
     from schemas.events import Drop
     from schemas.raw import RawRecord
-    from transforms.extract import ExtractError, extract_record
+    from transforms.extract import extract_record
 
+    from transforms.extract.xmlsafe import gunzip_bounded, is_gzip
+
+    content = path.read_bytes()
+    kind = args.kind or _sniff(content)
+    if is_gzip(content) and kind not in ("jats", "pubmed-xml"):  # those two stream gzip themselves
+        content = gunzip_bounded(content)
+    subset = args.subset or _DEFAULT_SUBSET[kind]
+    source = args.source or {"jats": "pmc", "pubmed-xml": "pubmed"}.get(kind, "local")
+    raw = RawRecord.make(source=source, url=path.resolve().as_uri(),
+                         fetched_at=datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).isoformat(),
+                         content_type=kind, content=content)
+    try:
+        results = extract_record(raw, subset=subset, options=options, rules={})
+    except Exception as exc:
+        raise _KindError(kind, exc) from exc
+    lines, kept, dropped = [], 0, 0
+    for item in results:
+        if isinstance(item, Drop):
+            dropped += 1
+            if args.drops:
+                lines.append(json.dumps({"drop": json.loads(item.to_json())}, ensure_ascii=False) + "\n")
+            continue
+        kept += 1
+        lines.append(json.dumps({"id": item.id, "title": item.title, "text": item.text, "lang": item.lang,
+                                 "meta": item.meta_dict()}, ensure_ascii=False) + "\n")
+    out.writelines(lines)  # all of a file's documents or none of them
+    return f"{kind}: {kept} documents, {dropped} dropped"
+
+
+class _KindError(Exception):
+    def __init__(self, kind: str, exc: BaseException):
+        super().__init__(f"{kind}: {_reason(exc)}")
+
+
+def _reason(exc: BaseException) -> str:
+    """One line: the extractors' own errors speak for themselves; anything else is named by its type."""
+    from transforms.extract import ExtractError
+
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, (ExtractError, _KindError)):
+        return text
+    if isinstance(exc, OSError):
+        return exc.strerror or text
+    return f"{type(exc).__name__}: {text}"
+
+
+def run(args) -> int:
     from gap_pipeline.config import ConfigError
 
     try:
@@ -86,36 +149,16 @@ def run(args) -> int:
         print(f"gap extract: error: {exc}", file=sys.stderr)
         return 2
     failures = 0
-    out = sys.stdout
     for name in args.files:
-        path = Path(name)
+        # One bad file is reported and skipped; the others still print. Any exception counts as a failure
+        # of that file (a corrupt input must never end the batch with a traceback).
         try:
-            content = path.read_bytes()
-            kind = args.kind or sniff_kind(content)
-        except (OSError, ExtractError) as exc:
-            print(f"gap extract: {name}: {exc}", file=sys.stderr)
+            summary = _extract_file(Path(name), args, options, sys.stdout)
+        except Exception as exc:
+            print(f"gap extract: {name}: {_reason(exc)}", file=sys.stderr)
             failures += 1
             continue
-        subset = args.subset or _DEFAULT_SUBSET[kind]
-        source = args.source or {"jats": "pmc", "pubmed-xml": "pubmed"}.get(kind, "local")
-        raw = RawRecord.make(source=source, url=path.resolve().as_uri(),
-                             fetched_at=datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).isoformat(),
-                             content_type=kind, content=content)
-        try:
-            results = extract_record(raw, subset=subset, options=options, rules={})
-        except (ExtractError, ImportError) as exc:
-            print(f"gap extract: {name}: {kind}: {exc}", file=sys.stderr)
-            failures += 1
-            continue
-        kept = dropped = 0
-        for item in results:
-            if isinstance(item, Drop):
-                dropped += 1
-                if args.drops:
-                    out.write(json.dumps({"drop": json.loads(item.to_json())}, ensure_ascii=False) + "\n")
-                continue
-            kept += 1
-            out.write(json.dumps({"id": item.id, "title": item.title, "text": item.text, "lang": item.lang,
-                                  "meta": item.meta_dict()}, ensure_ascii=False) + "\n")
-        print(f"gap extract: {name}: {kind}: {kept} documents, {dropped} dropped", file=sys.stderr)
+        print(f"gap extract: {name}: {summary}", file=sys.stderr)
+    if failures:
+        print(f"gap extract: {failures} of {len(args.files)} files failed", file=sys.stderr)
     return 1 if failures else 0

@@ -12,7 +12,8 @@ from schemas.events import Drop
 from schemas.raw import RawRecord
 from transforms.extract.encoding import decode_bytes, repair_mojibake
 from transforms.extract.errors import ExtractError
-from transforms.extract.html import css_to_xpath, extract_html, extract_html_text
+from transforms.extract.html import (combine_main_content, css_to_xpath, extract_html, extract_html_text,
+                                     strip_internal_subsets)
 from transforms.extract.options import ExtractOptions
 
 OPTIONS = ExtractOptions()
@@ -47,7 +48,9 @@ PAGE = """<!DOCTYPE html><html><head><title>Asthma guideline | Example Health</t
 
 def test_generic_extraction_keeps_structure_and_drops_chrome():
     title, text, method = extract_html_text(PAGE, {})
-    assert method == "generic"
+    # Too little text for trafilatura (under its 250-character floor it falls back to a flat dump of the
+    # page, menus included): the hand-written extractor's structured text is used instead.
+    assert method == "heuristic"
     assert title == "Asthma guideline | Example Health"
     assert text.startswith("# Asthma in adults\n\n")
     assert "Offer a low-dose inhaled corticosteroid to adults with newly diagnosed asthma." in text
@@ -83,7 +86,7 @@ def test_selectors_win_over_generic():
 
 def test_selector_matching_nothing_falls_back_to_generic():
     _, text, method = extract_html_text(PAGE, {"body_selector": "div.no-such-thing"})
-    assert method == "generic" and "# Asthma in adults" in text
+    assert method == "heuristic" and "# Asthma in adults" in text
 
 
 @pytest.mark.parametrize("selector,expected", [
@@ -105,7 +108,7 @@ def test_unsupported_selector_is_a_clear_error(bad):
 def test_document_fields_and_empty_page_drop():
     [doc] = extract_html(_raw(PAGE, meta={"license": "CC0"}), subset="guidelines", options=OPTIONS,
                          rules={"content": {}, "cleaning": {}})
-    assert isinstance(doc, Document) and doc.license == "CC0" and doc.meta_dict()["extractor"] == "generic"
+    assert isinstance(doc, Document) and doc.license == "CC0" and doc.meta_dict()["extractor"] == "heuristic"
     [drop] = extract_html(_raw("<html><body><nav><a href='/'>Home</a></nav></body></html>"),
                           subset="guidelines", options=OPTIONS, rules={})
     assert isinstance(drop, Drop) and drop.reason == "no_text"
@@ -165,7 +168,10 @@ def test_cdc_mmwr_pages(realdata):
         assert re.search(r"^# \S", text, re.MULTILINE), url
     dengue = pages["https://www.cdc.gov/mmwr/volumes/73/wr/mm7304a4_ensp.htm"]
     [doc] = extract_html(_raw(dengue), subset="guidelines", options=OPTIONS, rules={})
-    assert "# Notas Desde el Campo : Brote de Dengue — Perú, 2023" in doc.text
+    # The heading is `Notas Desde el Campo</span>: Brote ...`; the page title spells it without the space the
+    # old renderer put at every element boundary.
+    assert "# Notas Desde el Campo: Brote de Dengue — Perú, 2023" in doc.text
+    assert doc.meta_dict()["extractor"] == "main-content"
     assert "El dengue, una enfermedad viral transmitida por mosquitos, es endémico en Perú" in doc.text
 
 
@@ -220,3 +226,162 @@ def test_reach_mock_nice_page(realdata):
     path = realdata / "3-guidelines" / "reach_mock_sites" / "nice_wsf-scraper-web_tests_mock_sites_nice_2.html"
     [doc] = extract_html(_raw(path.read_bytes()), subset="guidelines", options=OPTIONS, rules={})
     assert "<" not in doc.text and "cookie" not in doc.text.lower()
+
+
+# --- generic extraction: trafilatura's main content + the heuristic --------------------------------------
+
+PARAGRAPHS = [
+    "Hypertension affects about one in three adults and is the leading modifiable risk factor for stroke, "
+    "heart failure and chronic kidney disease in every region that has been studied so far.",
+    "Blood pressure should be measured in both arms at the first visit, with the patient seated and rested "
+    "for five minutes, using a validated device and a cuff of the right size for the arm.",
+    "Ambulatory monitoring confirms the diagnosis when clinic readings are between 140/90 and 180/120 mmHg, "
+    "because white-coat effects otherwise lead to treatment that the patient does not need at all.",
+    "Lifestyle advice comes first: less salt, regular exercise, moderate alcohol and a healthy weight lower "
+    "blood pressure by several mmHg each, and they add up when patients manage to combine them.",
+]
+ARTICLE = f"""<!DOCTYPE html><html><head><title>Hypertension in adults</title></head><body>
+<header><nav><ul><li><a href="/">Home</a></li><li><a href="/topics">Health topics</a></li>
+<li><a href="/about">About the institute</a></li></ul></nav></header>
+<div class="layout"><div class="content"><article>
+<h1>Hypertension in adults: diagnosis and management</h1>
+<p>{PARAGRAPHS[0]}</p>
+<h2>Measuring blood pressure</h2>
+<p>{PARAGRAPHS[1]}</p>
+<ul><li>Use a validated upper-arm device with the correct cuff size</li>
+<li>Repeat the measurement when the first reading is high</li></ul>
+<p>{PARAGRAPHS[2]}</p>
+<table><tr><th>Stage</th><th>Clinic blood pressure</th></tr>
+<tr><td>Stage 1</td><td>140/90 to 159/99 mmHg</td></tr>
+<tr><td>Stage 2</td><td>160/100 to 179/119 mmHg</td></tr></table>
+<p>{PARAGRAPHS[3]}</p>
+</article></div>
+<aside class="sidebar"><h3>Related pages</h3><ul><li><a href="/a">Stroke prevention leaflets</a></li>
+<li><a href="/b">Kidney disease pathway</a></li><li><a href="/c">Heart failure overview page</a></li></ul></aside>
+</div>
+<footer><p>Copyright 2024 Example Institute. All rights reserved.</p><a href="/privacy">Privacy policy</a></footer>
+</body></html>"""
+
+
+def test_main_content_keeps_house_structure_and_drops_chrome():
+    title, text, method = extract_html_text(ARTICLE, {})
+    assert method == "main-content"
+    assert title == "Hypertension in adults"
+    assert "# Hypertension in adults: diagnosis and management" in text.split("\n")
+    assert "## Measuring blood pressure" in text.split("\n")
+    for paragraph in PARAGRAPHS:
+        assert paragraph in text
+    assert ("- Use a validated upper-arm device with the correct cuff size\n"
+            "- Repeat the measurement when the first reading is high") in text
+    assert "Stage | Clinic blood pressure\nStage 1 | 140/90 to 159/99 mmHg\nStage 2 | 160/100 to 179/119 mmHg" in text
+    for chrome in ("Health topics", "About the institute", "Related pages", "Kidney disease pathway",
+                   "Copyright 2024", "Privacy policy"):
+        assert chrome not in text, chrome
+    # the order of the page is kept
+    positions = [text.index(p) for p in PARAGRAPHS]
+    assert positions == sorted(positions)
+
+
+@pytest.mark.parametrize("tables,present,absent", [
+    ("linearize", ["Stage 1 | 140/90 to 159/99 mmHg"], []),
+    ("drop", [], ["Stage 1", "Clinic blood pressure"]),
+])
+def test_main_content_table_options(tables, present, absent):
+    _, text, method = extract_html_text(ARTICLE, {}, tables=tables)
+    assert method == "main-content" and PARAGRAPHS[3] in text
+    for s in present:
+        assert s in text
+    for s in absent:
+        assert s not in text
+
+
+def test_main_content_table_caption_option():
+    page = ARTICLE.replace("<table>", "<table><caption>Table 1. Stages of hypertension</caption>")
+    _, text, _ = extract_html_text(page, {}, tables="caption")
+    assert "Table 1. Stages of hypertension" in text and "Stage 1" not in text
+
+
+def test_main_content_is_deterministic():
+    first = extract_html_text(ARTICLE, {})
+    assert all(extract_html_text(ARTICLE, {}) == first for _ in range(3))
+
+
+def _para(i: int, words: int = 25) -> str:
+    return " ".join(f"w{i}x{j}" for j in range(words)) + "."
+
+
+def test_combine_fills_a_gap_between_agreed_blocks():
+    a, b, c, missed = _para(1), _para(2), _para(3), _para(4)
+    primary = "\n\n".join([a, b, c])
+    heuristic = "\n\n".join([a, missed, b, c])
+    assert combine_main_content(primary, heuristic) == "\n\n".join([a, missed, b, c])
+    # outside the agreed span (before the first or after the last common block) nothing is added
+    assert combine_main_content(primary, "\n\n".join([missed, a, b, c])) == primary
+    assert combine_main_content(primary, "\n\n".join([a, b, c, missed])) == primary
+    # short blocks and headings are not added
+    for extra in ("Share this page on social media", "# " + _para(5)):
+        assert combine_main_content(primary, "\n\n".join([a, extra, b, c])) == primary
+
+
+def test_combine_trims_short_edge_blocks_only_trafilatura_kept():
+    body = [_para(i) for i in range(1, 6)]
+    primary = "\n\n".join(["By Staff Writer | 3 min read", *body, "Related: more stories you may like"])
+    assert combine_main_content(primary, "\n\n".join(body)) == "\n\n".join(body)
+    # a long paragraph at the edge is kept, and so is a short block the heuristic kept too
+    long_edge = _para(9, words=40)
+    assert combine_main_content("\n\n".join([*body, long_edge]), "\n\n".join(body)).endswith(long_edge)
+    assert combine_main_content("\n\n".join(["Short intro line", *body]),
+                                "\n\n".join(["Short intro line", *body])).startswith("Short intro line")
+    # when the two disagree on most of the content, trafilatura's text is left alone
+    assert combine_main_content(primary, body[0]) == primary
+
+
+def test_combine_prefers_structured_heuristic_over_one_flat_block():
+    heuristic = "# Title here now\n\n- item one two three\n- item four five six\n\nA paragraph of text here."
+    flat = "Home About Title here now item one two three item four five six A paragraph of text here."
+    assert combine_main_content(flat, heuristic) is heuristic
+
+
+# --- DTD internal subsets: XXE and billion laughs ------------------------------------------------------
+
+LAUGHS = ('<!DOCTYPE html [<!ENTITY lol "lol">'
+          + "".join(f'<!ENTITY lol{i} "{(f"&lol{i - 1};" if i > 1 else "&lol;") * 10}">' for i in range(1, 10))
+          + "]>")
+HOSTILE = [
+    '<!DOCTYPE html [\n  <!ENTITY xxe SYSTEM "file:///etc/passwd">\n]>',
+    '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0//EN" "x.dtd" [<!ENTITY xxe SYSTEM "http://127.0.0.1:9/x">]>',
+    '<!DOCTYPE html [<!-- a comment with ]> inside --><!ENTITY xxe "a > b ]> c"><!ENTITY % pe "x"> %pe; ]>',
+    LAUGHS,
+    '<!DOCTYPE html [<!ENTITY xxe SYSTEM "file:///etc/passwd">',  # never closed
+]
+
+
+@pytest.mark.parametrize("doctype", HOSTILE)
+def test_internal_subset_removed_without_residue(doctype):
+    body = " ".join(PARAGRAPHS)
+    ref = "&lol9;" if "lol9" in doctype else "&xxe;"
+    page = (f"{doctype}<html><head><title>T {ref}</title></head><body><main><h1>Heading</h1>"
+            f"<p>Start {ref} middle &amp; &copy; end. {body}</p></main></body></html>")
+    for content in (page, '<?xml version="1.0"?>\n' + page):
+        [doc] = extract_html(_raw(content), subset="guidelines", options=OPTIONS, rules={})
+        for residue in ("]>", "&xxe;", "&lol", "ENTITY", "lollol", "root:", "%pe;"):
+            assert residue not in doc.text and residue not in doc.title, (residue, doc.text[:200])
+        assert "Start middle & © end." in doc.text  # HTML's own entities still work
+        assert PARAGRAPHS[3] in doc.text
+
+
+def test_strip_internal_subsets_leaves_other_pages_alone():
+    plain = "<!DOCTYPE html><html><body><p>a ]> b &amp; &unknown;</p></body></html>"
+    assert strip_internal_subsets(plain) == plain
+    assert strip_internal_subsets('<!doctype html [<!ENTITY a "1">]><p>&a;&amp;</p>') == "<!doctype html><p>&amp;</p>"
+
+
+def test_trafilatura_failure_falls_back_to_heuristic(monkeypatch):
+    import trafilatura
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("library bug")
+
+    monkeypatch.setattr(trafilatura, "bare_extraction", broken)
+    title, text, method = extract_html_text(ARTICLE, {})
+    assert method == "heuristic" and PARAGRAPHS[0] in text and "Health topics" not in text

@@ -1,21 +1,24 @@
-"""The generic (no-selector) HTML extractor kept in transforms/extract/html.py, measured against
-trafilatura on the real guideline pages (see tests/guidelines/html_eval.py for the ground truth).
-
-Decision recorded in html.py: the hand-written extractor is kept. It wins on the article pages (the
-documents a guideline corpus ingests); trafilatura wins the all-pages mean only through the tables-of-
-contents pages, whose article-title link lists the hand-written extractor prunes as navigation.
-"""
+"""The generic (no-selector) HTML extractor of transforms/extract/html.py measured against trafilatura on
+two sets with ground truth (tests/guidelines/html_eval.py): the 120 real guideline pages and trafilatura's
+own snippet set. Target: precision and recall at least trafilatura's on both (a little slack for drift)."""
 from __future__ import annotations
+
+import logging
 
 import pytest
 
-from tests.guidelines.html_eval import (evaluate, handwritten_text, load_pages, precision_recall_f1,
-                                        trafilatura_recall_text, trafilatura_text)
+from tests.guidelines.html_eval import (SnippetPage, evaluate, evaluate_snippets, load_pages, load_snippet_pages,
+                                        ours_text, precision_recall_f1, snippet_counts, snippet_split,
+                                        trafilatura_text)
 
-# Measured when the decision was made (html_eval.py, 120 pages, trafilatura 2.3.1): hand-written mean F1 0.938 on the 23
-# MMWR article pages and 0.543 on all pages; floors below leave a margin for harmless drift.
-ARTICLE_F1_FLOOR = 0.938 - 0.03
-ALL_PAGES_F1_FLOOR = 0.543 - 0.05
+SLACK = 0.005
+# Measured when the decision was made (html_eval.py, 120 pages): ours mean F1 0.746, precision 0.967.
+ALL_PAGES_F1_FLOOR = 0.746 - 0.03
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _quiet_trafilatura():
+    logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
 
 
 @pytest.fixture(scope="module")
@@ -27,11 +30,11 @@ def pages(realdata):
 
 
 @pytest.fixture(scope="module")
-def article_pages(pages):
-    articles = [p for p in pages if p.group == "mmwr_art_es"]
-    if len(articles) < 20:
-        pytest.skip("MMWR article pages missing")
-    return articles
+def snippet_pages(realdata):
+    found = load_snippet_pages(realdata)
+    if not found:
+        pytest.skip("trafilatura's evaluation set is not under realdata/8-html-extraction")
+    return found
 
 
 def test_bag_of_words_scores():
@@ -39,6 +42,21 @@ def test_bag_of_words_scores():
     p, r, f = precision_recall_f1("# Heading\n\n- a b | nav", "heading a b c")
     assert (p, r) == (3 / 4, 3 / 4) and f == pytest.approx(0.75)
     assert precision_recall_f1("", "a") == (0.0, 0.0, 0.0)
+
+
+def test_snippet_scores():
+    page = SnippetPage("dev", "x.html", "https://x", b"", ("Main text here", "Cafe\u0301 au lait"),
+                       ("Cookie notice", "Share this"))
+    # whitespace, soft hyphens and Unicode composition do not decide; missing and leaked snippets count
+    assert snippet_counts("# Main\ntext here\n\nCaf\u00e9 au\u00ad lait\n\nShare this", page) == (2, 0, 1, 1)
+    assert snippet_counts("Main text\n\nCafe au lait", page) == (0, 2, 0, 2)
+    assert snippet_counts("Main text here. Café au lait.", page) == (2, 0, 0, 2)
+    assert snippet_counts("", page) == (0, 2, 0, 2)
+    scores = evaluate_snippets([page, page], "fixed", lambda content, url: "Main text here Cookie notice")
+    assert (scores.tp, scores.fn, scores.fp, scores.tn) == (2, 2, 2, 2)
+    assert (scores.precision, scores.recall) == (0.5, 0.5)
+    assert {snippet_split(f"p{i}.html") for i in range(20)} == {"dev", "held-out"}
+    assert snippet_split("p1.html") == snippet_split("p1.html")
 
 
 def test_references_are_main_content_only(pages):
@@ -50,17 +68,20 @@ def test_references_are_main_content_only(pages):
             assert chrome not in page.reference, (page.url, chrome)
 
 
-def test_kept_extractor_beats_trafilatura_on_articles(article_pages):
-    pytest.importorskip("trafilatura")
-    kept = evaluate(article_pages, "hand-written", handwritten_text)
-    assert kept.f1 >= ARTICLE_F1_FLOOR, kept.f1
-    for name, extractor in (("defaults", trafilatura_text), ("favor_recall", trafilatura_recall_text)):
-        other = evaluate(article_pages, name, extractor)
-        assert kept.f1 >= other.f1, (name, kept.f1, other.f1)
-        assert kept.recall >= other.recall, (name, kept.recall, other.recall)
+def test_at_least_trafilatura_on_guideline_pages(pages):
+    ours = evaluate(pages, "ours", ours_text)
+    other = evaluate(pages, "trafilatura", trafilatura_text)
+    assert ours.precision >= other.precision - SLACK, (ours.precision, other.precision)
+    assert ours.recall >= other.recall - SLACK, (ours.recall, other.recall)
+    assert ours.f1 >= ALL_PAGES_F1_FLOOR, ours.f1
+    assert ours.precision >= 0.95, ours.precision  # what it keeps is main content
 
 
-def test_kept_extractor_floor_on_all_pages(pages):
-    kept = evaluate(pages, "hand-written", handwritten_text)
-    assert kept.f1 >= ALL_PAGES_F1_FLOOR, kept.f1
-    assert kept.precision >= 0.95, kept.precision  # what it keeps is main content
+def test_at_least_trafilatura_on_held_out_snippets(snippet_pages):
+    """The held-out half (never looked at while developing), every second page to keep the test short."""
+    held_out = [p for p in snippet_pages if p.split == "held-out"][::2]
+    ours = evaluate_snippets(held_out, "ours", ours_text)
+    other = evaluate_snippets(held_out, "trafilatura", trafilatura_text)
+    assert ours.precision >= other.precision - SLACK, (ours.precision, other.precision)
+    assert ours.recall >= other.recall - SLACK, (ours.recall, other.recall)
+    assert ours.f1 > 0.9, ours.f1

@@ -1,10 +1,18 @@
 """HTML pages -> structured plain text (one document per page).
 
 Main content comes from the source's selectors (`content.body_selector`, `content.title_selector`,
-`content.remove_selectors`); when none is given or none matches, a generic extractor prunes
-navigation, scripts, forms, cookie banners and link-dense blocks and keeps the rest. The text keeps the
-structure a model can use: headings as `#`/`##`, list items as `- `, tables linearised as
-`cell | cell` rows (or reduced to their caption, or dropped: `options.tables`), link text without URLs.
+`content.remove_selectors`) when the spec has them. Otherwise (every page of a source without selectors,
+every source added with `gap sources add`) trafilatura's main-content detection finds it
+(`main_content_text`), and its result is rendered in the house format and corrected block by block by
+the hand-written heuristic, which prunes navigation, scripts, forms, cookie banners and link-dense
+blocks (`combine_main_content`: a paragraph trafilatura dropped in mid-article is put back, short
+leading/trailing chrome only trafilatura kept is cut); when trafilatura finds nothing, the heuristic's
+text is used alone. The text keeps the structure a model can use: headings as `#`/`##`, list items as
+`- `, tables linearised as `cell | cell` rows (or reduced to their caption, or dropped:
+`options.tables`), link text without URLs.
+
+DTD internal subsets (`<!DOCTYPE html [<!ENTITY xxe SYSTEM ...>]>`: XXE, billion laughs) are cut out
+before parsing, with every reference to an entity they declare; nothing is expanded or fetched.
 
 National Guideline Clearinghouse summaries (XML whose fields hold *escaped* HTML) are recognised and
 rendered field by field: `## Major Recommendations` etc.
@@ -13,29 +21,19 @@ Selectors are a small CSS subset compiled to XPath (tag, `*`, `#id`, `.class`, `
 `[attr*=v]`, `[attr^=v]`, `[attr$=v]`, descendant and `>` combinators, `,` lists); anything else is
 refused with a clear error rather than silently matching nothing.
 
-Why the generic fallback is hand-written (evaluated against trafilatura 2.3.1, which is NOT a dependency):
-tests/guidelines/html_eval.py scores both on 120 real pages (23 MMWR articles, 43 MMWR and 50 PCD
-tables of contents, 4 NICE/WHO pages) against each page's known main-content element, as bag-of-words
-precision/recall, same decoded input, no selectors:
-
-    pages                        hand-written P/R/F1   trafilatura defaults   trafilatura favor_recall
-    23 MMWR articles (es)        F1 0.938              F1 0.920               F1 0.901
-    all 120 pages (mean)         0.981/0.455/0.543     0.963/0.662/0.740      0.963/0.662/0.738
-    speed (2 noisy cores, 4 runs) 11-17 pages/s        4-10 pages/s           6-16 pages/s
-
-trafilatura wins the all-pages mean only through the tables-of-contents pages: their main content is a
-list of article-title links, which this extractor prunes as navigation (link density) on purpose. On the
-articles, the documents a guideline corpus ingests, the hand-written extractor has the better F1 and
-recall (trafilatura lost 10-50% of some articles: tables, long reports) and it keeps the structure
-contract (`#` headings, `- ` lists, `options.tables`); on the structured test page trafilatura returned
-one flat paragraph with the breadcrumb in it. So the hand-written one stays; tests/guidelines/
-test_html_eval.py re-measures both and fails if trafilatura overtakes it on the articles.
+Measured (tests/guidelines/html_eval.py, BENCHMARKS.md "Generic HTML extraction"): on trafilatura's own
+990-page evaluation set and on 120 real guideline pages, precision and recall are at least
+trafilatura's (tests/guidelines/test_html_eval.py fails otherwise), at about 60-80% of its speed (the
+heuristic runs as well). The hand-written extractor alone, the generic extractor until then, was well
+behind on the first set (it keeps too much around the main text: P 0.79 vs 0.91).
 """
 from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from functools import lru_cache
+from html.entities import html5 as html5_entities
 from typing import Any, Iterable
 
 from lxml import etree
@@ -158,10 +156,6 @@ def _text_len(el) -> int:
     return len(_WS.sub(" ", "".join(el.itertext())).strip())
 
 
-def _link_text_len(el) -> int:
-    return sum(_text_len(a) for a in el.iter("a"))
-
-
 def _remove(el) -> None:
     """Remove an element but keep its tail text attached to the previous node."""
     parent = el.getparent()
@@ -177,8 +171,43 @@ def _remove(el) -> None:
     parent.remove(el)
 
 
+def _walk(root):
+    """Elements in document order, parents first; a subtree removed meanwhile is not entered (the old
+    `list(root.iter())` measured and pruned inside removed subtrees too: same result, much slower)."""
+    stack = [root]
+    while stack:
+        el = stack.pop()
+        yield el
+        if el.getparent() is not None or el is root:
+            stack.extend(reversed(el))
+
+
+def _nonspace(text: str | None) -> int:
+    return len("".join(text.split())) if text else 0
+
+
+def _subtree_sizes(root) -> tuple[dict, dict]:
+    """Per element, in one bottom-up pass: a lower bound of `_text_len` (its non-space characters) and
+    the exact length of its link text (the `_text_len` of every `<a>` in it). The prunes below use them to skip the exact, subtree-long measurement
+    wherever the bound already decides; an element's subtree is still intact when it is visited (parents
+    come first), so the numbers hold."""
+    lower: dict = {}
+    links: dict = {}
+    for el in reversed(list(root.iter())):  # children before parents
+        n = _nonspace(el.text) if isinstance(el.tag, str) else 0
+        k = 0
+        for child in el:
+            n += lower[child] + _nonspace(child.tail)
+            k += links[child]
+        if el.tag == "a":
+            k += _text_len(el)
+        lower[el], links[el] = n, k
+    return lower, links
+
+
 def _prune(root, generic: bool) -> None:
-    for el in list(root.iter()):
+    lower, _ = _subtree_sizes(root) if generic else ({}, {})
+    for el in _walk(root):
         if not isinstance(el.tag, str):
             if el.getparent() is not None:
                 _remove(el)  # comments, processing instructions
@@ -198,19 +227,25 @@ def _prune(root, generic: bool) -> None:
         if generic and tag not in _NEVER_PRUNED:
             if tag in _GENERIC_DROP or el.get("role") in ("navigation", "banner", "contentinfo", "search"):
                 _remove(el)
-            elif _BOILERPLATE_ATTR.search(attrs) and _text_len(el) < 2000:
+            elif _BOILERPLATE_ATTR.search(attrs) and lower.get(el, 0) < 2000 and _text_len(el) < 2000:
                 _remove(el)
+
+
+_LINK_BLOCKS = frozenset({"ul", "ol", "div", "td", "table", "p", "section", "dl"})
 
 
 def _prune_link_dense(root) -> None:
     """Blocks that are mostly link text (menus, link lists, "related" boxes) are navigation."""
-    for el in list(root.iter("ul", "ol", "div", "td", "table", "p", "section", "dl")):
-        if el.getparent() is None:
+    lower, link_len = _subtree_sizes(root)
+    for el in _walk(root):
+        if not isinstance(el.tag, str) or el.tag not in _LINK_BLOCKS or el.getparent() is None:
+            continue
+        links = link_len[el]
+        if links <= 0.6 * lower[el]:  # links / total <= 0.6 already: not navigation
             continue
         total = _text_len(el)
         if total == 0:
             continue
-        links = _link_text_len(el)
         words = total // 6 + 1
         if links / total > 0.6 and (total < 1500 or links / total > 0.85) and words < 400:
             _remove(el)
@@ -237,8 +272,9 @@ def _is_layout_table(table) -> bool:
 
 
 class _Renderer:
-    def __init__(self, tables: str):
+    def __init__(self, tables: str, layout_tables: bool = True):
         self.tables = tables
+        self.layout_tables = layout_tables  # False: every table is data (trafilatura already chose)
         self.blocks: list[tuple[str, str]] = []   # (kind, text)
         self.inline: list[str] = []
         self.prefix: str | None = None
@@ -274,7 +310,7 @@ class _Renderer:
             if text.strip():
                 self.blocks.append(("pre", text))
             return
-        if tag == "table" and not _is_layout_table(el):
+        if tag == "table" and not (self.layout_tables and _is_layout_table(el)):
             self.flush()
             self._table(el)
             return
@@ -331,8 +367,8 @@ class _Renderer:
         return "".join(out)
 
 
-def render_elements(elements: Iterable, tables: str = "linearize") -> str:
-    renderer = _Renderer(tables)
+def render_elements(elements: Iterable, tables: str = "linearize", layout_tables: bool = True) -> str:
+    renderer = _Renderer(tables, layout_tables)
     for el in elements:
         renderer.flush()
         renderer.render(el)
@@ -351,8 +387,64 @@ def html_fragment_to_text(fragment: str, tables: str = "linearize") -> str:
 # ---------------------------------------------------------------------------------------------------
 # Pages
 
+_DOCTYPE = re.compile(r"<!DOCTYPE\b", re.IGNORECASE)
+# What an internal subset may hold: markup declarations (quoted strings may contain '>'), comments,
+# processing instructions, parameter-entity references, whitespace.
+_SUBSET_ITEM = re.compile(r"""\s+|<!--.*?-->|<\?.*?\?>|%[^\s;<>]+;|<![A-Za-z]+(?:[^"'>]|"[^"]*"|'[^']*')*>""",
+                          re.DOTALL)
+_SUBSET_CLOSE = re.compile(r"\s*\]?\s*>?")
+_ENTITY_DECL = re.compile(r"<!ENTITY\s+(?:%\s+)?([^\s\"'<>%;]+)", re.IGNORECASE)
+
+
+def strip_internal_subsets(text: str) -> str:
+    """Remove DTD internal subsets (`<!DOCTYPE html [ <!ENTITY xxe SYSTEM "file:..."> ]>`) and every
+    reference to an entity they declare. HTML has no DTDs: lxml's HTML parser would neither expand nor
+    fetch them, but it leaves `]>` and `&xxe;` in the text. Nothing is expanded here either; references to
+    names HTML itself defines (`&amp;`) are left to the parser."""
+    if "<!" not in text:
+        return text
+    out: list[str] = []
+    pos = 0
+    declared: set[str] = set()
+    for match in _DOCTYPE.finditer(text):
+        if match.start() < pos:
+            continue
+        i, n, quote = match.end(), len(text), ""
+        while i < n:  # the doctype's name and external id, up to '[' or '>'
+            c = text[i]
+            if quote:
+                quote = "" if c == quote else quote
+            elif c in "\"'":
+                quote = c
+            elif c in "[>":
+                break
+            i += 1
+        if i >= n or text[i] != "[":
+            continue
+        head_end, i = i, i + 1
+        while True:
+            item = _SUBSET_ITEM.match(text, i)
+            if not item or item.end() == i:
+                break
+            if item.group().startswith("<!"):
+                declared.update(_ENTITY_DECL.findall(item.group()))
+            i = item.end()
+        close = _SUBSET_CLOSE.match(text, i)
+        out.append(text[pos:head_end].rstrip() + ">")
+        pos = close.end()
+    if not out:
+        return text
+    out.append(text[pos:])
+    text = "".join(out)
+    unknown = sorted(name for name in declared if name + ";" not in html5_entities)
+    if unknown:
+        text = re.sub("&(?:" + "|".join(map(re.escape, unknown)) + ");", "", text)
+    return text
+
+
 def _parse(text: str):
     text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)  # lxml refuses str input with an encoding declaration
+    text = strip_internal_subsets(text)
     try:
         root = lxml_html.document_fromstring(text)
     except (etree.ParserError, ValueError) as exc:
@@ -403,9 +495,142 @@ def _generic_main(root):
     return [body]
 
 
+def _prepare_tables(root, tables: str) -> None:
+    """`options.tables` applied to the page's data tables before main-content detection: dropped, or
+    replaced by their caption (layout tables are left alone: they hold the page's blocks)."""
+    if tables == "linearize":
+        return
+    for table in list(root.iter("table")):
+        if table.getparent() is None or _is_layout_table(table):
+            continue
+        captions = [_collapse(" ".join(c.itertext())) for c in table.iter("caption")]
+        captions = [c for c in captions if c]
+        if tables == "caption" and captions:
+            para = lxml_html.Element("p")
+            para.text = " ".join(captions)
+            para.tail = table.tail
+            table.addprevious(para)
+            table.getparent().remove(table)
+        else:
+            _remove(table)
+
+
+def main_content_text(root, tables: str = "linearize") -> str:
+    """The page's main content found by trafilatura (precision/recall measured in tests/guidelines/
+    html_eval.py), rendered in the house format: its XML (head/list/item/table/row/cell) is mapped to HTML
+    by trafilatura's own converter and then rendered like any other HTML. Returns "" when it finds nothing.
+    trafilatura works on its own copy of the tree, so `root` stays usable for the fallback."""
+    from trafilatura import bare_extraction
+    from trafilatura.htmlprocessing import convert_to_html
+
+    _prepare_tables(root, tables)
+    # deduplicate=False: trafilatura's duplicate cache is process state and would make the output depend
+    # on which documents a worker saw before.
+    found = bare_extraction(root, output_format="xml", include_comments=False, include_tables=True,
+                            include_images=False, include_links=False, include_formatting=False,
+                            deduplicate=False, with_metadata=False)
+    if found is None or found.body is None or not len(found.body):
+        return ""
+    html_tree = convert_to_html(found.body)
+    return render_elements(html_tree.iter("body"), tables, layout_tables=False)
+
+
+_WORD = re.compile(r"\w+")
+# Thresholds of combine_main_content, chosen on the development half of the trafilatura evaluation set
+# (tests/guidelines/html_eval.py: snippet_split) and then checked on the held-out half and the 120 pages.
+_COVERED = 0.5          # a block is "in" the other text when this share of its word 3-grams is there
+_NEW = 0.2              # ... and "not in" it at or below this share
+_FILL_MIN_WORDS = 20    # a block trafilatura missed is added only when it is a real paragraph
+_EDGE_MAX_WORDS = 30    # leading/trailing blocks only trafilatura kept are dropped when this short
+_EDGE_AGREEMENT = 0.8   # ... and only when the two extractors agree on this share of the content
+_FLAT_COVERED = 0.95    # one flat trafilatura block holding this share of the heuristic's text and more
+
+
+def _shingles(text: str) -> set[tuple[str, ...]]:
+    words = _WORD.findall(text.lower())
+    if len(words) < 3:
+        return {tuple(words)} if words else set()
+    return set(zip(words, words[1:], words[2:]))
+
+
+def _share(block: set, other: set) -> float:
+    return len(block & other) / len(block) if block else 1.0
+
+
+def combine_main_content(primary: str, heuristic: str) -> str:
+    """trafilatura's main content (`primary`) corrected by the hand-written extractor's (`heuristic`),
+    block by block (blocks are the rendered text's paragraphs, lists and tables):
+    - a paragraph of 20+ words that only the heuristic kept, lying *between* blocks both kept, is
+      inserted after the block it follows: trafilatura sometimes drops a div in mid-article;
+    - short blocks at the start or end that only trafilatura kept (bylines, "related", copyright lines) are
+      dropped, when the two otherwise agree on most of the content;
+    - when trafilatura returns one flat block holding all the heuristic found (its baseline rescue on short
+      pages: menus included, structure lost), the heuristic's text is used.
+    Deterministic: only block order and set membership decide."""
+    blocks = [b for b in primary.split("\n\n") if b.strip()]
+    others = [b for b in heuristic.split("\n\n") if b.strip()]
+    other_shingles = [_shingles(b) for b in others]
+    if not blocks or not others:
+        return primary
+    block_shingles = [_shingles(b) for b in blocks]
+    primary_all = set().union(*block_shingles)
+    first_block: dict[tuple[str, ...], int] = {}  # shingle -> first block holding it
+    for i, shingles in enumerate(block_shingles):
+        for shingle in shingles:
+            first_block.setdefault(shingle, i)
+    heuristic_all = _shingles(heuristic)
+    # 0. one flat block (trafilatura's last-resort baseline on short pages keeps menus and loses the
+    # structure) holding all the heuristic found and more: the heuristic's structured text is the better
+    # reading
+    if len(blocks) == 1 and len(others) > 1 and len(primary_all) > len(heuristic_all) and \
+            _share(heuristic_all, primary_all) >= _FLAT_COVERED:
+        return heuristic
+    # 1. fill gaps
+    inserts: dict[int, list[str]] = {}
+    anchor = None
+    pending: list[str] = []
+    for text, shingles in zip(others, other_shingles):
+        share = _share(shingles, primary_all)
+        if share >= _COVERED:
+            hits = Counter(first_block[sh] for sh in shingles if sh in first_block)
+            best = min(hits, key=lambda k: (-hits[k], k)) if hits else len(blocks) - 1
+            if anchor is not None and pending:
+                inserts.setdefault(anchor, []).extend(pending)
+            anchor, pending = best, []
+        elif share <= _NEW and anchor is not None and not text.startswith("#") and \
+                len(_WORD.findall(text)) >= _FILL_MIN_WORDS:
+            pending.append(text)
+    # 2. trim the edges
+    keep = [True] * len(blocks)
+    if primary_all and _share(primary_all, heuristic_all) >= _EDGE_AGREEMENT:
+        alone = [bool(sh) and _share(sh, heuristic_all) <= _NEW and len(_WORD.findall(b)) < _EDGE_MAX_WORDS
+                 for b, sh in zip(blocks, block_shingles)]
+        for order in (range(len(blocks)), range(len(blocks) - 1, -1, -1)):
+            for i in order:
+                if not alone[i]:
+                    break
+                keep[i] = False
+    out: list[str] = []
+    for i, text in enumerate(blocks):
+        if keep[i]:
+            out.append(text)
+        out.extend(inserts.get(i, []))
+    return "\n\n".join(out)
+
+
+def heuristic_main_text(text: str, tables: str = "linearize") -> str:
+    """The hand-written generic extractor on its own (measured against trafilatura in html_eval.py)."""
+    root = _parse(text)
+    _prune(root, generic=True)
+    _prune_link_dense(root)
+    return render_elements(_generic_main(root), tables)
+
+
 def extract_html_text(text: str, content: dict[str, Any], tables: str = "linearize",
                       meta: dict[str, Any] | None = None) -> tuple[str, str, str]:
-    """(title, body text, method) of one decoded HTML page; method is 'selector' or 'generic'."""
+    """(title, body text, method) of one decoded HTML page; method is 'selector' (the source's selectors),
+    'main-content' (trafilatura's main content, corrected by the heuristic: combine_main_content) or
+    'heuristic' (the hand-written generic extractor alone, when trafilatura finds nothing)."""
     meta = meta or {}
     root = _parse(text)
     title = _page_title(root, content, meta)
@@ -424,9 +649,17 @@ def extract_html_text(text: str, content: dict[str, Any], tables: str = "lineari
             body = render_elements(found, tables)
             if body.strip():
                 return title, body, "selector"
+    try:
+        body = main_content_text(root, tables)  # trafilatura works on a copy: root is still whole
+    except Exception:  # a library failure on one odd page: the heuristic below still reads it
+        body = ""
     _prune(root, generic=True)
     _prune_link_dense(root)
-    return title, render_elements(_generic_main(root), tables), "generic"
+    heuristic = render_elements(_generic_main(root), tables)
+    if body.strip():
+        combined = combine_main_content(body, heuristic)
+        return title, combined, "heuristic" if combined is heuristic else "main-content"
+    return title, heuristic, "heuristic"
 
 
 # ---------------------------------------------------------------------------------------------------
