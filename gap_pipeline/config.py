@@ -26,6 +26,11 @@ _SUBSET_MAPS = {"dedup.subset_priority", "split.validation_fraction", "mixture.s
 # Mixture maps are keyed by subsets or by sources (mixture.by): their keys are checked in _check_ranges.
 _MIXTURE_MAPS = {"mixture.shares", "mixture.factors"}
 _NULLABLE = {"tokenizer.model"}
+# Keys that were replaced: a config still naming one is told what to use instead.
+_REPLACED = {
+    "packing.buckets": "packing.buckets was replaced by packing.bucket_tokens (target tokens per packing "
+                       "bucket; the bucket count now follows the data)",
+}
 _CHOICES = {
     "extract.citations": ("tag", "remove"),
     "extract.tables": ("linearize", "caption", "drop"),
@@ -51,6 +56,8 @@ def _merge(base: dict[str, Any], override: Any, path: str) -> dict[str, Any]:
     merged = copy.deepcopy(base)
     for key, value in override.items():
         full = f"{path}.{key}" if path else str(key)
+        if key not in base and full in _REPLACED:
+            raise ConfigError(_REPLACED[full])
         if key not in base:
             known = ", ".join(sorted(base))
             raise ConfigError(f"unknown config key {full!r} (known keys here: {known})")
@@ -145,7 +152,8 @@ def _check_ranges(cfg: dict[str, Any]) -> None:
     need(tok["max_sentence_length"] >= 256, "tokenizer.max_sentence_length", "must be >= 256")
     pack = cfg["packing"]
     need(pack["seq_len"] >= 8, "packing.seq_len", "must be >= 8")
-    need(pack["buckets"] >= 1, "packing.buckets", "must be >= 1")
+    need(pack["bucket_tokens"] >= pack["seq_len"] + 1, "packing.bucket_tokens",
+         f"must be >= packing.seq_len + 1 ({pack['seq_len'] + 1}): a bucket holds at least one row")
     need(cfg["shards"]["target_bytes"] >= 4096, "shards.target_bytes", "must be >= 4096")
     sc = cfg["scrape"]
     for k in ("rate_limit_per_s", "connect_timeout_s", "read_timeout_s", "max_body_bytes", "jobs"):

@@ -164,7 +164,7 @@ def build(p: beam.Pipeline, cfg: dict[str, Any], *, parts: list[str], out_dir: s
     from transforms.dedup.exact import ExactDedup
     from transforms.dedup.near import MinHashParams, NearDedup
     from transforms.extract.medline import ApplyPubmedUpdates, DropAbstractsWithFullText
-    from transforms.mix import Mix
+    from transforms.mix import Mix, NumberRows
     from transforms.pack import Pack
     from transforms.shards import WriteShards
     from transforms.tokenizer import TrainTokenizer
@@ -247,13 +247,14 @@ def build(p: beam.Pipeline, cfg: dict[str, Any], *, parts: list[str], out_dir: s
                               f"(mixture.by is source; sources: {', '.join(sorted(sources))})")
     else:
         tokenized = tokenized | "DropSource" >> beam.Map(lambda t: t[:4])
-    packed = tokenized | "Pack" >> Pack(seq_len, cfg["packing"]["buckets"], seed, by_source=by_source)
+    packed = tokenized | "Pack" >> Pack(seq_len, cfg["packing"]["bucket_tokens"], seed, by_source=by_source)
     rows = packed["rows"]
     stats.append(packed["waste"] | "WasteStats" >> beam.Map(
         lambda w: stat("pack_waste", w[0], w[1], docs=0, tokens=w[2])))
 
     train = rows | "TrainRows" >> beam.Filter(lambda r: r["split"] == "train")
-    validation = rows | "ValidationRows" >> beam.Filter(lambda r: r["split"] == "validation")
+    validation = (rows | "ValidationRows" >> beam.Filter(lambda r: r["split"] == "validation")
+                  | "NumberValidation" >> NumberRows(m["by"]))
     mix = Mix(m["mode"], m["shares"], m["factors"], seed, seq_len=seq_len, by=m["by"])
     mixed = train | "Mix" >> mix
     mix.report | "WriteMixture" >> beam.Map(lambda report: write_bytes(
