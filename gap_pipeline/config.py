@@ -155,6 +155,7 @@ def _check_ranges(cfg: dict[str, Any]) -> None:
     need(pack["bucket_tokens"] >= pack["seq_len"] + 1, "packing.bucket_tokens",
          f"must be >= packing.seq_len + 1 ({pack['seq_len'] + 1}): a bucket holds at least one row")
     need(cfg["shards"]["target_bytes"] >= 4096, "shards.target_bytes", "must be >= 4096")
+    need(cfg["outputs"]["target_bytes"] >= 4096, "outputs.target_bytes", "must be >= 4096")
     sc = cfg["scrape"]
     for k in ("rate_limit_per_s", "connect_timeout_s", "read_timeout_s", "max_body_bytes", "jobs"):
         need(sc[k] > 0, f"scrape.{k}", "must be > 0")

@@ -219,7 +219,8 @@ def build(p: beam.Pipeline, cfg: dict[str, Any], *, parts: list[str], out_dir: s
 
     # Kept documents: written for export/report, then split before packing (no document straddles splits).
     docs | "WriteDocuments" >> WriteSorted(join_path(out_dir, "documents"), "documents", _document_key,
-                                           _encode_documents, ".parquet", size=lambda doc: len(doc.text) + 512)
+                                           _encode_documents, ".parquet", size=lambda doc: len(doc.text) + 512,
+                                           target_bytes=cfg["outputs"]["target_bytes"])
     fractions = cfg["split"]["validation_fraction"]
     with_split = docs | "Split" >> beam.Map(lambda doc: (split.assign_split(doc.id, doc.subset, fractions, seed), doc))
 
@@ -274,11 +275,13 @@ def build(p: beam.Pipeline, cfg: dict[str, Any], *, parts: list[str], out_dir: s
     (drops | "AllDrops" >> beam.Flatten()
      | "WriteDrops" >> WriteSorted(join_path(out_dir, "dropped"), "dropped",
                                    lambda drop: f"{drop.stage}\t{drop.doc_id}\t{drop.to_json()}", _encode_events, ".jsonl",
-                                   size=lambda drop: 200 + len(drop.detail)))
+                                   size=lambda drop: 200 + len(drop.detail),
+                                   target_bytes=cfg["outputs"]["target_bytes"]))
     (quarantines | "AllQuarantine" >> beam.Flatten()
      | "WriteQuarantine" >> WriteSorted(join_path(out_dir, "quarantine"), "quarantine",
                                         lambda q: f"{q.stage}\t{q.source}\t{q.url}\t{q.sha256}", _encode_events, ".jsonl",
-                                        size=lambda q: 200 + len(q.error)))
+                                        size=lambda q: 200 + len(q.error),
+                                        target_bytes=cfg["outputs"]["target_bytes"]))
     (stats | "AllStats" >> beam.Flatten() | "SumStats" >> beam.CombinePerKey(_sum_stats)
      | "StatList" >> beam.combiners.ToList()
      | "WriteStats" >> beam.Map(lambda items: write_bytes(

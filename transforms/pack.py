@@ -16,7 +16,7 @@ traced back to exact document offsets.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import apache_beam as beam
 import numpy as np
@@ -91,6 +91,16 @@ def group_of(element: tuple, by_source: bool) -> tuple:
     return element[0], element[1]
 
 
+def bucket_key(element: tuple, group_tokens: Mapping[tuple, int], bucket_tokens: int, seed: int,
+               by_source: bool = False) -> tuple[tuple, tuple[str, Sequence[int]]]:
+    """A tokenized document -> ((subset, split, bucket[, source]), (doc_id, ids)), where the bucket is
+    hash(seed, doc_id) % ceil(group tokens / bucket_tokens)."""
+    group = group_of(element, by_source)
+    bucket = bucket_of(element[2], bucket_count(group_tokens[group], bucket_tokens), seed)
+    subset, split, *source = group
+    return (subset, split, bucket, *source), (element[2], element[3])
+
+
 class Pack(beam.PTransform):
     """PCollection[(subset, split, doc_id, ids)] -> outputs "rows" (main) and "waste".
 
@@ -121,12 +131,6 @@ class Pack(beam.PTransform):
                         | "GroupTokens" >> beam.CombinePerKey(sum))
         tokens_side = beam.pvalue.AsDict(group_tokens)
 
-        def key(element, tokens):
-            group = group_of(element, by_source)
-            bucket = bucket_of(element[2], bucket_count(tokens[group], bucket_tokens), seed)
-            subset, split, *source = group
-            return (subset, split, bucket, *source), (element[2], element[3])
-
         def pack_bucket(keyed):
             (subset, split, bucket, *source), items = keyed
             ordered = sorted(items, key=lambda item: item[0])
@@ -139,6 +143,6 @@ class Pack(beam.PTransform):
                 yield {"subset": subset, "split": split, "bucket": bucket, **extra, "index": index, **row}
 
         return (docs
-                | "Bucket" >> beam.Map(key, tokens_side)
+                | "Bucket" >> beam.Map(bucket_key, tokens_side, bucket_tokens, seed, by_source)
                 | "Group" >> beam.GroupByKey()
                 | "PackBucket" >> beam.FlatMap(pack_bucket).with_outputs(WASTE, main=ROWS))
