@@ -68,13 +68,25 @@ def _largest_groups(total_tokens: int, bucket_tokens: int, seq_len: int, target_
             "shards": shards, "shard_rows": math.ceil(rows / shards)}
 
 
-def _tail(docs: list[tuple], out: str, workers: int, seq_len: int, bucket_tokens: int, target_bytes: int) -> dict:
+def _doc(i: int) -> tuple[str, str, str, list[int]]:
+    """Synthetic tokenized document i (seeded by i): papers 100-1500 ids, abstracts 50-400."""
+    rng = random.Random(i)
+    subset = "papers" if i % 4 else "abstracts"
+    n = rng.randint(100, 1500) if subset == "papers" else rng.randint(50, 400)
+    split = "validation" if i % 33 == 0 else "train"
+    return subset, split, f"d{i:06d}", [rng.randrange(3, 32000) for _ in range(n)]
+
+
+def _tail(n_docs: int, out: str, workers: int, seq_len: int, bucket_tokens: int, target_bytes: int) -> dict:
     opts = {"direct_num_workers": workers}
     if workers > 1:
         opts["direct_running_mode"] = "multi_threading"
     started = time.perf_counter()
     with beam.Pipeline(options=PipelineOptions.from_dictionary(opts)) as p:
-        packed = p | beam.Create(docs, reshuffle=False) | Pack(seq_len, bucket_tokens, SEED)
+        # Documents are made inside the pipeline: a Create of token lists would spend its time inferring
+        # types from every id and embedding them in the pipeline proto.
+        docs = p | beam.Create(list(range(n_docs))) | "MakeDocs" >> beam.Map(_doc)
+        packed = docs | Pack(seq_len, bucket_tokens, SEED)
         rows = packed["rows"]
         train = rows | "Train" >> beam.Filter(lambda r: r["split"] == "train")
         valid = rows | "Valid" >> beam.Filter(lambda r: r["split"] == "validation") | NumberRows()
@@ -112,19 +124,12 @@ def bench(quick: bool = False) -> str:
                      f"{r['shards']:,} | {r['shard_rows']:,} |")
 
     n_docs = 1500 if quick else 6000
-    rng = random.Random(1)
-    docs = []
-    for i in range(n_docs):
-        subset = "papers" if i % 4 else "abstracts"
-        n = rng.randint(100, 1500) if subset == "papers" else rng.randint(50, 400)
-        split = "validation" if i % 33 == 0 else "train"
-        docs.append((subset, split, f"d{i:06d}", [rng.randrange(3, 32000) for _ in range(n)]))
-    tokens = sum(len(d[3]) for d in docs)
+    tokens = sum(len(_doc(i)[3]) for i in range(n_docs))
     small_seq, small_bucket, small_target = 512, 1 << 16, 1 << 20
     runs = {}
     with tempfile.TemporaryDirectory() as tmp:
         for workers in (1, 2):
-            runs[workers] = _tail(docs, os.path.join(tmp, str(workers)), workers, small_seq, small_bucket,
+            runs[workers] = _tail(n_docs, os.path.join(tmp, str(workers)), workers, small_seq, small_bucket,
                                   small_target)
     lines += [
         "",
