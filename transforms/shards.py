@@ -130,7 +130,7 @@ def shard_of(position: int, total: int, shards: int) -> int:
 
 
 def write_rows(folder: str, split: str, index: int, count: int, rows: list[dict[str, Any]], seq_len: int,
-               vocab_size: int, seed: int, with_source: bool = False) -> dict[str, Any]:
+               vocab_size: int, with_source: bool = False) -> dict[str, Any]:
     """Write and describe one shard of `rows` (in stream order); `folder` is the split's folder (OUT/<split>)."""
     ordered = rows
     data = serialize_table(rows_to_table(ordered, seq_len, vocab_size, with_source), seq_len)
@@ -200,7 +200,7 @@ class WriteShards(beam.PTransform):
         def write(keyed, the_layout, v):
             index, shard_rows = keyed
             ordered = [row for _, row in sorted(shard_rows, key=lambda pr: pr[0])]
-            info = write_rows(folder, split, index, the_layout[0], ordered, seq_len, v, seed, with_source)
+            info = write_rows(folder, split, index, the_layout[0], ordered, seq_len, v, with_source)
             Metrics.counter("gap", f"shards:rows_{split}").inc(info["rows"])
             return info
 
@@ -210,7 +210,7 @@ class WriteShards(beam.PTransform):
             done = {info["path"] for info in infos}
             for index in range(n):
                 if shard_name(split, index, n) not in done:
-                    infos.append(write_rows(folder, split, index, n, [], seq_len, v, seed, with_source))
+                    infos.append(write_rows(folder, split, index, n, [], seq_len, v, with_source))
             return sorted(infos, key=lambda info: info["path"])
 
         written = (rows
