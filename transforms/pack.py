@@ -6,8 +6,9 @@ rows can be sampled per source). The number of buckets follows the data: each pa
 split[, source]) gets ceil(tokens / bucket_tokens) buckets, counted from the documents' lengths (small
 records), and a document goes to bucket hash(seed, id) % count. A bucket thus holds about
 `bucket_tokens` tokens whatever the corpus size (one worker holds one bucket), and documents are sorted
-by id inside a bucket so the rows depend neither on arrival order nor on the worker count. Long documents span rows and are never cropped. The tokens after the last
-full row of a bucket are the tail waste; it is counted per subset for the manifest.
+by id inside a bucket so the rows depend neither on arrival order nor on the worker count. Long
+documents span rows and are never cropped. The tokens after the last full row of a bucket are the tail
+waste; it is counted per subset for the manifest.
 
 Each row records its provenance: `doc_ids` are the documents with tokens in the row, in order, and
 `doc_starts[i]` is the position in the row where doc_ids[i] begins (its BOS). It is negative when the
