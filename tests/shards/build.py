@@ -37,7 +37,7 @@ def run_stages(docs: list[Document], out_dir: str | Path, *, seq_len: int = 64, 
     results: dict[str, Any] = {}
     opts = {"direct_num_workers": workers}
     if workers > 1:
-        opts["direct_running_mode"] = "multi_threading"
+        opts["direct_running_mode"] = "multi_processing"  # as gap build; multi_threading lost elements (bench_tail)
     collected = os.path.join(out_dir, "_collected.jsonl")
 
     with beam.Pipeline(options=PipelineOptions.from_dictionary(opts)) as p:

@@ -78,7 +78,7 @@ def _pack_and_count(docs: list[tuple], bucket_tokens: int, workers: int, out):
     from apache_beam.options.pipeline_options import PipelineOptions
     opts = {"direct_num_workers": workers}
     if workers > 1:
-        opts["direct_running_mode"] = "multi_threading"
+        opts["direct_running_mode"] = "multi_processing"  # as gap build; multi_threading lost elements (bench_tail)
     path = str(out)
     with beam.Pipeline(options=PipelineOptions.from_dictionary(opts)) as p:
         packed = p | beam.Create(docs, reshuffle=False) | Pack(SEQ_LEN, bucket_tokens, seed=9)
