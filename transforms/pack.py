@@ -112,7 +112,8 @@ class Pack(beam.PTransform):
     per packing group, i.e. bounded by subsets x splits x sources).
     Row: {subset, split, bucket, index, input_ids, doc_ids, doc_starts} (index = row number in its
     packing group). Waste: (subset, split, tokens) for every group (sum them per subset for the manifest),
-    also counted as `pack:tail_waste_tokens_<subset>`; rows are counted as `pack:rows_<subset>_<split>`.
+    also counted as `pack:tail_waste_tokens_<subset>`; rows are counted as `pack:rows_<subset>_<split>`,
+    non-empty buckets as `pack:buckets_<subset>_<split>`.
     """
 
     def __init__(self, seq_len: int, bucket_tokens: int, seed: int = 0, by_source: bool = False):
@@ -138,6 +139,7 @@ class Pack(beam.PTransform):
             ordered = sorted(items, key=lambda item: item[0])
             rows, waste = pack_tokens(ordered, seq_len)
             Metrics.counter("gap", f"pack:rows_{subset}_{split}").inc(len(rows))
+            Metrics.counter("gap", f"pack:buckets_{subset}_{split}").inc()  # non-empty buckets: shows the layout
             Metrics.counter("gap", f"pack:tail_waste_tokens_{subset}").inc(waste)
             yield beam.pvalue.TaggedOutput(WASTE, (subset, split, waste))
             extra = {"source": source[0]} if source else {}

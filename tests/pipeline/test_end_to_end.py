@@ -246,7 +246,16 @@ def test_tiny_targets_give_many_small_files_that_verify_and_match_across_workers
     row_bytes = max(s["bytes"] / s["rows"] for s in train)
     assert all(s["bytes"] <= 32768 + 2 * row_bytes + 4096 for s in m1["shards"]), [s["bytes"] for s in m1["shards"]]
     assert len(list((one / "documents").glob("*.parquet"))) > 3
-    # More packing buckets than the sample's own config gives, and the accounting still adds up.
+    # Packing buckets follow the data: at most ceil(tokens / bucket_tokens) per (subset, split), and
+    # several for the papers, where the sample's own config (65,536 tokens per bucket) gives one.
+    tokens: dict = {}
+    for source in m1["sources"].values():
+        for split, n in source["tokens"].items():
+            tokens[(source["subset"], split)] = tokens.get((source["subset"], split), 0) + n
+    for (subset, split), n in tokens.items():
+        buckets = m1["counters"].get(f"pack:buckets_{subset}_{split}", 0)
+        assert buckets <= -(-n // 4096), (subset, split, buckets, n)
+    assert m1["counters"]["pack:buckets_papers_train"] >= 5
     assert m1["accounting"]["balanced"] is True
     for subset, entry in m1["mixture"]["subsets"].items():
         if entry.get("target_share"):
