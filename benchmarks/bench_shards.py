@@ -1,8 +1,8 @@
 """Tokenize + pack + write throughput against bare sentencepiece encoding, and shard random reads.
 
 1. The same texts are encoded (a) bare: `sp.encode(text)` per document, and (b) the full shard path a
-   worker runs: BOS + ids + EOS, packing into seq_len + 1 rows per bucket (documents sorted by id),
-   deterministic shuffle, Arrow IPC serialisation and sha256, written to a file. The two are timed
+   worker runs: BOS + ids + EOS, packing into seq_len + 1 rows per bucket (buckets of about
+   BUCKET_TOKENS tokens, documents sorted by id), the seeded shuffle of the numbered rows, Arrow IPC serialisation and sha256, written to a file. The two are timed
    alternately in the same process, `repeats` times each; medians are reported and the ratio is
    bare_time / full_time (the share of bare encoding speed the full path keeps; target >= 80%).
 2. Encoders side by side (`make bench` section "Encoders"): the same texts through sentencepiece (per
@@ -30,12 +30,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 
-from transforms.pack import bucket_of, pack_tokens  # noqa: E402
-from transforms.shards import order_rows, rows_to_table, serialize_table, write_file  # noqa: E402
+from transforms.pack import bucket_count, bucket_of, pack_tokens  # noqa: E402
+from transforms.shards import rows_to_table, serialize_table, stream_position, write_file  # noqa: E402
 from transforms.tokenizer import encode_document, load_encoder, load_tokenizer, train_sentencepiece  # noqa: E402
 
 SEQ_LEN = 512
-BUCKETS = 8
+BUCKET_TOKENS = 1 << 18
 SEED = 1234
 
 
@@ -62,14 +62,18 @@ def _texts(n_docs: int, seed: int = 0) -> list[tuple[str, str]]:
 
 
 def _full_path(sp, docs, out_path: str, vocab_size: int) -> int:
+    encoded = [(doc_id, encode_document(sp, text)) for doc_id, text in docs]
+    buckets = bucket_count(sum(len(ids) for _, ids in encoded), BUCKET_TOKENS)
     by_bucket: dict[int, list] = {}
-    for doc_id, text in docs:
-        by_bucket.setdefault(bucket_of(doc_id, BUCKETS, SEED), []).append((doc_id, encode_document(sp, text)))
+    for doc_id, ids in encoded:
+        by_bucket.setdefault(bucket_of(doc_id, buckets, SEED), []).append((doc_id, ids))
     rows = []
     for bucket in sorted(by_bucket):
         packed, _ = pack_tokens(sorted(by_bucket[bucket], key=lambda d: d[0]), SEQ_LEN)
         rows += [{"subset": "papers", "split": "train", "bucket": bucket, "index": i, **r} for i, r in enumerate(packed)]
-    data = serialize_table(rows_to_table(order_rows(rows, "train", SEED), SEQ_LEN, vocab_size), SEQ_LEN)
+    positions = [stream_position(order, len(rows), "train", SEED, shuffle=True) for order in range(len(rows))]
+    shuffled = [row for _, row in sorted(zip(positions, rows), key=lambda pr: pr[0])]
+    data = serialize_table(rows_to_table(shuffled, SEQ_LEN, vocab_size), SEQ_LEN)
     write_file(out_path, data)
     import hashlib
     hashlib.sha256(data).hexdigest()
@@ -213,7 +217,7 @@ def bench(quick: bool = False) -> str:
         "## Shards: tokenize + pack + write, random reads",
         "",
         f"{n_docs} synthetic documents, {chars / 1e6:.1f} M characters, {tokens / 1e6:.2f} M tokens "
-        f"(sentencepiece BPE, vocabulary {vocab}); seq_len {SEQ_LEN}, {BUCKETS} buckets; single thread; "
+        f"(sentencepiece BPE, vocabulary {vocab}); seq_len {SEQ_LEN}, buckets of {BUCKET_TOKENS} tokens; single thread; "
         f"medians of {repeats} alternating repeats on 2 shared noisy cores.",
         "",
         "| path | median time | tokens/s | relative |",

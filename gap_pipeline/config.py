@@ -146,11 +146,15 @@ class Tokenizer(Section):
 
 class Packing(Section):
     seq_len: int = F(ge=8, doc="tokens per training row (+1 for the shifted label)")
-    buckets: int = F(ge=1, doc="parallel packing buckets per subset")
+    bucket_tokens: int = F(ge=9, doc="target tokens per packing bucket; the bucket count follows the data")
 
 
 class Shards(Section):
     target_bytes: int = F(ge=4096, doc="approximate size of one Arrow shard")
+
+
+class Outputs(Section):
+    target_bytes: int = F(ge=4096, doc="approximate size of one documents/dropped/quarantine file")
 
 
 class Report(Section):
@@ -206,6 +210,7 @@ class CorpusConfig(Section):
     tokenizer: Tokenizer = F(doc="tokenizer")
     packing: Packing = F(doc="packing into rows")
     shards: Shards = F(doc="Arrow shards")
+    outputs: Outputs = F(doc="documents, drop and quarantine files")
     report: Report = F(doc="report")
     scrape: Scrape = F(doc="`gap scrape` politeness (not hashed)")
 
@@ -289,9 +294,13 @@ def _merge(base: Any, override: Any, path: str) -> Any:
     merged = copy.deepcopy(base)
     for key, value in override.items():
         full = f"{path}.{key}" if path else str(key)
+        if key not in base and full in _REPLACED:
+            raise ConfigError(_REPLACED[full])
         if key not in base:
             known = ", ".join(sorted(map(str, base)))
             raise ConfigError(f"unknown config key {full!r} (known keys here: {known})")
+        if full in _REPLACED:
+            raise ConfigError(_REPLACED[full])
         if full == "quality.subsets":
             merged[key] = _merge_quality_subsets(base[key], value)
         elif full in _FREE_MAPS:
@@ -313,6 +322,12 @@ def _merge_quality_subsets(default: dict[str, Any], value: Any) -> Any:
             merged[subset] = overrides
     return merged
 
+
+# Keys that were replaced: a config still naming one is told what to use instead.
+_REPLACED = {
+    "packing.buckets": "packing.buckets was replaced by packing.bucket_tokens (target tokens per packing "
+                       "bucket; the bucket count now follows the data)",
+}
 
 # Maps whose keys are free (subset or source names) rather than fixed by the model: replaced whole.
 _FREE_MAPS = {"dedup.subset_priority", "split.validation_fraction", "mixture.shares", "mixture.factors"}
@@ -358,6 +373,9 @@ def _cross_checks(cfg: dict[str, Any]) -> None:
              f"must sum to 1, got {sum(shares.values()):.6f}")
     if mix["mode"] == "factors":
         need(bool(mix["factors"]), "mixture.factors", f"must name at least one {keyed} when mode is 'factors'")
+    pack = cfg["packing"]
+    need(pack["bucket_tokens"] >= pack["seq_len"] + 1, "packing.bucket_tokens",
+         f"must be >= packing.seq_len + 1 ({pack['seq_len'] + 1}): a bucket holds at least one row")
     tok = cfg["tokenizer"]
     need(tok["vocab_size"] >= (300 if tok["byte_fallback"] else 64), "tokenizer.vocab_size",
          "must be >= 300 with byte_fallback (256 byte pieces + specials), else >= 64")

@@ -125,12 +125,14 @@ def _write_events(ctx: PhaseContext, phase: str, drops: list, quarantines: list,
         (p_drops | "AllDrops" >> beam.Flatten()
          | "WriteDrops" >> WriteSorted(join_path(ctx.out, "dropped"), f"dropped-{phase}",
                                        lambda drop: f"{drop.stage}\t{drop.doc_id}\t{drop.to_json()}",
-                                       _encode_events, ".jsonl", size=lambda drop: 200 + len(drop.detail)))
+                                       _encode_events, ".jsonl", size=lambda drop: 200 + len(drop.detail),
+                                       target_bytes=ctx.cfg["outputs"]["target_bytes"]))
     if quarantines:
         (quarantines | "AllQuarantine" >> beam.Flatten()
          | "WriteQuarantine" >> WriteSorted(join_path(ctx.out, "quarantine"), f"quarantine-{phase}",
                                             lambda q: f"{q.stage}\t{q.source}\t{q.url}\t{q.sha256}",
-                                            _encode_events, ".jsonl", size=lambda q: 200 + len(q.error)))
+                                            _encode_events, ".jsonl", size=lambda q: 200 + len(q.error),
+                                            target_bytes=ctx.cfg["outputs"]["target_bytes"]))
     if stats:
         (stats | "AllStats" >> beam.Flatten() | "SumStats" >> beam.CombinePerKey(_sum_stats)
          | "StatList" >> beam.combiners.ToList()  # one entry per (kind, source, subset): bounded by the sources
@@ -344,7 +346,7 @@ def _yield_document(doc: Document, _part: int, _row: int):
 def build_tokens(p: beam.Pipeline, ctx: PhaseContext, tokenizer_model: bytes | None) -> None:
     """Tokenizer (trained on a capped, hash-ordered sample, or given) -> tokens per document -> split ->
     pack -> mix -> Arrow shards, the tokenizer file and the shard list."""
-    from transforms.mix import Mix
+    from transforms.mix import Mix, NumberRows
     from transforms.pack import Pack
     from transforms.shards import WriteShards
     from transforms.tokenizer import TrainTokenizer, tokenizer_filename
@@ -373,13 +375,14 @@ def build_tokens(p: beam.Pipeline, ctx: PhaseContext, tokenizer_model: bytes | N
                       lambda blob: ([], _TokenizeBatches(blob, cfg["tokenizer"], fractions, seed, by_source)),
                       side=(beam.pvalue.AsSingleton(model),), tags=(DROPPED, STATS, "tokens"))
     stats = [tokenized[STATS]]
-    packed = tokenized.tokens | "Pack" >> Pack(seq_len, cfg["packing"]["buckets"], seed, by_source=by_source)
+    packed = tokenized.tokens | "Pack" >> Pack(seq_len, cfg["packing"]["bucket_tokens"], seed, by_source=by_source)
     rows = packed["rows"]
     stats.append(packed["waste"] | "WasteStats" >> beam.Map(
         lambda w: stat("pack_waste", w[0], w[1], docs=0, tokens=w[2])))
 
     train = rows | "TrainRows" >> beam.Filter(lambda r: r["split"] == "train")
-    validation = rows | "ValidationRows" >> beam.Filter(lambda r: r["split"] == "validation")
+    validation = (rows | "ValidationRows" >> beam.Filter(lambda r: r["split"] == "validation")
+                  | "NumberValidation" >> NumberRows(m["by"]))
     mix = Mix(m["mode"], m["shares"], m["factors"], seed, seq_len=seq_len, by=m["by"])
     mixed = train | "Mix" >> mix
     mix.report | "WriteMixture" >> beam.Map(lambda report: write_bytes(

@@ -12,7 +12,14 @@ the measured rows per subset into target rows per subset:
 `Mix` then realises the counts: each subset's rows get a global index from per-bucket offsets, a seeded
 bijection on [0, n) permutes them, and a row at permuted position p gets target // n copies plus one
 more when p < target % n. Upsampling thus repeats rows (as evenly as possible) and downsampling keeps a
-hash-chosen subset, and the counts are hit exactly. Validation rows are not mixed. By source, the
+hash-chosen subset, and the counts are hit exactly. Validation rows are not mixed.
+
+Every mixed row copy also gets `order`, its number in the mixed train stream: the keys' targets laid end
+to end (keys sorted), and inside a key copy * n + p, which is a bijection onto [0, target). The shard
+writer shuffles and cuts that stream by position, so no step needs the rows in one place; `NumberRows`
+gives validation rows the same field ((key, bucket, index) order). The only side input is the plan: one
+small entry per packing bucket (row count and width), i.e. corpus tokens / packing.bucket_tokens entries,
+plus one per key. By source, the
 shares of the subsets (sums over their sources) are held to the same tolerance, and the report lists
 both levels.
 """
@@ -206,7 +213,8 @@ def _subset_of_sources(bucket_counts: Mapping[tuple[str, Any], int]) -> dict[str
 
 
 class Mix(beam.PTransform):
-    """Train rows (from Pack) -> the mixed rows, one element per copy, each with a `copy` number.
+    """Train rows (from Pack) -> the mixed rows, one element per copy, each with a `copy` number and
+    `order` (its number in the mixed train stream, [0, train rows)).
 
     `by` is the mixture key: "subset" or "source" (shares/factors then name sources, and the rows must
     come from Pack(by_source=True)). Row counts per (key, bucket) are measured from the input and used as
@@ -234,25 +242,15 @@ class Mix(beam.PTransform):
         tokens_per_row, total_rows, by = self._tokens_per_row, self._total_rows, self._by
 
         def plan(counted: list[tuple[tuple[str, Any], tuple[int, int]]]) -> dict[str, Any]:
-            bucket_counts = {key: n for key, (n, _) in counted}
-            widths = {width for _, (_, width) in counted}
-            width = tokens_per_row or (widths.pop() if len(widths) == 1 else 0)
-            if tokens_per_row and widths - {tokens_per_row}:
-                raise MixtureError(f"rows of {sorted(widths)} tokens, expected {tokens_per_row}")
+            bucket_counts, width = _checked_counts(counted, tokens_per_row)
             offsets, available = bucket_offsets(bucket_counts)
             subset_of = _subset_of_sources(bucket_counts) if by == "source" else None
             targets = mixture_counts(available, mode, shares, factors, total_rows, by=by, groups=subset_of)
             return {"offsets": offsets, "available": available, "targets": targets,
+                    "key_offsets": key_offsets(targets),
                     "report": mixture_report(available, targets, mode, shares, width, by, subset_of)}
 
-        def count_key(row):
-            return _row_key_and_bucket(row, by), (1, len(row["input_ids"]))
-
-        counts = (rows
-                  | "KeyBucket" >> beam.Map(count_key)
-                  | "CountBucket" >> beam.CombinePerKey(lambda vs: _count_and_width(vs))
-                  | "AllCounts" >> beam.combiners.ToList())
-        mix_plan = counts | "Plan" >> beam.Map(plan)
+        mix_plan = _bucket_counts(rows, by) | "Plan" >> beam.Map(plan)
 
         def realise(row, the_plan):
             key, bucket = _row_key_and_bucket(row, by)
@@ -265,12 +263,72 @@ class Mix(beam.PTransform):
                 Metrics.counter("gap", f"mix:dropped_rows_{key}").inc()
             elif copies > 1:
                 Metrics.counter("gap", f"mix:repeated_rows_{key}").inc(copies - 1)
+            base = the_plan["key_offsets"].get(key, 0)
             for copy in range(copies):
-                yield {**row, "copy": copy}
+                # copy * n + position runs over [0, target) exactly once (see copies_for).
+                yield {**row, "copy": copy, "order": base + copy * n + position}
 
         mixed = rows | "Realise" >> beam.FlatMap(realise, beam.pvalue.AsSingleton(mix_plan))
         self.report = mix_plan | "Report" >> beam.Map(lambda p: p["report"])
         return mixed
+
+
+class NumberRows(beam.PTransform):
+    """Rows (from Pack, not mixed, e.g. validation) -> the same rows with `order`, their number in
+    (key, bucket, index) order, keys sorted; `by` as in Mix. The side input is one small entry per
+    packing bucket."""
+
+    def __init__(self, by: str = "subset"):
+        super().__init__()
+        if by not in MIXTURE_KEYS:
+            raise MixtureError(f"unknown mixture key {by!r} ({' | '.join(MIXTURE_KEYS)})")
+        self._by = by
+
+    def expand(self, rows):
+        by = self._by
+
+        def plan(counted):
+            bucket_counts, _ = _checked_counts(counted, None)
+            offsets, totals = bucket_offsets(bucket_counts)
+            if by == "source":
+                _subset_of_sources(bucket_counts)
+            return {"offsets": offsets, "key_offsets": key_offsets(totals)}
+
+        def number(row, the_plan):
+            key, bucket = _row_key_and_bucket(row, by)
+            return {**row, "order": the_plan["key_offsets"][key] + the_plan["offsets"][(key, bucket)] + row["index"]}
+
+        the_plan = _bucket_counts(rows, by) | "Plan" >> beam.Map(plan)
+        return rows | "Number" >> beam.Map(number, beam.pvalue.AsSingleton(the_plan))
+
+
+def key_offsets(counts: Mapping[str, int]) -> dict[str, int]:
+    """Where each key's rows start when the keys' rows are laid end to end, keys sorted."""
+    out, total = {}, 0
+    for key in sorted(counts):
+        out[key] = total
+        total += int(counts[key])
+    return out
+
+
+def _bucket_counts(rows, by: str):
+    """A singleton PCollection: [((key, bucket), (rows, row width))], one small entry per packing bucket."""
+    def count_key(row):
+        return _row_key_and_bucket(row, by), (1, len(row["input_ids"]))
+
+    return (rows
+            | "KeyBucket" >> beam.Map(count_key)
+            | "CountBucket" >> beam.CombinePerKey(lambda vs: _count_and_width(vs))
+            | "AllCounts" >> beam.combiners.ToList())
+
+
+def _checked_counts(counted, tokens_per_row: int | None) -> tuple[dict, int]:
+    bucket_counts = {key: n for key, (n, _) in counted}
+    widths = {width for _, (_, width) in counted}
+    if tokens_per_row and widths - {tokens_per_row}:
+        raise MixtureError(f"rows of {sorted(widths)} tokens, expected {tokens_per_row}")
+    width = tokens_per_row or (widths.pop() if len(widths) == 1 else 0)
+    return bucket_counts, width
 
 
 def _count_and_width(values) -> tuple[int, int]:

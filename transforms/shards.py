@@ -1,9 +1,12 @@
 """Token shards: Arrow IPC stream files (uncompressed) of about `target_bytes`, deterministically shuffled.
 
-Rows go to shard hash(seed, row key) % num_shards, where num_shards follows from the measured bytes of
-all rows; inside a shard, train rows are ordered by another seeded hash of the row key (a shuffle) and
-validation rows by (subset, bucket, index). Both depend only on the rows and the seed, so the files
-are byte-identical whatever the number of workers. A shard is serialised in memory (so its sha256 is
+Every row arrives numbered: `order` is its place in the split's stream, [0, rows) (set by `Mix` for
+train rows, by `NumberRows` for the others). The number of shards follows the measured bytes of all rows
+(num_shards = ceil(bytes / target_bytes)); train rows are shuffled by a seeded bijection of their number
+(`permute_index`: a global shuffle, not one per shard), other splits keep their order, and the stream
+is cut into num_shards runs of equal row counts (+-1): shard = position * num_shards // rows. So a shard
+holds about `target_bytes` whatever the corpus size, and the files depend only on the rows and the
+seed: byte-identical whatever the number of workers. A shard is serialised in memory (so its sha256 is
 known before it lands) and written through Beam's FileSystems (local paths, gs://, ...); local files
 are written under a temporary name and renamed, so a retried bundle never leaves half a shard.
 Uncompressed stream files memory-map with zero copies and `datasets.Dataset.from_file` opens them.
@@ -25,7 +28,8 @@ from apache_beam.metrics import Metrics
 
 from schemas.checksum import sha256_stream
 from schemas.shard import token_dtype, token_shard_schema
-from transforms.split import TRAIN, stable_hash
+from transforms.mix import permute_index
+from transforms.split import TRAIN
 
 BATCH_BYTES = 1 << 20  # ids per record batch: ~1 MiB, a fixed function of seq_len (determinism)
 
@@ -111,17 +115,24 @@ def file_sha256(path: str) -> str:
         return sha256_stream(f)
 
 
-def order_rows(rows: Iterable[dict[str, Any]], split: str, seed: int) -> list[dict[str, Any]]:
-    """Train rows in seeded-hash order (a shuffle); other splits in (subset, bucket, index) order."""
-    if split == TRAIN:
-        return sorted(rows, key=lambda r: (stable_hash("shuffle", seed, *row_key(r)), row_key(r)))
-    return sorted(rows, key=row_key)
+def stream_position(order: int, total: int, split: str, seed: int, shuffle: bool) -> int:
+    """Where the row numbered `order` (of `total`) stands in the written stream: shuffled by a seeded
+    bijection when `shuffle` (train), else unchanged."""
+    if not 0 <= order < total:
+        raise ValueError(f"{split} row number {order} outside [0, {total}): rows must be numbered by Mix or "
+                         "NumberRows before WriteShards")
+    return permute_index(order, total, f"{seed}:shuffle:{split}") if shuffle else order
+
+
+def shard_of(position: int, total: int, shards: int) -> int:
+    """Shard of the row at `position` of `total`: `shards` consecutive runs of equal size (+-1 row)."""
+    return position * shards // total
 
 
 def write_rows(folder: str, split: str, index: int, count: int, rows: list[dict[str, Any]], seq_len: int,
-               vocab_size: int, seed: int, with_source: bool = False) -> dict[str, Any]:
-    """Order, write and describe one shard; `folder` is the split's folder (OUT/<split>)."""
-    ordered = order_rows(rows, split, seed)
+               vocab_size: int, with_source: bool = False) -> dict[str, Any]:
+    """Write and describe one shard of `rows` (in stream order); `folder` is the split's folder (OUT/<split>)."""
+    ordered = rows
     data = serialize_table(rows_to_table(ordered, seq_len, vocab_size, with_source), seq_len)
     rel = shard_name(split, index, count)
     write_file(FileSystems.join(folder, rel.split("/", 1)[1]), data)
@@ -146,22 +157,26 @@ def read_shard(path: str) -> pa.Table:
 
 
 class WriteShards(beam.PTransform):
-    """Rows of one split -> PCollection of shard infos {path, split, rows, tokens, sha256, bytes, subset_rows}.
+    """Numbered rows of one split -> PCollection of shard infos {path, split, rows, tokens, sha256, bytes,
+    subset_rows}.
 
-    `with_source=True` (rows packed by source) adds the `source` column and `source_rows` to the infos.
-    `folder` is where the files go (OUT/<split>); `path` in the infos is relative to OUT
-    (<split>/<split>-00000-of-00003.arrow). `vocab_size` is an int or a singleton side input (when the
-    tokenizer is trained in the same pipeline). `tokens` counts the stored tokens, rows x (seq_len + 1).
-    Counts `shards:rows_<split>`.
+    Rows carry `order` (Mix for train rows, NumberRows otherwise). `shuffle` (default: the train split)
+    shuffles the stream. `with_source=True` (rows packed by source) adds the `source` column and
+    `source_rows` to the infos. `folder` is where the files go (OUT/<split>); `path` in the infos is
+    relative to OUT (<split>/<split>-00000-of-00003.arrow). `vocab_size` is an int or a singleton side
+    input (when the tokenizer is trained in the same pipeline). `tokens` counts the stored tokens,
+    rows x (seq_len + 1). A shard group holds ceil(rows / num_shards) rows, about `target_bytes`; the
+    only side inputs are scalars and the infos are one small record per shard. Counts `shards:rows_<split>`.
     """
 
     def __init__(self, folder: str, split: str, seq_len: int, vocab_size, target_bytes: int, seed: int,
-                 with_source: bool = False):
+                 with_source: bool = False, shuffle: bool | None = None):
         super().__init__()
-        self._args = (str(folder), split, seq_len, vocab_size, target_bytes, seed, with_source)
+        shuffle = split == TRAIN if shuffle is None else shuffle
+        self._args = (str(folder), split, seq_len, vocab_size, target_bytes, seed, with_source, shuffle)
 
     def expand(self, rows):
-        folder, split, seq_len, vocab_size, target_bytes, seed, with_source = self._args
+        folder, split, seq_len, vocab_size, target_bytes, seed, with_source, shuffle = self._args
         if isinstance(vocab_size, beam.pvalue.AsSideInput):
             vocab = vocab_size
         else:
@@ -170,31 +185,39 @@ class WriteShards(beam.PTransform):
         size = (rows
                 | "Size" >> beam.Map(lambda r, v: (estimated_row_bytes(r, token_dtype(v).byte_width), 1), vocab)
                 | "SumSize" >> beam.CombineGlobally(lambda pairs: tuple(map(sum, zip((0, 0), *pairs)))))
-        count = size | "ShardCount" >> beam.Map(lambda s: shard_count(s[0], s[1], target_bytes))
-        count_side = beam.pvalue.AsSingleton(count)
+        # (shards, rows): two scalars.
+        layout = beam.pvalue.AsSingleton(
+            size | "ShardCount" >> beam.Map(lambda s: (shard_count(s[0], s[1], target_bytes), s[1])))
 
-        def assign(row, n):
-            return stable_hash("shard", seed, *row_key(row)) % n, row
+        def assign(row, the_layout):
+            n, total = the_layout
+            if "order" not in row:
+                raise ValueError(f"row {row_key(row)} has no 'order': number rows with Mix or NumberRows "
+                                 "before WriteShards")
+            position = stream_position(int(row["order"]), total, split, seed, shuffle)
+            return shard_of(position, total, n), (position, row)
 
-        def write(keyed, n, v):
+        def write(keyed, the_layout, v):
             index, shard_rows = keyed
-            info = write_rows(folder, split, index, n, list(shard_rows), seq_len, v, seed, with_source)
+            ordered = [row for _, row in sorted(shard_rows, key=lambda pr: pr[0])]
+            info = write_rows(folder, split, index, the_layout[0], ordered, seq_len, v, with_source)
             Metrics.counter("gap", f"shards:rows_{split}").inc(info["rows"])
             return info
 
-        def finish(infos, n, v):
-            # A hash can leave a shard empty on tiny inputs; write it anyway so names stay `of-n`.
+        def finish(infos, the_layout, v):
+            # Every shard gets rows (num_shards <= rows); this only guards the `of-n` names.
+            n = the_layout[0]
             done = {info["path"] for info in infos}
             for index in range(n):
                 if shard_name(split, index, n) not in done:
-                    infos.append(write_rows(folder, split, index, n, [], seq_len, v, seed, with_source))
+                    infos.append(write_rows(folder, split, index, n, [], seq_len, v, with_source))
             return sorted(infos, key=lambda info: info["path"])
 
         written = (rows
-                   | "AssignShard" >> beam.Map(assign, count_side)
+                   | "AssignShard" >> beam.Map(assign, layout)
                    | "GroupShard" >> beam.GroupByKey()
-                   | "Write" >> beam.Map(write, count_side, vocab))
+                   | "Write" >> beam.Map(write, layout, vocab))
         return (written
                 | "AllInfos" >> beam.combiners.ToList()
-                | "Finish" >> beam.Map(finish, count_side, vocab)
+                | "Finish" >> beam.Map(finish, layout, vocab)
                 | "Each" >> beam.FlatMap(lambda infos: infos))

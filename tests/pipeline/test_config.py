@@ -34,6 +34,11 @@ def test_override_merges_one_key_and_keeps_the_rest():
     ({"mixture": {"mode": "random"}}, "mixture.mode"),
     ({"split": {"validation_fraction": {"papers": 1.2}}}, "split.validation_fraction.papers"),
     ({"packing": {"seq_len": 2}}, "packing.seq_len"),
+    ({"packing": {"bucket_tokens": 0}}, "packing.bucket_tokens"),
+    ({"packing": {"seq_len": 512, "bucket_tokens": 512}}, "packing.bucket_tokens"),
+    ({"packing": {"bucket_tokens": "64M"}}, "packing.bucket_tokens"),
+    ({"packing": {"buckets": 16}}, "packing.bucket_tokens"),
+    ({"outputs": {"target_bytes": 10}}, "outputs.target_bytes"),
     ({"tokenizer": {"model": 5}}, "tokenizer.model"),
     ({"scrape": {"rate_limit_per_s": 0.0}}, "scrape.rate_limit_per_s"),
     ({"scrape": {"retries": -1}}, "scrape.retries"),
@@ -263,3 +268,9 @@ def test_quality_subset_thresholds_are_ranged(user, message):
     with pytest.raises(ConfigError) as err:
         validate_config(user)
     assert str(err.value).startswith(message), str(err.value)
+
+
+def test_the_old_packing_buckets_key_says_what_replaced_it():
+    with pytest.raises(ConfigError, match=r"packing.buckets was replaced by packing.bucket_tokens"):
+        validate_config({"packing": {"buckets": 8}})
+    assert validate_config({"packing": {"bucket_tokens": 4096}})["packing"]["bucket_tokens"] == 4096

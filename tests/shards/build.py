@@ -15,7 +15,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from schemas.document import DOCUMENT_SCHEMA, Document
 from schemas.events import Drop
-from transforms.mix import Mix
+from transforms.mix import Mix, NumberRows
 from transforms.pack import Pack
 from transforms.shards import WriteShards
 from transforms.split import AssignSplit
@@ -26,7 +26,7 @@ FRACTIONS = {"guidelines": 0.2, "papers": 0.1, "abstracts": 0.1, "replay": 0.0}
 SHARES = {"guidelines": 0.25, "papers": 0.45, "abstracts": 0.2, "replay": 0.1}
 
 
-def run_stages(docs: list[Document], out_dir: str | Path, *, seq_len: int = 64, buckets: int = 4,
+def run_stages(docs: list[Document], out_dir: str | Path, *, seq_len: int = 64, bucket_tokens: int = 1024,
                seed: int = 1234, target_bytes: int = 16384, workers: int = 1, by: str = "subset",
                shares: dict[str, float] | None = None) -> dict[str, Any]:
     """Run the pipeline tail under the DirectRunner; returns {model, shards, waste, mixture}.
@@ -37,7 +37,7 @@ def run_stages(docs: list[Document], out_dir: str | Path, *, seq_len: int = 64, 
     results: dict[str, Any] = {}
     opts = {"direct_num_workers": workers}
     if workers > 1:
-        opts["direct_running_mode"] = "multi_threading"
+        opts["direct_running_mode"] = "multi_processing"  # as gap build; multi_threading lost elements (bench_tail)
     collected = os.path.join(out_dir, "_collected.jsonl")
 
     with beam.Pipeline(options=PipelineOptions.from_dictionary(opts)) as p:
@@ -49,10 +49,11 @@ def run_stages(docs: list[Document], out_dir: str | Path, *, seq_len: int = 64, 
         if by_source:  # the pipeline's tokenizer step carries the source; add it here from the documents
             source_of = {d.id: d.source for d in docs}
             encoded = encoded | "AddSource" >> beam.Map(lambda t: (*t, source_of[t[2]]))
-        packed = encoded | Pack(seq_len, buckets, seed, by_source=by_source)
+        packed = encoded | Pack(seq_len, bucket_tokens, seed, by_source=by_source)
         vocab = model | beam.Map(lambda m: tokenizer_info(m)["vocab_size"])
         train = packed["rows"] | "Train" >> beam.Filter(lambda r: r["split"] == "train")
-        valid = packed["rows"] | "Valid" >> beam.Filter(lambda r: r["split"] == "validation")
+        valid = (packed["rows"] | "Valid" >> beam.Filter(lambda r: r["split"] == "validation")
+                 | "NumberValid" >> NumberRows(by))
         mix = Mix("shares", shares or SHARES, {}, seed, by=by)  # as the pipeline calls it: row width measured
         mixed = train | mix
         vocab_side = beam.pvalue.AsSingleton(vocab)
