@@ -148,9 +148,10 @@ def _check_ranges(cfg: dict[str, Any]) -> None:
     need(pack["buckets"] >= 1, "packing.buckets", "must be >= 1")
     need(cfg["shards"]["target_bytes"] >= 4096, "shards.target_bytes", "must be >= 4096")
     sc = cfg["scrape"]
-    for k in ("rate_limit_per_s", "connect_timeout_s", "read_timeout_s", "max_body_bytes", "jobs"):
+    for k in ("rate_limit_per_s", "connect_timeout_s", "read_timeout_s", "request_deadline_s", "max_body_bytes", "jobs"):
         need(sc[k] > 0, f"scrape.{k}", "must be > 0")
-    for k in ("retries", "backoff_factor_s", "max_retry_after_s", "max_redirects", "recrawl_after_days"):
+    for k in ("retries", "backoff_factor_s", "max_retry_after_s", "max_redirects", "recrawl_after_days",
+              "source_budget_s"):
         need(sc[k] >= 0, f"scrape.{k}", "must be >= 0")
 
 

@@ -110,6 +110,21 @@ def load_spec_file(path: Path) -> dict[str, Any]:
     return spec
 
 
+def load_specs_checked(directory: Path | None = None) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """(valid specs keyed by id, {id: one-line problem} of the invalid ones): one bad file never hides
+    the others. The problem names the file."""
+    specs: dict[str, dict[str, Any]] = {}
+    problems: dict[str, str] = {}
+    for path in spec_files(directory):
+        try:
+            specs[path.stem] = load_spec_file(path)
+        except SpecError as exc:
+            problems[path.stem] = " ".join(str(exc).split())  # YAML errors span lines
+        except (OSError, UnicodeDecodeError) as exc:
+            problems[path.stem] = f"source spec {path.name}: cannot read: {exc}"
+    return specs, problems
+
+
 def load_specs(directory: Path | None = None) -> dict[str, dict[str, Any]]:
     """Every shipped spec (or every spec in `directory`), validated, keyed by id, sorted by id."""
     return {path.stem: load_spec_file(path) for path in spec_files(directory)}

@@ -37,8 +37,8 @@ def register(sub) -> None:
 
 def client_settings_from_config(section: dict, **overrides):
     from scrapers.client import ClientSettings
-    keys = ("contact_url", "rate_limit_per_s", "connect_timeout_s", "read_timeout_s", "retries", "backoff_factor_s",
-            "max_retry_after_s", "max_body_bytes", "max_redirects")
+    keys = ("contact_url", "rate_limit_per_s", "connect_timeout_s", "read_timeout_s", "request_deadline_s", "retries",
+            "backoff_factor_s", "max_retry_after_s", "max_body_bytes", "max_redirects")
     values = {k: section[k] for k in keys if k in section}
     values.update({k: v for k, v in overrides.items() if v is not None})
     return ClientSettings(**values)
@@ -52,6 +52,8 @@ def format_summary(reports) -> str:
         reasons = ", ".join(f"{k}={v}" for k, v in s["failure_reasons"].items() if k != "robots")
         if s["error"]:
             reasons = f"SOURCE FAILED: {s['error']}" + (f"; {reasons}" if reasons else "")
+        elif s.get("stopped"):
+            reasons = f"STOPPED: {s['stopped']}" + (f"; {reasons}" if reasons else "")
         lines.append(f"{s['source']:<18} {s['discovered']:>6} {s['fetched']:>8} {s['unchanged']:>9} "
                      f"{s['already_stored']:>7} {s['failed']:>7} {s['disallowed_by_robots']:>7}  {reasons}")
     return "\n".join(lines)
@@ -63,17 +65,29 @@ def run(args) -> int:
     from gap_pipeline.config import ConfigError, load_config
     from scrapers.bulk import BulkSettings, run_bulk
     from scrapers.crawler import CrawlReport, Crawler, CrawlSettings
-    from scrapers.specs import SpecError, load_specs
+    from scrapers.specs import SpecError, load_specs_checked
 
+    specs_dir = Path(args.specs_dir) if args.specs_dir else None
+    if specs_dir is not None and not specs_dir.is_dir():
+        print(f"gap scrape: --specs-dir {specs_dir}: not a folder", file=sys.stderr)
+        return 2
     try:
         cfg = load_config(args.config)
-        specs = load_specs(Path(args.specs_dir) if args.specs_dir else None)
+        specs, bad_specs = load_specs_checked(specs_dir)
     except (ConfigError, SpecError) as exc:
         print(f"gap scrape: {exc}", file=sys.stderr)
         return 2
     section = cfg.get("scrape", {})
-    wanted = [s.strip() for s in args.sources.split(",") if s.strip()] or \
-        [n for n, s in specs.items() if s["discovery"]["method"] != "bulk"]
+    named = [s.strip() for s in args.sources.split(",") if s.strip()]
+    selected_bad = [name for name in named if name in bad_specs]
+    for name, problem in bad_specs.items():  # one line each; only a selected bad source stops the run
+        if name not in selected_bad:
+            print(f"gap scrape: skipping invalid spec: {problem}", file=sys.stderr)
+    if selected_bad:
+        for name in selected_bad:
+            print(f"gap scrape: error: {bad_specs[name]}", file=sys.stderr)
+        return 2
+    wanted = named or [n for n, s in specs.items() if s["discovery"]["method"] != "bulk"]
     unknown = [s for s in wanted if s not in specs]
     if unknown:
         print(f"gap scrape: unknown sources {unknown} (known: {', '.join(specs)})", file=sys.stderr)
@@ -82,7 +96,7 @@ def run(args) -> int:
         client=client_settings_from_config(section, allow_loopback=args.allow_loopback or None,
                                            rate_limit_per_s=args.rate_limit),
         recrawl_after_days=section.get("recrawl_after_days", 30.0), refresh=args.refresh,
-        max_articles=args.max_articles)
+        max_articles=args.max_articles, source_budget_s=section.get("source_budget_s") or None)
     bulk_settings = BulkSettings.from_config(section, allow_loopback=args.allow_loopback or None,
                                              max_articles=args.max_articles)
     names = list(wanted)
