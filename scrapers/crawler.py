@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime as dt
+import email.message
 import logging
 import re
 import time
@@ -174,6 +175,16 @@ def find_pdf_links(html: bytes, page_url: str, content: dict) -> list[tuple[str,
     return out
 
 
+def header_charset(content_type: str | None) -> str | None:
+    """The charset parameter of a Content-Type header ("text/html; charset=windows-1252"), if any."""
+    if not content_type:
+        return None
+    message = email.message.Message()
+    message["content-type"] = content_type
+    charset = message.get_param("charset")
+    return str(charset).strip() or None if isinstance(charset, str) else None
+
+
 def page_title(html: bytes, selector: str | None) -> str:
     soup = BeautifulSoup(html, "lxml")
     node = soup.select_one(selector) if selector else None
@@ -335,6 +346,9 @@ class Crawler:
             value = result.headers.get(header) or result.headers.get(header.lower())
             if value:
                 meta[key] = value
+        charset = header_charset(result.headers.get("Content-Type") or result.headers.get("content-type"))
+        if charset:
+            meta["charset"] = charset  # the HTTP-declared charset: the extractor's first choice after a BOM / UTF-8
         meta.update(extra_meta or {})
         record = RawRecord.make(source=self.source, url=item.url, fetched_at=now_iso(),
                                 content_type=content_type or KIND_TO_CONTENT_TYPE.get(result.kind, "text"),

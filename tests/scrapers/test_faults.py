@@ -299,6 +299,21 @@ def test_source_time_budget_stops_the_source_and_a_rerun_resumes(tmp_path):
         assert again.fetched == 6 - report.fetched
 
 
+def test_http_charset_is_stored_for_the_extractor(tmp_path):
+    from transforms.extract import ExtractOptions, extract_record
+    text = "Zalecenia: pacjent powinien unikać soli; dawka – 5 mg."
+    page = Page(f"<html><body><h1>G0</h1><p>{text}</p></body></html>".encode("cp1250"),
+                "text/html; charset=windows-1250")
+    with FixtureServer({"/robots.txt": Page("User-agent: *\nAllow: /\n", "text"),
+                        "/list": Page('<html><body><a href="/g/0">g</a></body></html>'), "/g/0": page}) as srv:
+        report = Crawler(_budget_spec(srv.base), str(tmp_path), fast_crawl()).run()
+    assert report.fetched == 1
+    [raw] = list(read_raw_store(tmp_path))
+    assert raw.meta_dict()["charset"] == "windows-1250"
+    [doc] = extract_record(raw, subset="guidelines", options=ExtractOptions(), rules={})
+    assert text in doc.text and doc.meta_dict()["encoding_origin"] == "declared-http"
+
+
 def _budget_spec(base: str) -> dict:
     import copy
 
