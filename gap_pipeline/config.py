@@ -92,7 +92,7 @@ def _check_ranges(cfg: dict[str, Any]) -> None:
         section, name = key.split(".")
         need(cfg[section][name] in choices, key, f"must be one of {choices}, got {cfg[section][name]!r}")
     need(all(isinstance(s, str) for s in cfg["sources"]), "sources", "must be a list of source names")
-    for k in ("max_content_bytes", "pdf_max_pages", "pdf_timeout_s", "pdf_max_text_chars"):
+    for k in ("max_content_bytes", "max_decompressed_bytes", "pdf_max_pages", "pdf_timeout_s", "pdf_max_text_chars"):
         need(cfg["extract"][k] > 0, f"extract.{k}", "must be > 0")
     q = cfg["quality"]
     need(q["min_words"] >= 0, "quality.min_words", "must be >= 0")
