@@ -16,6 +16,7 @@ from apache_beam.io.filesystems import FileSystems
 from gap_pipeline.outputs import read_bytes as _read
 from schemas.events import drop_from_json
 from schemas.manifest import MANIFEST_VERSION, validate_manifest
+from schemas.raw import read_parquet_file
 
 # Canonical stage order for the report; stages not listed are appended in name order.
 STAGE_ORDER = ("extract", "pubmed_updates", "boilerplate", "clean", "quality", "fulltext", "dedup_exact", "dedup_near", "language", "decontaminate")
@@ -194,6 +195,6 @@ def _language_counts(files: list[str]) -> dict[str, int]:
     counts: dict[str, int] = defaultdict(int)
     for path in files:
         with FileSystems.open(path) as fh:
-            for lang in pq.read_table(fh, columns=["lang"]).column("lang").to_pylist():
+            for lang in read_parquet_file(fh, columns=["lang"]).column("lang").to_pylist():
                 counts[lang or "und"] += 1
     return dict(sorted(counts.items()))

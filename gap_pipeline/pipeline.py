@@ -69,8 +69,8 @@ class ReadRawParts(beam.DoFn):
         part_number, path = numbered_path
         row_number = -1
         with FileSystems.open(path) as fh:
-            pf = pq.ParquetFile(fh)
-            for batch in pf.iter_batches(batch_size=64):
+            pf = pq.ParquetFile(fh, pre_buffer=False)  # a Python file: read in this thread only (read_parquet_file)
+            for batch in pf.iter_batches(batch_size=64, use_threads=False):
                 for row in batch.to_pylist():
                     row_number += 1
                     source = row.get("source") or "unknown"
