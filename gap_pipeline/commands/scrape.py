@@ -4,7 +4,9 @@ One thread per source (at most `scrape.jobs` at once), one polite client per sou
 per source, and a closing summary. Bulk sources (specs with `bulk:` — pmc, pubmed, replay) are filled
 by `scrapers.bulk.run_bulk` with the `scrape.bulk` settings; they run only when named in --sources
 (a default run never starts a multi-hundred-GB download). One failing source never stops the others; the exit code is 0 when
-nothing failed, 1 when any page or source failed (robots.txt refusals are reported, not failures).
+nothing failed, 1 when any page or source failed (robots.txt refusals are reported, not failures). An invalid spec
+file is reported in one line and skipped, unless it is named in --sources (then exit 2). A source that
+reaches `scrape.source_budget_s` stops and is reported STOPPED (not a failure; a re-run resumes).
 """
 from __future__ import annotations
 
