@@ -37,6 +37,10 @@ def test_override_merges_one_key_and_keeps_the_rest():
     ({"tokenizer": {"model": 5}}, "tokenizer.model"),
     ({"scrape": {"rate_limit_per_s": 0.0}}, "scrape.rate_limit_per_s"),
     ({"scrape": {"retries": -1}}, "scrape.retries"),
+    ({"scrape": {"request_deadline_s": 0}}, "scrape.request_deadline_s"),
+    ({"scrape": {"request_deadline_s": "2m"}}, "scrape.request_deadline_s"),
+    ({"scrape": {"source_budget_s": -5}}, "scrape.source_budget_s"),
+    ({"extract": {"max_decompressed_bytes": 0}}, "extract.max_decompressed_bytes"),
     ([1, 2], "config"),
 ])
 def test_bad_values_name_the_key(user, key):
