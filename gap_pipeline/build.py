@@ -62,7 +62,7 @@ def list_raw_parts(root: str) -> list[str]:
     for part in parts:
         try:
             with FileSystems.open(part) as fh:
-                schema = pq.ParquetFile(fh).schema_arrow
+                schema = pq.ParquetFile(fh, pre_buffer=False).schema_arrow
         except Exception as exc:  # pyarrow raises several types for a damaged footer
             raise BuildError(f"raw store part {part} is unreadable: {exc}") from exc
         try:

@@ -19,6 +19,7 @@ from schemas.checksum import sha256_stream
 from schemas.events import Drop, drop_from_json
 from schemas.jsonl import jsonl_lines, read_jsonl
 from schemas.manifest import MANIFEST_VERSION, validate_manifest
+from schemas.raw import read_parquet_file
 
 # Canonical stage order for the report; stages not listed are appended in name order.
 STAGE_ORDER = ("extract", "pubmed_updates", "boilerplate", "clean", "quality", "fulltext", "dedup_exact", "dedup_near", "language", "decontaminate")
@@ -127,7 +128,7 @@ def assemble_manifest(out_dir: str, cfg: dict[str, Any], *, config_hash: str, so
     kept_total = 0
     for path in kept_files:
         with FileSystems.open(path) as fh:
-            kept_total += pq.ParquetFile(fh).metadata.num_rows
+            kept_total += pq.ParquetFile(fh, pre_buffer=False).metadata.num_rows
 
     raw_in = sum(s["raw_records"] for s in sources.values())
     raw_excluded = sum(s["raw_excluded"] for s in sources.values())
@@ -226,6 +227,6 @@ def _language_counts(files: list[str]) -> dict[str, int]:
     counts: dict[str, int] = defaultdict(int)
     for path in files:
         with FileSystems.open(path) as fh:
-            for lang in pq.read_table(fh, columns=["lang"]).column("lang").to_pylist():
+            for lang in read_parquet_file(fh, columns=["lang"]).column("lang").to_pylist():
                 counts[lang or "und"] += 1
     return dict(sorted(counts.items()))

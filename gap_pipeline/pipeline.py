@@ -19,6 +19,7 @@ from schemas.document import Document
 from schemas.events import Drop, Quarantined
 from schemas.raw import RawRecord
 from transforms.extract import ExtractError, ExtractOptions, extract_record
+from transforms.extract.encoding import GUESSED_ORIGINS
 from transforms.keys import KEPT
 from transforms.parts import DROPPED, QUARANTINE, STATS, stat, sum_stats as _sum_stats
 
@@ -75,6 +76,10 @@ class ExtractDocuments(beam.DoFn):
                 yield beam.pvalue.TaggedOutput(DROPPED, item)
                 continue
             doc = item.with_meta(priority=spec.priority, redistributable=spec.redistributable)
+            if raw.content_type == "html":  # guessed encodings are counted, so the manifest shows them
+                origin = doc.meta_dict().get("encoding_origin")
+                if origin in GUESSED_ORIGINS:
+                    Metrics.counter("gap", f"extract:encoding_{origin}").inc()
             if not doc.license or doc.license == "unknown":
                 doc = doc.replace(license=spec.license)
             yield beam.pvalue.TaggedOutput(STATS, stat("extracted", doc.source, doc.subset, chars=len(doc.text)))

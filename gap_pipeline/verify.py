@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 from schemas.checksum import sha256_file, sha256_stream
 from schemas.events import drop_from_json
 from schemas.jsonl import jsonl_lines
+from schemas.raw import read_parquet_file
 from schemas.manifest import MANIFEST_JSON_SCHEMA, ManifestError, validate_manifest
 from schemas.shard import token_dtype, validate_shard_schema
 
@@ -81,13 +82,13 @@ class CorpusFiles:
     def parquet_rows(self, rel: str) -> int:
         if self.remote:   # seekable: only the footer is fetched
             with self._fs.open(self.path(rel)) as fh:
-                return pq.ParquetFile(fh).metadata.num_rows
+                return pq.ParquetFile(fh, pre_buffer=False).metadata.num_rows
         return pq.ParquetFile(self.path(rel)).metadata.num_rows
 
     def parquet_column(self, rel: str, column: str) -> pa.ChunkedArray:
         if self.remote:
             with self._fs.open(self.path(rel)) as fh:
-                return pq.read_table(fh, columns=[column]).column(column)
+                return read_parquet_file(fh, columns=[column]).column(column)
         return pq.read_table(self.path(rel), columns=[column]).column(column)
 
     def unsafe(self, rel: Any) -> str | None:

@@ -10,6 +10,7 @@ import pyarrow as pa
 
 RAW_SCHEMA_VERSION = 1
 
+
 CONTENT_TYPES = ("html", "pdf", "jats", "pubmed-xml", "text", "json")
 
 RAW_SCHEMA = pa.schema(
@@ -93,3 +94,17 @@ def validate_raw_table(schema: pa.Schema) -> None:
         actual = schema.field(field.name).type
         if not actual.equals(field.type) and not (pa.types.is_large_binary(actual) or pa.types.is_large_string(actual)):
             raise RawRecordError(f"raw store column {field.name!r} has type {actual}, expected {field.type}")
+
+
+def read_parquet_file(fh, columns: list[str] | None = None) -> pa.Table:
+    """Read Parquet from a *Python* file object (fsspec, Beam's FileSystems.open) in the calling thread only.
+
+    `pq.read_table(fh)` (even with pre_buffer=False, use_threads=False: it goes through the dataset
+    scanner) has Arrow's pool threads call back into the file's Python read(). One such task still
+    running when the interpreter finalizes is killed by pthread_exit while taking the GIL; the forced
+    unwind meets a noexcept C++ frame and the process aborts with "terminate called without an active
+    exception" (exit 134) after all its work is done — about once in 60 runs of a read-then-exit script
+    here (apache/arrow#34314). A ParquetFile without pre-buffering, read without threads, does every
+    read in this thread (tests/pipeline/test_exit.py checks it)."""
+    import pyarrow.parquet as pq
+    return pq.ParquetFile(fh, pre_buffer=False).read(columns=columns, use_threads=False)

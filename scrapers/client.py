@@ -48,7 +48,7 @@ RETRY_STATUSES = (429, 500, 502, 503, 504)
 
 # Reason codes a fetch can fail with (the scrape summary counts them).
 REASONS = ("bad_url", "off_domain", "private_address", "dns", "robots", "timeout", "connection", "too_large",
-           "truncated", "content_type", "redirect_loop", "too_many_redirects", "http_error")
+           "truncated", "content_type", "redirect_loop", "too_many_redirects", "http_error", "budget", "bad_encoding")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,7 +57,8 @@ class ClientSettings:
     user_agent: str = ""                  # default built from the package name and contact_url
     rate_limit_per_s: float = 1.0         # per host; 0 turns the limit off (robots Crawl-delay still holds)
     connect_timeout_s: float = 10.0
-    read_timeout_s: float = 30.0
+    read_timeout_s: float = 30.0          # per socket read
+    request_deadline_s: float = 120.0     # whole exchange: connect + transport retries + headers + body
     retries: int = 4
     backoff_factor_s: float = 1.0         # sleeps factor * 2**(n-1), plus jitter
     backoff_jitter_s: float = 0.5
@@ -113,13 +114,86 @@ def classify_content_type(header: str | None, head: bytes = b"") -> str:
     return "other"
 
 
+class RequestDeadline:
+    """A wall-clock limit on one HTTP exchange: connect, transport retries, headers and the whole body.
+
+    urllib3's timeouts are per socket operation, so a server that sends one byte every few seconds can
+    hold a request for ever. A timer shuts the request's sockets down when the deadline passes, which
+    wakes a blocked recv() at once; urllib3 retries and backoff sleeps stop at the deadline too (see
+    PeerCheckedRetry). The deadline of the request a thread is making is found through `current()`."""
+
+    _local = threading.local()
+
+    def __init__(self, at: float, cause: str):
+        self.at = at                  # time.monotonic() value
+        self.cause = cause            # what the caller reports when it fires
+        self.expired = False          # the deadline cut the exchange short (sockets shut, retries stopped)
+        self._lock = threading.Lock()
+        self._socks: list[socket.socket] = []
+        self._timer = threading.Timer(max(0.0, at - time.monotonic()), self._fire)
+        self._timer.daemon = True
+
+    @classmethod
+    def current(cls) -> "RequestDeadline | None":
+        return getattr(cls._local, "deadline", None)
+
+    def remaining(self) -> float:
+        return self.at - time.monotonic()
+
+    def __enter__(self) -> "RequestDeadline":
+        self._local.deadline = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._timer.cancel()
+        self._timer.join()  # the timer thread is gone before the request's sockets are reused
+        self._local.deadline = None
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            if not self.expired:
+                self._socks.append(sock)
+                return
+        _shutdown(sock)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.expired = True
+            socks, self._socks = self._socks, []
+        for sock in socks:
+            _shutdown(sock)
+
+
+def _shutdown(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed
+
+
 class PeerCheckedRetry(Retry):
-    """urllib3 Retry that never retries a connect-time address refusal (it is not a transient fault)."""
+    """urllib3 Retry that never retries a connect-time address refusal (it is not a transient fault),
+    and neither retries nor sleeps past the current RequestDeadline."""
 
     def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
         if isinstance(error, PrivateAddressRefused):
             raise MaxRetryError(_pool, url, error) from error
+        deadline = RequestDeadline.current()
+        if deadline is not None and deadline.remaining() <= 0:
+            deadline.expired = True
+            raise MaxRetryError(_pool, url, error)
         return super().increment(method, url, response, error, _pool, _stacktrace)
+
+    def sleep(self, response=None) -> None:
+        deadline = RequestDeadline.current()
+        if deadline is not None:
+            wait = self.get_retry_after(response) if self.respect_retry_after_header and response else None
+            wait = self.get_backoff_time() if wait is None else wait
+            if wait >= deadline.remaining():  # the retry could not finish in time: stop now, not at the deadline
+                deadline.expired = True
+                raise MaxRetryError(None, "", TimeoutError(f"next retry in {wait:.1f}s would pass the request deadline"))
+        super().sleep(response)
 
 
 class _CappedRetry(PeerCheckedRetry):
@@ -161,29 +235,72 @@ GLOBAL_RATE_LIMITER = HostRateLimiter()
 
 def address_problem(host: str, allow_loopback: bool) -> str | None:
     """None if every address `host` resolves to is public; else a reason code."""
+    return address_check(host, allow_loopback)[0]
+
+
+def address_check(host: str, allow_loopback: bool) -> tuple[str | None, str]:
+    """(reason code, detail) when `host` is or resolves to a non-public address, else (None, "")."""
     try:
         addresses = {ipaddress.ip_address(host.strip("[]"))}
     except ValueError:
         try:
             infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
         except socket.gaierror:
-            return "dns"
+            return "dns", f"cannot resolve {host}"
         addresses = {ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos}
-    for addr in addresses:
-        if not ip_allowed(addr, allow_loopback):
-            return "private_address"
+    for addr in sorted(addresses, key=lambda a: (a.version, int(a))):
+        refusal = address_refusal(addr, allow_loopback)
+        if refusal:
+            return "private_address", f"{host} resolves to a {refusal}" if str(addr) != host.strip("[]") \
+                else f"{host}: {refusal}"
+    return None, ""
+
+
+# IANA special-purpose ranges that are not globally reachable. `is_global` alone is not enough: its table
+# differs between Python versions (3.11.7 calls 192.0.0.8, 64:ff9b:1::1 and ::ffff:100.64.0.1 global), and
+# it knows nothing of the IPv4 address embedded in a 6to4 / Teredo / NAT64 address.
+_NON_GLOBAL = tuple(ipaddress.ip_network(n) for n in (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+    "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24",
+    "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
+    "::/8", "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32", "3fff::/20", "5f00::/16", "fc00::/7",
+    "fe80::/10", "fec0::/10", "ff00::/8"))
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def address_refusal(addr: "ipaddress.IPv4Address | ipaddress.IPv6Address", allow_loopback: bool) -> str | None:
+    """Why `addr` may not be connected to (a short phrase), or None when it is globally reachable.
+    IPv6 addresses that carry an IPv4 address (mapped, 6to4, NAT64 well-known prefix) are judged by
+    that IPv4 address; Teredo (2001::/32) is refused as a tunnel. `allow_loopback` (tests) admits
+    127.0.0.0/8 and ::1 given directly, never through a tunnel form."""
+    if addr.version == 6:
+        embedded, how = None, ""
+        if addr.ipv4_mapped is not None:
+            embedded, how = addr.ipv4_mapped, "IPv4-mapped"
+        elif addr.sixtofour is not None:
+            embedded, how = addr.sixtofour, "6to4"
+        elif addr in _NAT64:
+            embedded, how = ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF), "NAT64"
+        elif addr.teredo is not None:
+            return f"Teredo tunnel address {addr} (server {addr.teredo[0]}, client {addr.teredo[1]})"
+        if embedded is not None:
+            if how == "IPv4-mapped" and allow_loopback and embedded.is_loopback:
+                return None
+            inner = address_refusal(embedded, False)
+            return f"{how} address {addr} embeds {inner}" if inner else None
+    if allow_loopback and addr.is_loopback:
+        return None
+    for net in _NON_GLOBAL:
+        if addr.version == net.version and addr in net:
+            return f"non-public address {addr} (in {net})"
+    if not addr.is_global or addr.is_multicast or addr.is_reserved or addr.is_unspecified:
+        return f"non-public address {addr}"
     return None
 
 
 def ip_allowed(addr: "ipaddress.IPv4Address | ipaddress.IPv6Address", allow_loopback: bool) -> bool:
-    """False for private, loopback (unless allowed), link-local, multicast, reserved, unspecified
-    addresses, and IPv6 forms (mapped) of such IPv4 addresses."""
-    if addr.version == 6 and addr.ipv4_mapped is not None:
-        addr = addr.ipv4_mapped
-    if allow_loopback and addr.is_loopback:
-        return True
-    return not (addr.is_private or addr.is_loopback or addr.is_link_local or addr.is_multicast or addr.is_reserved
-                or addr.is_unspecified)
+    """False for every address that is not globally reachable (see `address_refusal`)."""
+    return address_refusal(addr, allow_loopback) is None
 
 
 class PrivateAddressRefused(NewConnectionError):
@@ -202,10 +319,21 @@ class _PeerChecked:
         except (OSError, ValueError) as exc:
             sock.close()
             raise PrivateAddressRefused(self, f"cannot read the peer address of {self.host}: {exc}") from exc
-        if not ip_allowed(addr, self.allow_loopback):
+        refusal = address_refusal(addr, self.allow_loopback)
+        if refusal:
             sock.close()
-            raise PrivateAddressRefused(self, f"{self.host} connected to non-public address {addr} (refused)")
+            raise PrivateAddressRefused(self, f"{self.host} connected to {refusal} (refused)")
+        deadline = RequestDeadline.current()
+        if deadline is not None:
+            deadline.watch(sock)
         return sock
+
+    def getresponse(self, *args, **kwargs):
+        # A kept-alive connection skips _new_conn: its socket joins the request's deadline here.
+        deadline = RequestDeadline.current()
+        if deadline is not None and self.sock is not None:
+            deadline.watch(self.sock)
+        return super().getresponse(*args, **kwargs)
 
 
 class _CheckedHTTPConnection(_PeerChecked, HTTPConnection):
@@ -258,6 +386,8 @@ def refused_by_peer_check(exc: BaseException) -> PrivateAddressRefused | None:
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
+        if not isinstance(current, BaseException):
+            continue
         if isinstance(current, PrivateAddressRefused):
             return current
         stack.extend([getattr(current, "reason", None), current.__cause__, current.__context__]
@@ -308,6 +438,8 @@ class PoliteClient:
         self._address_ok: dict[str, str | None] = {}
         self._address_detail: dict[str, str] = {}  # why a host was refused at connect time
         self.requests_made = 0
+        # time.monotonic() after which no request may run (the crawler's per-source time budget), or None.
+        self.stop_at: float | None = None
         s = self.settings
         retry = _CappedRetry(
             total=s.retries, connect=s.retries, read=s.retries, status=s.retries, other=0, redirect=0,
@@ -337,11 +469,12 @@ class PoliteClient:
         if not (host_allowed(host, self.allowed_domains) or host_allowed(netloc_host, self.allowed_domains)):
             return "off_domain", f"{host} is not in allowed domains {self.allowed_domains}"
         if host not in self._address_ok:
-            self._address_ok[host] = address_problem(host, self.settings.allow_loopback)
+            self._address_ok[host], detail = address_check(host, self.settings.allow_loopback)
+            if detail:
+                self._address_detail.setdefault(host, detail)
         problem = self._address_ok[host]
         if problem:
-            return problem, self._address_detail.get(host) or (
-                f"{host} resolves to a non-public address" if problem != "dns" else f"cannot resolve {host}")
+            return problem, self._address_detail.get(host) or f"{host}: non-public address"
         if robots and self.settings.respect_robots:
             rp = self._robots_for(parts.scheme, parts.netloc)
             if self._address_ok.get(host):  # the robots.txt connection found a non-public peer
@@ -424,28 +557,49 @@ class PoliteClient:
         last = FetchResult(url, url)
         for attempt in range(s.body_retries + 1):
             self.rate_limiter.wait(parts.netloc, self.interval_for(parts.scheme, parts.netloc))
+            deadline = self._deadline()
+            if deadline.remaining() <= 0:
+                return FetchResult(url, url, error="budget", detail=deadline.cause)
             self.requests_made += 1
-            try:
-                resp = self.session.get(url, headers=headers, stream=True, allow_redirects=False,
-                                        timeout=(s.connect_timeout_s, s.read_timeout_s))
-            except requests.exceptions.RetryError as exc:
-                return FetchResult(url, url, error="http_error", detail=f"retries exhausted: {exc}")
-            except requests.exceptions.RequestException as exc:
-                refused = refused_by_peer_check(exc)
-                if refused is None:
-                    result = self._request_error(url, exc)
-                else:
-                    detail = str(refused)[:300]
-                    self._address_ok[parts.hostname.lower()] = "private_address"  # later URLs: refused early
-                    self._address_detail[parts.hostname.lower()] = detail
-                    result = FetchResult(url, url, error="private_address", detail=detail)
-                return result
-            result = self._read(resp, url, accept)
+            with deadline:
+                result = self._exchange(url, headers, accept, deadline)
+            # A body cut by the timer may look complete (a close-delimited response): never keep it.
+            if deadline.expired or (result.error is not None and deadline.remaining() <= 0):
+                reason = "budget" if deadline.cause.startswith("source") else "timeout"
+                return FetchResult(url, url, status=result.status, error=reason,
+                                   detail=f"{deadline.cause} ({result.error}: {result.detail[:160]})")
             if result.error not in ("truncated",) or attempt == s.body_retries:
                 return result
             last = result
             time.sleep(min(s.backoff_max_s, s.backoff_factor_s * (2 ** attempt)) + random.uniform(0, s.backoff_jitter_s))
         return last
+
+    def _deadline(self) -> RequestDeadline:
+        """The deadline of one exchange: request_deadline_s from now, or the source's budget if sooner."""
+        s = self.settings
+        at = time.monotonic() + s.request_deadline_s
+        if self.stop_at is not None and self.stop_at < at:
+            return RequestDeadline(self.stop_at, "source time budget exhausted")
+        return RequestDeadline(at, f"request deadline of {s.request_deadline_s:g}s exceeded (connect + all reads)")
+
+    def _exchange(self, url: str, headers: dict, accept, deadline: RequestDeadline) -> FetchResult:
+        s = self.settings
+        remaining = max(0.001, deadline.remaining())
+        try:
+            resp = self.session.get(url, headers=headers, stream=True, allow_redirects=False,
+                                    timeout=(min(s.connect_timeout_s, remaining), min(s.read_timeout_s, remaining)))
+        except requests.exceptions.RetryError as exc:
+            return FetchResult(url, url, error="http_error", detail=f"retries exhausted: {exc}")
+        except requests.exceptions.RequestException as exc:
+            refused = refused_by_peer_check(exc)
+            if refused is None:
+                return self._request_error(url, exc)
+            host = urlsplit(url).hostname.lower()
+            detail = str(refused)[:300]
+            self._address_ok[host] = "private_address"  # later URLs: refused early
+            self._address_detail[host] = detail
+            return FetchResult(url, url, error="private_address", detail=detail)
+        return self._read(resp, url, accept)
 
     @staticmethod
     def _request_error(url: str, exc: requests.exceptions.RequestException) -> FetchResult:
@@ -485,6 +639,14 @@ class PoliteClient:
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
             result.error = "timeout" if "timed out" in str(exc).lower() else "truncated"
             result.detail = f"while reading body: {str(exc)[:200]}"
+            return result
+        except requests.exceptions.ContentDecodingError as exc:  # corrupt gzip/deflate body
+            result.error = "bad_encoding"
+            result.detail = f"Content-Encoding {resp.headers.get('Content-Encoding')!r} does not decode: {str(exc)[:200]}"
+            return result
+        except (requests.exceptions.RequestException, OSError) as exc:
+            result.error = "truncated"
+            result.detail = f"while reading body: {type(exc).__name__}: {str(exc)[:200]}"
             return result
         finally:
             resp.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime as dt
+import email.message
 import logging
 import re
 import time
@@ -37,6 +38,7 @@ class CrawlSettings:
     refresh: bool = False                 # refetch every stored page with a conditional GET
     max_articles: int | None = None       # stop after this many items (a smoke run)
     flush_records: int = 32
+    source_budget_s: float | None = None  # wall-clock budget for the whole source (None/0: none); resumable
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +60,7 @@ class CrawlReport:
     disallowed: int = 0       # robots.txt
     failures: list[tuple[str, str, str]] = dataclasses.field(default_factory=list)  # (url, reason, detail)
     error: str | None = None  # the source as a whole failed (bad spec, hook crash...)
+    stopped: str | None = None  # the source stopped early on purpose (time budget): not a failure, a re-run resumes
     seconds: float = 0.0
 
     def fail(self, url: str, reason: str, detail: str) -> None:
@@ -76,7 +79,7 @@ class CrawlReport:
         return {"source": self.source, "listing_pages": self.listing_pages, "discovered": self.discovered,
                 "fetched": self.fetched, "unchanged": self.unchanged, "already_stored": self.already_stored,
                 "failed": self.failed, "disallowed_by_robots": self.disallowed, "failure_reasons": self.reasons(),
-                "error": self.error, "seconds": round(self.seconds, 3)}
+                "error": self.error, "stopped": self.stopped, "seconds": round(self.seconds, 3)}
 
 
 def now_iso() -> str:
@@ -172,6 +175,16 @@ def find_pdf_links(html: bytes, page_url: str, content: dict) -> list[tuple[str,
     return out
 
 
+def header_charset(content_type: str | None) -> str | None:
+    """The charset parameter of a Content-Type header ("text/html; charset=windows-1252"), if any."""
+    if not content_type:
+        return None
+    message = email.message.Message()
+    message["content-type"] = content_type
+    charset = message.get_param("charset")
+    return str(charset).strip() or None if isinstance(charset, str) else None
+
+
 def page_title(html: bytes, selector: str | None) -> str:
     soup = BeautifulSoup(html, "lxml")
     node = soup.select_one(selector) if selector else None
@@ -240,6 +253,9 @@ class Crawler:
     def fetch_listing(self, url: str, accept=("html",)) -> FetchResult | None:
         result = self.client.fetch(url, accept=accept)
         self.report.listing_pages += 1
+        if result.error == "budget":  # not the page's fault: the run stops, a re-run resumes
+            self._budget_exhausted()
+            return None
         if not result.ok:
             self.report.fail(url, result.error or f"http_{result.status}", result.detail or "listing page")
             self.progress("disallowed" if result.error == "robots" else "failed", url)
@@ -330,6 +346,9 @@ class Crawler:
             value = result.headers.get(header) or result.headers.get(header.lower())
             if value:
                 meta[key] = value
+        charset = header_charset(result.headers.get("Content-Type") or result.headers.get("content-type"))
+        if charset:
+            meta["charset"] = charset  # the HTTP-declared charset: the extractor's first choice after a BOM / UTF-8
         meta.update(extra_meta or {})
         record = RawRecord.make(source=self.source, url=item.url, fetched_at=now_iso(),
                                 content_type=content_type or KIND_TO_CONTENT_TYPE.get(result.kind, "text"),
@@ -354,6 +373,9 @@ class Crawler:
         if result.not_modified:
             self.report.unchanged += 1
             return "unchanged"
+        if result.error == "budget":
+            self._budget_exhausted()
+            return "stopped"
         if not result.ok:
             self.report.fail(item.url, result.error or f"http_{result.status}", result.detail)
             return "disallowed" if result.error == "robots" else "failed"
@@ -381,6 +403,9 @@ class Crawler:
         elif result.not_modified:
             self.report.unchanged += 1
             return "unchanged"
+        elif result.error == "budget":
+            self._budget_exhausted()
+            return "stopped"
         elif not result.ok:
             self.report.fail(item.url, result.error or f"http_{result.status}", result.detail)
             return "failed"
@@ -402,14 +427,26 @@ class Crawler:
         return event
 
     # -- the run -------------------------------------------------------------------------------
+    def _budget_exhausted(self) -> None:
+        if self.report.stopped is None:
+            self.report.stopped = (f"time budget of {self.settings.source_budget_s:g}s (scrape.source_budget_s) "
+                                   "exhausted; a re-run resumes")
+
     def run(self) -> CrawlReport:
         started = time.monotonic()
+        if self.settings.source_budget_s:
+            # Every request of this source (listing pages, articles, robots.txt) ends by this time.
+            self.client.stop_at = started + self.settings.source_budget_s
         try:
             with RawStoreWriter(self.store_root, self.source, flush_records=self.settings.flush_records) as writer:
                 self.writer = writer
                 count = 0
                 for item in self.discover():
                     if self.settings.max_articles is not None and count >= self.settings.max_articles:
+                        break
+                    if self.report.stopped or (self.client.stop_at is not None
+                                               and time.monotonic() >= self.client.stop_at):
+                        self._budget_exhausted()
                         break
                     count += 1
                     try:

@@ -29,7 +29,7 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from schemas.raw import RAW_SCHEMA, RawRecord, validate_raw_table
+from schemas.raw import RAW_SCHEMA, RawRecord, read_parquet_file, validate_raw_table
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ def _index_from_parts(fs: fsspec.AbstractFileSystem, parts: list[str]) -> dict[s
     index: dict[str, StoredEntry] = {}
     for part in parts:  # in part order: later parts hold newer versions
         with fs.open(part, "rb") as fh:
-            table = pq.read_table(fh, columns=["url", "sha256", "fetched_at", "meta"])
+            table = read_parquet_file(fh, columns=["url", "sha256", "fetched_at", "meta"])
         for url, sha, fetched_at, meta in zip(*(table.column(c).to_pylist() for c in table.column_names)):
             m = json.loads(meta or "{}")
             index[url] = StoredEntry(sha, fetched_at, m.get("http_etag"), m.get("http_last_modified"))
@@ -278,10 +278,10 @@ def read_part(path: str) -> Iterator[RawRecord]:
     """Records of one part, in stored order; the table must have the raw-record columns."""
     fs, p = _fs_and_path(path)
     with fs.open(p, "rb") as fh:
-        parquet = pq.ParquetFile(fh)
+        parquet = pq.ParquetFile(fh, pre_buffer=False)
         validate_raw_table(parquet.schema_arrow)
         names = [f.name for f in RAW_SCHEMA]
-        for batch in parquet.iter_batches(columns=names, batch_size=256):
+        for batch in parquet.iter_batches(columns=names, batch_size=256, use_threads=False):
             for row in batch.to_pylist():
                 yield RawRecord.from_row(row)
 
@@ -292,7 +292,7 @@ def latest_versions(parts: list[str]) -> set[tuple[int, int]]:
     for i, part in enumerate(parts):
         fs, p = _fs_and_path(part)
         with fs.open(p, "rb") as fh:
-            table = pq.read_table(fh, columns=["source", "url"])
+            table = read_parquet_file(fh, columns=["source", "url"])
         for j, key in enumerate(zip(table.column("source").to_pylist(), table.column("url").to_pylist())):
             newest[key] = (i, j)
     return set(newest.values())

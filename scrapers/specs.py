@@ -110,6 +110,21 @@ def load_spec_file(path: Path) -> dict[str, Any]:
     return spec
 
 
+def load_specs_checked(directory: Path | None = None) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """(valid specs keyed by id, {id: one-line problem} of the invalid ones): one bad file never hides
+    the others. The problem names the file."""
+    specs: dict[str, dict[str, Any]] = {}
+    problems: dict[str, str] = {}
+    for path in spec_files(directory):
+        try:
+            specs[path.stem] = load_spec_file(path)
+        except SpecError as exc:
+            problems[path.stem] = " ".join(str(exc).split())  # YAML errors span lines
+        except (OSError, UnicodeDecodeError) as exc:
+            problems[path.stem] = f"source spec {path.name}: cannot read: {exc}"
+    return specs, problems
+
+
 def load_specs(directory: Path | None = None) -> dict[str, dict[str, Any]]:
     """Every shipped spec (or every spec in `directory`), validated, keyed by id, sorted by id."""
     return {path.stem: load_spec_file(path) for path in spec_files(directory)}
@@ -141,6 +156,22 @@ def load_corpus_specs(specs_dir: str | Path | None = None) -> dict[str, dict[str
     if user is not None:
         specs.update(load_specs(user))
     return dict(sorted(specs.items()))
+
+
+def load_corpus_specs_checked(specs_dir: str | Path | None = None) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """`load_corpus_specs`, with invalid spec files reported instead of raised: (valid specs, {id: problem}).
+    A valid corpus spec replaces a shipped one of the same name, and clears a shipped one's problem."""
+    specs, problems = load_specs_checked()
+    user = _user_dir(specs_dir)
+    if user is not None:
+        user_specs, user_problems = load_specs_checked(user)
+        specs.update(user_specs)
+        for name in user_specs:
+            problems.pop(name, None)
+        problems.update(user_problems)
+        for name in user_problems:
+            specs.pop(name, None)
+    return dict(sorted(specs.items())), problems
 
 
 def spec_origin(name: str, specs_dir: str | Path | None = None) -> str:

@@ -30,8 +30,9 @@ def part_file(folder: str, part: int) -> str:
 def read_documents(path: str) -> Iterator[Document]:
     """The documents of one part file, in the order they were written."""
     with FileSystems.open(path) as fh:
-        reader = pq.ParquetFile(fh)
-        for batch in reader.iter_batches(batch_size=READ_BATCH):
+        # A Python file object: read in this thread only (schemas.raw.read_parquet_file says why).
+        reader = pq.ParquetFile(fh, pre_buffer=False)
+        for batch in reader.iter_batches(batch_size=READ_BATCH, use_threads=False):
             for row in batch.to_pylist():
                 yield Document.from_row(row)
 

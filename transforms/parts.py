@@ -197,7 +197,8 @@ def iter_raw_rows(path: str):
 
     row_number = -1
     with FileSystems.open(path) as fh:
-        for batch in pq.ParquetFile(fh).iter_batches(batch_size=64):
+        # A Python file object: read in this thread only (schemas.raw.read_parquet_file says why).
+        for batch in pq.ParquetFile(fh, pre_buffer=False).iter_batches(batch_size=64, use_threads=False):
             for row in batch.to_pylist():
                 row_number += 1
                 try:

@@ -52,6 +52,7 @@ def run(args) -> int:
     if args.tokenizer:
         overrides.setdefault("tokenizer", {})["model"] = os.path.abspath(args.tokenizer)
     beam_args = [a for a in getattr(args, "extra", []) if a != "--"]
+    from transforms.extract import pdf_guard
     try:
         cfg = load_config(args.config or sample_config_path(), overrides)
         manifest = run_build(cfg, args.out, beam_args=beam_args, workers=args.workers, force=args.force,
@@ -59,6 +60,10 @@ def run(args) -> int:
     except (ConfigError, BuildError) as exc:
         print(f"gap build: error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        # Stop the PDF extraction children now, not from an atexit hook racing the interpreter's
+        # teardown (a clean exit: nothing the build started is left running; see schemas.raw.read_parquet_file).
+        pdf_guard.shutdown()
     if manifest.get("dry_run"):
         job = manifest.get("job")
         print(json.dumps({"dry_run": True, "job_name": getattr(job, "name", None),

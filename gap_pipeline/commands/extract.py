@@ -37,10 +37,10 @@ def register(sub) -> None:
 
 def sniff_kind(content: bytes) -> str:
     """Content type of raw bytes: jats | pubmed-xml | html | pdf | json | text."""
-    from transforms.extract.xmlsafe import gunzip_bounded, is_gzip
+    from transforms.extract.xmlsafe import gunzip_head, is_gzip
 
     if is_gzip(content):
-        content = gunzip_bounded(content)
+        content = gunzip_head(content, 8192)  # sniffing needs the head only: never the whole expansion
     head = content[:8192].lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith(b"%PDF"):
         return "pdf"

@@ -4,7 +4,9 @@ One thread per source (at most `scrape.jobs` at once), one polite client per sou
 per source, and a closing summary. Bulk sources (specs with `bulk:` — pmc, pubmed, replay) are filled
 by `scrapers.bulk.run_bulk` with the `scrape.bulk` settings; they run only when named in --sources
 (a default run never starts a multi-hundred-GB download). One failing source never stops the others; the exit code is 0 when
-nothing failed, 1 when any page or source failed (robots.txt refusals are reported, not failures).
+nothing failed, 1 when any page or source failed (robots.txt refusals are reported, not failures). An invalid spec
+file is reported in one line and skipped, unless it is named in --sources (then exit 2). A source that
+reaches `scrape.source_budget_s` stops and is reported STOPPED (not a failure; a re-run resumes).
 """
 from __future__ import annotations
 
@@ -40,8 +42,8 @@ def register(sub) -> None:
 
 def client_settings_from_config(section: dict, **overrides):
     from scrapers.client import ClientSettings
-    keys = ("contact_url", "rate_limit_per_s", "connect_timeout_s", "read_timeout_s", "retries", "backoff_factor_s",
-            "max_retry_after_s", "max_body_bytes", "max_redirects")
+    keys = ("contact_url", "rate_limit_per_s", "connect_timeout_s", "read_timeout_s", "request_deadline_s", "retries",
+            "backoff_factor_s", "max_retry_after_s", "max_body_bytes", "max_redirects")
     values = {k: section[k] for k in keys if k in section}
     values.update({k: v for k, v in overrides.items() if v is not None})
     return ClientSettings(**values)
@@ -55,6 +57,8 @@ def format_summary(reports) -> str:
         reasons = ", ".join(f"{k}={v}" for k, v in s["failure_reasons"].items() if k != "robots")
         if s["error"]:
             reasons = f"SOURCE FAILED: {s['error']}" + (f"; {reasons}" if reasons else "")
+        elif s.get("stopped"):
+            reasons = f"STOPPED: {s['stopped']}" + (f"; {reasons}" if reasons else "")
         lines.append(f"{s['source']:<18} {s['discovered']:>6} {s['fetched']:>8} {s['unchanged']:>9} "
                      f"{s['already_stored']:>7} {s['failed']:>7} {s['disallowed_by_robots']:>7}  {reasons}")
     return "\n".join(lines)
@@ -66,17 +70,29 @@ def run(args) -> int:
     from gap_pipeline.config import ConfigError, load_config
     from scrapers.bulk import BulkSettings, run_bulk
     from scrapers.crawler import CrawlReport, Crawler, CrawlSettings
-    from scrapers.specs import SpecError, load_corpus_specs
+    from scrapers.specs import SpecError, load_corpus_specs_checked
 
+    specs_dir = Path(args.specs_dir) if args.specs_dir else None
+    if specs_dir is not None and not specs_dir.is_dir():
+        print(f"gap scrape: --specs-dir {specs_dir}: not a folder", file=sys.stderr)
+        return 2
     try:
         cfg = load_config(args.config)
-        specs = load_corpus_specs(args.specs_dir or cfg["specs_dir"] or None)
+        specs, bad_specs = load_corpus_specs_checked(args.specs_dir or cfg["specs_dir"] or None)
     except (ConfigError, SpecError) as exc:
         print(f"gap scrape: {exc}", file=sys.stderr)
         return 2
     section = cfg.get("scrape", {})
-    wanted = [s.strip() for s in args.sources.split(",") if s.strip()] or \
-        [n for n, s in specs.items() if s["discovery"]["method"] != "bulk"]
+    named = [s.strip() for s in args.sources.split(",") if s.strip()]
+    selected_bad = [name for name in named if name in bad_specs]
+    for name, problem in bad_specs.items():  # one line each; only a selected bad source stops the run
+        if name not in selected_bad:
+            print(f"gap scrape: skipping invalid spec: {problem}", file=sys.stderr)
+    if selected_bad:
+        for name in selected_bad:
+            print(f"gap scrape: error: {bad_specs[name]}", file=sys.stderr)
+        return 2
+    wanted = named or [n for n, s in specs.items() if s["discovery"]["method"] != "bulk"]
     unknown = [s for s in wanted if s not in specs]
     if unknown:
         print(f"gap scrape: unknown sources {unknown} (known: {', '.join(specs)})", file=sys.stderr)
@@ -85,7 +101,7 @@ def run(args) -> int:
         client=client_settings_from_config(section, allow_loopback=args.allow_loopback or None,
                                            rate_limit_per_s=args.rate_limit),
         recrawl_after_days=section.get("recrawl_after_days", 30.0), refresh=args.refresh,
-        max_articles=args.max_articles)
+        max_articles=args.max_articles, source_budget_s=section.get("source_budget_s") or None)
     bulk_settings = BulkSettings.from_config(section, allow_loopback=args.allow_loopback or None,
                                              max_articles=args.max_articles)
     names = list(wanted)

@@ -55,7 +55,7 @@ def iter_rows(path: str, *, batch_rows: int = 4096) -> Iterator[dict[str, Any]]:
         return
     with fsspec.open(path, "rb") as f:
         if kind == "parquet":
-            for batch in pq.ParquetFile(f).iter_batches(batch_size=batch_rows):
+            for batch in pq.ParquetFile(f, pre_buffer=False).iter_batches(batch_size=batch_rows, use_threads=False):
                 yield from batch.to_pylist()
             return
         data = f.read()

@@ -134,6 +134,77 @@ def test_latin1_label_means_cp1252_and_bom_wins():
     assert text == "<p>Grüße</p>" and enc == "utf-16-le"
 
 
+def test_undeclared_cp1252_pages_are_read_as_cp1252_and_say_so():
+    from charset_normalizer import from_bytes
+
+    from tests.guidelines.cp1252_pages import PAGES
+    detector_wrong = 0
+    for name, page in PAGES:
+        raw = page.encode("cp1252")
+        assert b"charset" not in raw
+        best = from_bytes(raw).best()
+        detector_wrong += best.encoding != "cp1252" and raw.decode(best.encoding, "replace") != page
+        [doc] = extract_html(_raw(raw), subset="guidelines", options=OPTIONS, rules={})
+        meta = doc.meta_dict()
+        assert (meta["encoding"], meta["encoding_origin"]) == ("cp1252", "latin-default"), name
+        assert 0.9 <= meta["encoding_confidence"] <= 1.0
+        for word in re.findall(r"\w*[^\x00-\x7f]\w*", page):  # every non-ASCII word survives as written
+            assert word in doc.text or word in doc.title, (name, word)
+        assert "\ufffd" not in doc.text and "ď" not in doc.text
+    assert detector_wrong >= 2  # what the detector alone would have corrupted (3 of these 7 at the time of writing)
+
+
+@pytest.mark.parametrize("text, encoding, declared, expected", [
+    # declared by HTTP (the crawler stores the header's charset in meta) beats the cp1252 default
+    ("Zalecenia: pacjent powinien unikać soli; dawka – 5 mg.", "cp1250", "windows-1250", ("cp1250", "declared-http")),
+    # declared in the page
+    ("<meta charset='koi8-r'>Рекомендации врача: приём лекарства дважды в день.", "koi8-r", None, ("koi8-r", "declared-meta")),
+    # another script, undeclared: charset-normalizer only when confident
+    ("Рекомендации врача: приём лекарства дважды в день после еды, при болях.", "cp1251", None, ("cp1251", "detected")),
+    # a Latin table other than cp1252 wins only when clearly less chaotic (Czech)
+    ("Příliš žluťoučký kůň úpěl ďábelské ódy. Lékař doporučuje léčbu.", "cp1250", None, ("cp1250", "detected")),
+])
+def test_encoding_choice_and_origin_are_recorded(text, encoding, declared, expected):
+    raw = f"<html><body><p>{text} {text}</p></body></html>".encode(encoding)
+    [doc] = extract_html(_raw(raw, meta={"charset": declared} if declared else None), subset="guidelines",
+                         options=OPTIONS, rules={})
+    meta = doc.meta_dict()
+    assert (meta["encoding"], meta["encoding_origin"]) == expected
+    assert text.split(">")[-1] in doc.text
+
+
+def test_bom_utf8_lossy_and_fallback_origins():
+    from transforms.extract.encoding import decode_page
+    assert decode_page("\ufeff<p>Grüße</p>".encode("utf-16-le"), "iso-8859-1").origin == "bom"
+    clean = decode_page("<p>naïve café</p>".encode("utf-8"), "windows-1250")
+    assert (clean.origin, clean.confidence) == ("utf-8", 1.0)  # valid UTF-8 outranks a (wrong) label
+    broken = ("<p>" + "Zażółć gęślą jaźń. " * 20 + "</p>").encode("utf-8")
+    broken = broken[:40] + b"\xc5" + broken[40:]  # one cut sequence in 160 non-ASCII characters
+    lossy = decode_page(broken)
+    assert lossy.origin == "utf-8-lossy" and lossy.text.count("\ufffd") == 1 and 0.98 < lossy.confidence < 1
+    junk = decode_page(bytes(range(0x80, 0x100)) * 3)
+    assert junk.origin in ("detected", "fallback", "latin-default")
+    assert junk.meta()["encoding_origin"] == junk.origin
+
+
+def test_real_pages_decode_without_guessing_or_loss(realdata):
+    import gzip
+
+    from transforms.extract.encoding import decode_page
+    pages = sorted((realdata / "8-html-extraction").rglob("*.htm*"))
+    assert len(pages) > 100
+    origins = {}
+    for path in pages:
+        raw = path.read_bytes()
+        raw = gzip.decompress(raw) if path.suffix == ".gz" else raw
+        decoded = decode_page(raw)
+        origins[decoded.origin] = origins.get(decoded.origin, 0) + 1
+        if decoded.origin not in ("utf-8-lossy", "fallback") and "\ufffd".encode() not in raw:
+            assert "\ufffd" not in decoded.text, (path.name, decoded.origin)  # nothing replaced silently
+    guessed = sum(n for o, n in origins.items() if o in ("latin-default", "detected", "fallback"))
+    assert guessed <= len(pages) * 0.02 and origins.get("fallback", 0) == 0, origins
+
+
 def test_mojibake_repaired_but_real_text_untouched():
     assert repair_mojibake("The patientâ€™s dose â€“ 5 mg; cafÃ©") == "The patient’s dose – 5 mg; café"
     for genuine in ("Ã la carte", "São Paulo", "naïve café", "¿Qué?", "año", "Müller"):

@@ -209,3 +209,50 @@ def redirect(location: str, status: int = 302):
     def handler(h):
         h.send_simple(status, b"", headers={"Location": location})
     return handler
+
+
+def drip(body: bytes, every_s: float, *, in_headers: bool = False, chunked: bool = False, sent: dict | None = None):
+    """A slow-drip server: one byte of the body (or of the headers) every `every_s` seconds, each gap
+    well under any read timeout, so only a whole-request deadline stops it. Stops when the client
+    goes away; `sent["bytes"]` counts what it managed to send."""
+    sent = sent if sent is not None else {}
+
+    def handler(h):
+        sent["bytes"] = 0
+        try:
+            if in_headers:
+                head = (f"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-Pad: {'p' * 200}\r\n"
+                        f"Content-Length: {len(body)}\r\n\r\n").encode()
+                for i in range(len(head)):
+                    h.wfile.write(head[i:i + 1])
+                    h.wfile.flush()
+                    sent["bytes"] += 1
+                    time.sleep(every_s)
+                h.wfile.write(body)
+                return
+            h.send_response(200)
+            h.send_header("Content-Type", "text/html")
+            h.send_header("Transfer-Encoding" if chunked else "Content-Length", "chunked" if chunked else str(len(body)))
+            h.end_headers()
+            h.wfile.flush()
+            for i in range(len(body)):
+                piece = body[i:i + 1]
+                h.wfile.write(b"1\r\n" + piece + b"\r\n" if chunked else piece)
+                h.wfile.flush()
+                sent["bytes"] += 1
+                time.sleep(every_s)
+            if chunked:
+                h.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            pass
+        h.close_connection = True
+    return handler
+
+
+def gzip_bomb(expanded_bytes: int, encoding: str = "gzip") -> bytes:
+    """Zeros compressed ~1000:1 (gzip, or zlib-wrapped for `deflate`), built without holding them."""
+    import zlib
+    comp = zlib.compressobj(9, zlib.DEFLATED, 31 if encoding == "gzip" else 15)
+    block = b"\0" * (1 << 20)
+    out = [comp.compress(block) for _ in range(expanded_bytes >> 20)]
+    return b"".join(out) + comp.flush()

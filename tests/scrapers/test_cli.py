@@ -89,3 +89,28 @@ def test_sources_add_writes_a_valid_spec_and_a_passing_test(tmp_path):
                           cwd=str(REPO), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert main(["sources", "add", "Bad-Name", "--url", "https://x.org/"]) == 2
+
+
+def test_a_bad_spec_file_is_reported_and_skipped_unless_selected(tmp_path, capsys):
+    routes, expected = SITES["cdc"]()
+    with FixtureServer(routes) as srv:
+        specs_dir = write_local_specs(tmp_path, srv, ["cdc"])
+        (specs_dir / "broken.yaml").write_text("id: broken\ndiscovery: [unclosed\n")
+        (specs_dir / "wrongid.yaml").write_text((specs_dir / "cdc.yaml").read_text())  # id 'cdc' in wrongid.yaml
+        out = tmp_path / "raw"
+        base = ["scrape", "--out", str(out), "--specs-dir", str(specs_dir), "--allow-loopback", "--rate-limit", "0",
+                "--no-progress"]
+        assert main(base) == 0  # every valid crawled source ran; the bad files were only reported
+        captured = capsys.readouterr()
+        lines = [ln for ln in captured.err.split("\n") if "skipping invalid spec" in ln]
+        assert len(lines) == 2
+        assert any("broken.yaml" in ln and "not valid YAML" in ln for ln in lines)
+        assert any("wrongid.yaml" in ln and "must equal the file name" in ln for ln in lines)
+        assert "Traceback" not in captured.err
+        assert len(list(read_raw_store(out))) == len(expected)
+        # Selecting a bad source is an error that names the file and the problem.
+        assert main(base + ["--sources", "cdc,broken"]) == 2
+        err = capsys.readouterr().err
+        assert "error: source spec broken.yaml: not valid YAML" in err and len(err.strip().split("\n")) == 2
+    assert main(["scrape", "--out", str(tmp_path / "x"), "--specs-dir", str(tmp_path / "nowhere")]) == 2
+    assert "not a folder" in capsys.readouterr().err

@@ -13,7 +13,7 @@ from scrapers.client import PoliteClient, classify_content_type
 from scrapers.crawler import Crawler
 from scrapers.raw_store import list_parts, read_raw_store
 from tests.scrapers.conftest import fast_client, fast_crawl
-from tests.scrapers.server import FixtureServer, Page, flaky, huge, make_pdf, redirect, slow, truncated
+from tests.scrapers.server import FixtureServer, Page, drip, flaky, gzip_bomb, huge, make_pdf, redirect, slow, truncated
 
 REPO = Path(__file__).resolve().parents[2]
 HTML = Page("<html><body><h1>ok</h1><p>fine</p></body></html>")
@@ -45,6 +45,59 @@ def test_read_timeout_is_reported(limiter):
     with FixtureServer({"/slow": slow(1.5, HTML)}) as srv:
         res = client(limiter, read_timeout_s=0.2, retries=1).fetch(srv.base + "/slow")
         assert res.error == "timeout"
+
+
+@pytest.mark.parametrize("mode", ["body", "chunked", "headers"])
+def test_slow_drip_is_cut_at_the_request_deadline(limiter, mode):
+    # One byte every 0.2 s never trips the 2 s read timeout; 400 bytes would take 80 s.
+    sent = {}
+    handler = drip(b"<html>" + b"z" * 394, 0.2, in_headers=mode == "headers", chunked=mode == "chunked", sent=sent)
+    with FixtureServer({"/drip": handler, "/ok": HTML}) as srv:
+        c = client(limiter, request_deadline_s=1.5, read_timeout_s=2.0)
+        started = time.monotonic()
+        res = c.fetch(srv.base + "/drip")
+        elapsed = time.monotonic() - started
+        assert res.error == "timeout" and "request deadline of 1.5s" in res.detail, res
+        assert res.content == b"" and 1.4 <= elapsed < 3.5
+        assert 0 < sent["bytes"] < 60
+        assert srv.hits("/drip") == 1  # a deadline is not retried
+        assert c.fetch(srv.base + "/ok").ok  # the client is fine afterwards
+
+
+def test_retries_and_retry_after_stop_at_the_deadline(limiter):
+    with FixtureServer({"/busy": flaky([503] * 10, HTML, retry_after="30")}) as srv:
+        c = client(limiter, request_deadline_s=1.0, retries=5)
+        started = time.monotonic()
+        res = c.fetch(srv.base + "/busy")
+        assert res.error == "timeout" and "deadline" in res.detail
+        assert time.monotonic() - started < 2.5  # not 5 x 30 s of Retry-After
+        assert srv.hits("/busy") == 1
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_compression_bomb_is_refused_at_the_size_cap_with_bounded_memory(limiter, encoding):
+    import tracemalloc
+    cap = 16 << 20
+    bomb = gzip_bomb(2 << 30, encoding)  # 2 GiB of zeros in ~2 MB
+    assert len(bomb) < 3 << 20
+    with FixtureServer({"/bomb": Page(bomb, "html", headers={"Content-Encoding": encoding})}) as srv:
+        c = client(limiter, max_body_bytes=cap)
+        tracemalloc.start()
+        try:
+            tracemalloc.reset_peak()
+            res = c.fetch(srv.base + "/bomb")
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert res.error == "too_large" and res.content == b""
+    assert peak <= 1.2 * cap, f"peak {peak / 2**20:.1f} MiB for a {cap >> 20} MiB cap"
+
+
+def test_corrupt_compressed_body_is_reported(limiter):
+    with FixtureServer({"/bad": Page(b"\x1f\x8b\x08\x00garbage-not-gzip", "html",
+                                     headers={"Content-Encoding": "gzip"})}) as srv:
+        res = client(limiter).fetch(srv.base + "/bad")
+        assert res.error == "bad_encoding" and "gzip" in res.detail
 
 
 def test_truncated_body_is_retried_then_reported(limiter):
@@ -226,6 +279,52 @@ KILL_SCRIPT = textwrap.dedent("""
     settings = CrawlSettings(client=ClientSettings(allow_loopback=True, rate_limit_per_s=40), flush_records=1)
     Crawler(spec, sys.argv[2], settings).run()
 """)
+
+
+def test_source_time_budget_stops_the_source_and_a_rerun_resumes(tmp_path):
+    routes = {"/robots.txt": Page("User-agent: *\nAllow: /\n", "text")}
+    links = "".join(f'<a href="/g/{i}">guideline {i}</a>' for i in range(6))
+    routes["/list"] = Page(f"<html><body>{links}</body></html>")
+    for i in range(6):
+        routes[f"/g/{i}"] = slow(0.8, Page(f"<html><body><h1>G{i}</h1><p>text {i}</p></body></html>"))
+    with FixtureServer(routes) as srv:
+        spec = _budget_spec(srv.base)
+        report = Crawler(spec, str(tmp_path), fast_crawl(source_budget_s=1.0)).run()
+        assert report.stopped and "source_budget_s" in report.stopped and report.error is None
+        assert 1 <= report.fetched < 6 and report.failed == 0
+        assert report.seconds < 3.5  # 6 x 0.8 s unbounded; the page in flight at 1 s is cut, none starts after
+        assert sum(srv.hits(f"/g/{i}") for i in range(6)) <= report.fetched + 1
+        stored = {r.url for r in read_raw_store(tmp_path)}
+        assert len(stored) == report.fetched
+        again = Crawler(spec, str(tmp_path), fast_crawl()).run()
+        assert again.stopped is None and again.already_stored == report.fetched
+        assert again.fetched == 6 - report.fetched
+
+
+def test_http_charset_is_stored_for_the_extractor(tmp_path):
+    from transforms.extract import ExtractOptions, extract_record
+    text = "Zalecenia: pacjent powinien unikać soli; dawka – 5 mg."
+    page = Page(f"<html><body><h1>G0</h1><p>{text}</p></body></html>".encode("cp1250"),
+                "text/html; charset=windows-1250")
+    with FixtureServer({"/robots.txt": Page("User-agent: *\nAllow: /\n", "text"),
+                        "/list": Page('<html><body><a href="/g/0">g</a></body></html>'), "/g/0": page}) as srv:
+        report = Crawler(_budget_spec(srv.base), str(tmp_path), fast_crawl()).run()
+    assert report.fetched == 1
+    [raw] = list(read_raw_store(tmp_path))
+    assert raw.meta_dict()["charset"] == "windows-1250"
+    [doc] = extract_record(raw, subset="guidelines", options=ExtractOptions(), rules={})
+    assert text in doc.text and doc.meta_dict()["encoding_origin"] == "declared-http"
+
+
+def _budget_spec(base: str) -> dict:
+    import copy
+
+    from scrapers.specs import load_spec, validate_spec
+    spec = copy.deepcopy(load_spec("cdc"))
+    spec.update(id="budget", allowed_domains=["127.0.0.1"],
+                discovery={"method": "links", "start_urls": [base + "/list"], "article_patterns": [r"/g/\d+$"],
+                           "max_depth": 1, "pagination": {"type": "none"}})
+    return validate_spec(spec, "budget.yaml")
 
 
 def test_sigkill_mid_crawl_resumes_without_refetching_or_corrupt_parts(tmp_path):

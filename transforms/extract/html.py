@@ -42,7 +42,7 @@ from lxml import html as lxml_html
 from schemas.document import Document, document_id
 from schemas.events import Drop
 from schemas.raw import RawRecord
-from transforms.extract.encoding import decode_bytes
+from transforms.extract.encoding import decode_page
 from transforms.extract.errors import ExtractError
 from transforms.extract.options import ExtractOptions
 
@@ -724,15 +724,16 @@ def extract_html(raw: RawRecord, *, subset: str, options: ExtractOptions,
         raise ExtractError("empty HTML record")
     if is_ngc_summary(raw.content):
         title, body = extract_ngc_summary(raw.content, options.tables)
-        method, encoding = "ngc-summary", "xml"
+        method, decoding = "ngc-summary", {"encoding": "xml"}
     else:
-        text, encoding = decode_bytes(raw.content, meta.get("charset"))
-        title, body, method = extract_html_text(text, content, options.tables, meta)
+        decoded = decode_page(raw.content, meta.get("charset"))
+        decoding = decoded.meta()
+        title, body, method = extract_html_text(decoded.text, content, options.tables, meta)
     doc_id = document_id(raw.source, raw.url)
     if not body.strip():
         return [Drop(doc_id=doc_id, source=raw.source, subset=subset, stage="extract", reason="no_text",
                      chars=0, detail=f"{method} extraction found no text")]
-    meta.update({"extractor": method, "encoding": encoding})
+    meta.update({"extractor": method, **decoding})
     return [Document(id=doc_id, source=raw.source, subset=subset, title=title or str(meta.get("title") or ""),
                      text=body, url=raw.url, license=meta.get("license", raw.license),
                      meta=json.dumps(meta, sort_keys=True, ensure_ascii=False))]

@@ -657,7 +657,7 @@ def iter_articles(root: etree._Element) -> list[etree._Element]:
 
 def extract_jats(raw: RawRecord, *, subset: str, options: ExtractOptions) -> list[Document | Drop]:
     """Documents of a JATS/NLM file (gzip accepted); raises ExtractError for unusable XML."""
-    root = parse_xml(raw.content)
+    root = parse_xml(raw.content, options.max_decompressed_bytes)
     articles = iter_articles(root)
     if not articles:
         raise ExtractError(f"no <article> element in JATS file (root element <{_local(root.tag)}>)")

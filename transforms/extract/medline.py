@@ -34,7 +34,7 @@ from schemas.events import Drop
 from schemas.raw import RawRecord
 from transforms.extract.errors import ExtractError
 from transforms.extract.options import ExtractOptions
-from transforms.extract.xmlsafe import entity_text, iter_elements
+from transforms.extract.xmlsafe import MAX_DECOMPRESSED_BYTES, entity_text, iter_elements
 
 RECORD_TAGS = ("PubmedArticle", "MedlineCitation", "PubmedBookArticle", "DeleteCitation")
 UPDATE_LIST_KEY = "pubmed_updates"  # meta key of the per-file update-list document
@@ -199,13 +199,14 @@ def _record_documents(raw: RawRecord, raw_meta: dict[str, Any], subset: str, rec
 
 
 def iter_medline(raw: RawRecord, *, subset: str, source: "bytes | str | IO[bytes] | None" = None,
-                 file_events: "FileEvents | None" = None) -> Iterator[Document | Drop]:
+                 file_events: "FileEvents | None" = None,
+                 max_decompressed_bytes: int = MAX_DECOMPRESSED_BYTES) -> Iterator[Document | Drop]:
     """Stream the documents/drops of a MEDLINE/PubMed file. `source` (bytes, path or binary stream)
     defaults to `raw.content`; gzip is detected by its magic number. `file_events`, when given,
     collects the file's DeleteCitation PMIDs and the PMIDs whose record gave no main document."""
     raw_meta = raw.meta_dict()
     records = 0
-    for record in iter_elements(raw.content if source is None else source, RECORD_TAGS):
+    for record in iter_elements(raw.content if source is None else source, RECORD_TAGS, max_decompressed_bytes):
         if record.tag == "DeleteCitation":
             if file_events is not None:
                 file_events.deleted.extend((p.text or "").strip() for p in record.findall("PMID")
@@ -267,7 +268,8 @@ def extract_medline(raw: RawRecord, *, subset: str, options: ExtractOptions) -> 
     update-list document (see ApplyPubmedUpdates)."""
     seq = file_seq_of(raw.meta_dict())
     events = FileEvents()
-    out: list[Document | Drop] = list(iter_medline(raw, subset=subset, file_events=events))
+    out: list[Document | Drop] = list(iter_medline(raw, subset=subset, file_events=events,
+                                                   max_decompressed_bytes=options.max_decompressed_bytes))
     if seq is not None and (events.deleted or events.without_document):
         out.append(update_list_document(raw, subset, seq, events))
     if not out:

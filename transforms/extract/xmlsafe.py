@@ -42,18 +42,62 @@ def is_gzip(content: bytes) -> bool:
     return content[:2] == GZIP_MAGIC
 
 
-def gunzip_bounded(content: bytes, max_bytes: int = MAX_DECOMPRESSED_BYTES) -> bytes:
-    """Whole-buffer gunzip with a size cap; raises ExtractError on corrupt or oversized data."""
+DECOMPRESS_CHUNK = 1 << 20  # bytes of output per zlib call: memory grows by at most this past the limit
+
+
+def iter_gunzip(content: bytes, max_bytes: int = MAX_DECOMPRESSED_BYTES) -> Iterator[bytes]:
+    """Gunzip in output chunks of at most DECOMPRESS_CHUNK bytes, failing as soon as the running total
+    passes `max_bytes` (a bomb is refused after producing max_bytes, never the whole expansion).
+    Input goes in 64 KiB slices, so zlib's unconsumed tail (a copy) stays small too. Concatenated
+    gzip members (as `gzip` writes them) are all read. Raises ExtractError."""
+    total = 0
+    view = memoryview(content)
+    pos = 0
     decomp = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        out = decomp.decompress(content, max_bytes + 1)
-    except zlib.error as exc:
-        raise ExtractError(f"corrupt gzip data: {exc}") from exc
-    if len(out) > max_bytes:
-        raise ExtractError(f"gzip content expands beyond {max_bytes} bytes")
-    if not decomp.eof:
-        raise ExtractError("truncated gzip data")
-    return out
+    pending = b""
+    while True:
+        if not pending and pos < len(view):
+            pending, pos = view[pos:pos + (1 << 16)], pos + (1 << 16)
+        try:
+            out = decomp.decompress(pending, DECOMPRESS_CHUNK)
+        except zlib.error as exc:
+            raise ExtractError(f"corrupt gzip data: {exc}") from exc
+        total += len(out)
+        if total > max_bytes:
+            raise ExtractError(f"gzip content expands beyond {max_bytes} bytes "
+                               "(extract.max_decompressed_bytes; refused as a possible gzip bomb)")
+        if out:
+            yield out
+        pending = decomp.unconsumed_tail
+        if decomp.eof:
+            rest = bytes(decomp.unused_data) + bytes(view[pos:pos + (1 << 16)])
+            pos += 1 << 16
+            if not is_gzip(rest[:2]):
+                return  # trailing bytes that are not another member are ignored, as gzip(1) does
+            decomp = zlib.decompressobj(16 + zlib.MAX_WBITS)  # the next member
+            pending = rest
+        elif not out and not pending and pos >= len(view):
+            raise ExtractError("truncated gzip data")
+
+
+def gunzip_chunks(content: bytes, max_bytes: int = MAX_DECOMPRESSED_BYTES) -> list[bytes]:
+    """All output chunks of `iter_gunzip` (never joined: a parser can be fed them one by one)."""
+    return list(iter_gunzip(content, max_bytes))
+
+
+def gunzip_bounded(content: bytes, max_bytes: int = MAX_DECOMPRESSED_BYTES) -> bytes:
+    """Whole-buffer gunzip with a running size cap; raises ExtractError on corrupt or oversized data."""
+    return b"".join(iter_gunzip(content, max_bytes))
+
+
+def gunzip_head(content: bytes, size: int, max_bytes: int = MAX_DECOMPRESSED_BYTES) -> bytes:
+    """The first `size` decompressed bytes (for sniffing), decompressing no more than needed."""
+    head = bytearray()
+    for chunk in iter_gunzip(content, max_bytes):
+        head += chunk
+        if len(head) >= size:
+            break
+    return bytes(head[:size])
 
 
 def maybe_gunzip(content: bytes, max_bytes: int = MAX_DECOMPRESSED_BYTES) -> bytes:
@@ -72,22 +116,29 @@ def check_prolog(head: bytes) -> None:
         raise ExtractError("XML declares entities in an internal DTD subset (refused: XXE/entity expansion)")
 
 
-def _first_bytes_before_root(content: bytes, limit: int = 1 << 16) -> bytes:
-    return content[:limit]
-
-
-def parse_xml(content: bytes) -> etree._Element:
-    """Parse a whole XML document (gzip accepted) safely; raises ExtractError on any problem."""
-    data = maybe_gunzip(content)
-    if not data.strip():
+def parse_xml(content: bytes, max_decompressed_bytes: int = MAX_DECOMPRESSED_BYTES) -> etree._Element:
+    """Parse a whole XML document (gzip accepted) safely; raises ExtractError on any problem. Gzip input
+    is decompressed under a running limit and fed to the parser chunk by chunk, never joined."""
+    chunks = gunzip_chunks(content, max_decompressed_bytes) if is_gzip(content) else [content]
+    if not any(chunk.strip() for chunk in chunks):
         raise ExtractError("empty XML document")
-    check_prolog(_first_bytes_before_root(data))
+    head = bytearray()
+    for chunk in chunks:
+        head += chunk[:(1 << 16) - len(head)]
+        if len(head) >= 1 << 16:
+            break
+    check_prolog(bytes(head))
+    parser = safe_parser()
     try:
-        root = etree.fromstring(data, safe_parser())
+        for chunk in chunks:
+            parser.feed(chunk)
+        root = parser.close()
     except etree.XMLSyntaxError as exc:
         raise ExtractError(f"XML syntax error: {exc}") from exc
-    except (ValueError, etree.LxmlError) as exc:
+    except (ValueError, TypeError, etree.LxmlError) as exc:
         raise ExtractError(f"XML parse error: {exc}") from exc
+    finally:
+        chunks.clear()
     if root is None:
         raise ExtractError("XML document has no root element")
     _refuse_declared_entities(root)
@@ -100,8 +151,9 @@ def _refuse_declared_entities(root: etree._Element) -> None:
         raise ExtractError("XML declares entities in an internal DTD subset (refused: XXE/entity expansion)")
 
 
-def open_stream(source: "bytes | str | IO[bytes]") -> IO[bytes]:
-    """A binary stream over bytes, a file path or a file object; gzip detected by magic number."""
+def open_stream(source: "bytes | str | IO[bytes]", max_bytes: int = MAX_DECOMPRESSED_BYTES) -> IO[bytes]:
+    """A binary stream over bytes, a file path or a file object; gzip detected by magic number and
+    decompressed as it is read, refused once more than `max_bytes` came out."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         stream: IO[bytes] = io.BytesIO(bytes(source))
     elif isinstance(source, str):
@@ -114,7 +166,7 @@ def open_stream(source: "bytes | str | IO[bytes]") -> IO[bytes]:
         head = stream.read(2)
         stream.seek(pos)
     if head == GZIP_MAGIC:
-        return _BoundedReader(gzip.GzipFile(fileobj=stream), MAX_DECOMPRESSED_BYTES)
+        return _BoundedReader(gzip.GzipFile(fileobj=stream), max_bytes)
     return stream
 
 
@@ -123,6 +175,7 @@ class _BoundedReader(io.RawIOBase):
 
     def __init__(self, inner: IO[bytes], limit: int):
         self._inner = inner
+        self._limit = limit
         self._left = limit
 
     def readable(self) -> bool:
@@ -130,12 +183,13 @@ class _BoundedReader(io.RawIOBase):
 
     def read(self, size: int = -1) -> bytes:
         try:
-            data = self._inner.read(size if size is not None and size >= 0 else 1 << 20)
+            data = self._inner.read(min(size, 1 << 20) if size is not None and size >= 0 else 1 << 20)
         except (OSError, EOFError, zlib.error) as exc:
             raise ExtractError(f"corrupt or truncated gzip data: {exc}") from exc
         self._left -= len(data)
         if self._left < 0:
-            raise ExtractError("gzip content expands beyond the decompression limit")
+            raise ExtractError(f"gzip content expands beyond {self._limit} bytes "
+                               "(extract.max_decompressed_bytes; refused as a possible gzip bomb)")
         return data
 
     def readinto(self, buffer) -> int:
@@ -144,10 +198,11 @@ class _BoundedReader(io.RawIOBase):
         return len(data)
 
 
-def iter_elements(source: "bytes | str | IO[bytes]", tags: tuple[str, ...]) -> Iterator[etree._Element]:
+def iter_elements(source: "bytes | str | IO[bytes]", tags: tuple[str, ...],
+                  max_decompressed_bytes: int = MAX_DECOMPRESSED_BYTES) -> Iterator[etree._Element]:
     """Stream the complete elements named `tags` that are children of the root element (records), each
     cleared once the caller moves on, so memory stays bounded by one record. Raises ExtractError on syntax errors, truncation and refused prologs."""
-    stream = open_stream(source)
+    stream = open_stream(source, max_decompressed_bytes)
     head = _PeekingReader(stream)
     check_prolog(head.prefix)
     context = etree.iterparse(head, events=("end",), tag=tags, resolve_entities=False, no_network=True,
