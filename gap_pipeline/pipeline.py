@@ -125,25 +125,30 @@ class PhaseContext:
 def _write_events(ctx: PhaseContext, phase: str, drops: list, quarantines: list, stats: list) -> None:
     """A phase's small outputs: drops and quarantined records in the corpus's sorted files (named by
     phase, so a rerun of one phase replaces only its own), statistics for the manifest."""
-    p_drops = [d for d in drops if d is not None]
-    if p_drops:
-        (p_drops | "AllDrops" >> beam.Flatten()
-         | "WriteDrops" >> WriteSorted(join_path(ctx.out, "dropped"), f"dropped-{phase}",
-                                       lambda drop: f"{drop.stage}\t{drop.doc_id}\t{drop.to_json()}",
-                                       _encode_events, ".jsonl", size=lambda drop: 200 + len(drop.detail),
-                                       target_bytes=ctx.cfg["outputs"]["target_bytes"]))
+    target = ctx.cfg["outputs"]["target_bytes"]
+    if drops:
+        (drops | "AllDrops" >> beam.Flatten()
+         | "WriteDrops" >> WriteSorted(join_path(ctx.out, "dropped"), f"dropped-{phase}", _drop_key, _encode_events,
+                                       ".jsonl", size=lambda drop: 200 + len(drop.detail), target_bytes=target))
     if quarantines:
         (quarantines | "AllQuarantine" >> beam.Flatten()
-         | "WriteQuarantine" >> WriteSorted(join_path(ctx.out, "quarantine"), f"quarantine-{phase}",
-                                            lambda q: f"{q.stage}\t{q.source}\t{q.url}\t{q.sha256}",
+         | "WriteQuarantine" >> WriteSorted(join_path(ctx.out, "quarantine"), f"quarantine-{phase}", _quarantine_key,
                                             _encode_events, ".jsonl", size=lambda q: 200 + len(q.error),
-                                            target_bytes=ctx.cfg["outputs"]["target_bytes"]))
+                                            target_bytes=target))
     if stats:
         (stats | "AllStats" >> beam.Flatten() | "SumStats" >> beam.CombinePerKey(_sum_stats)
          | "StatList" >> beam.combiners.ToList()  # one entry per (kind, source, subset): bounded by the sources
          | "WriteStats" >> beam.Map(lambda items: write_bytes(
              join_path(ctx.out, "_build", f"stats-{phase}.json"),
              encode_json({k: list(v) for k, v in sorted(items)}))))
+
+
+def _drop_key(drop: Drop) -> str:
+    return f"{drop.stage}\t{drop.doc_id}\t{drop.to_json()}"
+
+
+def _quarantine_key(q: Quarantined) -> str:
+    return f"{q.stage}\t{q.source}\t{q.url}\t{q.sha256}"
 
 
 def _pass(pipeline, ctx: PhaseContext, label: str, phase: str, read_folder: str, make, *, skips=None,

@@ -15,10 +15,10 @@ import json
 from typing import Iterable, Mapping
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
 from schemas.document import Document
 from schemas.events import Drop
+from transforms.stage import Counters
 
 KEPT = "kept"
 DROPPED = "dropped"
@@ -65,13 +65,7 @@ class _Counted(beam.DoFn):
     """Counts each decision as `stage:kept` / `stage:reason` and splits drops from kept keys."""
 
     def __init__(self, stage: str):
-        self._stage = stage
-        self._counters: dict[str, object] = {}
-
-    def _count(self, reason: str) -> None:
-        if reason not in self._counters:
-            self._counters[reason] = Metrics.counter("gap", f"{self._stage}:{reason}")
-        self._counters[reason].inc()
+        self._count = Counters(stage).inc
 
     def process(self, item):
         kind, key, drop = item

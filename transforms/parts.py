@@ -9,14 +9,14 @@ records for the next cross-document decision, and a progress marker.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
 from schemas.document import Document
 from schemas.events import Drop, Quarantined
 from transforms.docfiles import DocumentWriter, part_file, read_documents
+from transforms.stage import Counters
 
 DROPPED = "dropped"
 QUARANTINE = "quarantine"
@@ -55,19 +55,13 @@ class StageChain:
 
     def __init__(self, stages: Sequence[Stage]):
         self._stages = list(stages)
-        self._counters: dict[str, Any] = {}
+        self.count = Counters().inc
 
     def setup(self) -> None:
         for _name, fn in self._stages:
             setup = getattr(fn, "setup", None)
             if callable(setup):
                 setup()
-
-    def count(self, name: str, n: int = 1) -> None:
-        counter = self._counters.get(name)
-        if counter is None:
-            counter = self._counters[name] = Metrics.counter("gap", name)
-        counter.inc(n)
 
     def __call__(self, doc: Document) -> "Document | Drop":
         for name, fn in self._stages:

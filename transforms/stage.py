@@ -23,17 +23,28 @@ def make_drop(doc: Document, stage: str, reason: str, detail: str = "") -> Drop:
                 chars=len(doc.text), detail=detail)
 
 
+class Counters:
+    """Beam counters `gap:<prefix>:<reason>`, created once each (what every stage counts with)."""
+
+    def __init__(self, prefix: str = ""):
+        self._prefix = f"{prefix}:" if prefix else ""
+        self._counters: dict[str, object] = {}
+
+    def inc(self, reason: str, n: int = 1) -> None:
+        counter = self._counters.get(reason)
+        if counter is None:
+            counter = self._counters[reason] = Metrics.counter("gap", self._prefix + reason)
+        counter.inc(n)
+
+
 class _ApplyStage(beam.DoFn):
     def __init__(self, stage: str, fn: Callable[[Document], "Document | Drop"]):
         self._stage = stage
         self._fn = fn
-        self._counters: dict[str, object] = {}
+        self._counters = Counters(stage)
 
     def _count(self, reason: str) -> None:
-        counter = self._counters.get(reason)
-        if counter is None:
-            counter = self._counters[reason] = Metrics.counter("gap", f"{self._stage}:{reason}")
-        counter.inc()
+        self._counters.inc(reason)
 
     def setup(self) -> None:
         setup = getattr(self._fn, "setup", None)
