@@ -102,13 +102,13 @@ class DocumentPass(beam.DoFn):
         return self._built
 
     def process(self, element, *side):
-        chain, emit = self._stages(side)
         part, grouped = element
-        path = list(grouped["path"])[0]
-        skip = set(grouped.get("skip", ()))
         only = set(grouped["only"]) if "only" in grouped else None
-        if only is not None and not only:
-            return  # nothing wanted from this part: not even opened
+        if only is None or only:  # nothing wanted from this part: not even opened
+            yield from self._pass(part, list(grouped["path"])[0], set(grouped.get("skip", ())), only, side)
+
+    def _pass(self, part: int, path: str, skip: set, only: set | None, side: tuple):
+        chain, emit = self._stages(side)
         writer = DocumentWriter(part_file(self._out, part)) if self._out else None
         written = seen = 0
         try:
