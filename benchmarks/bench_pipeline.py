@@ -280,7 +280,7 @@ def _child(raw: str, out: str, workers: int) -> None:
     manifest = run_build(cfg, out, workers=workers)
     wall = time.perf_counter() - started
     msecs: dict[str, float] = defaultdict(float)
-    shuffled = {"keys": 0, "tokens": 0}
+    shuffled = {"keys": 0, "tokens": 0, "combined": 0}
     for pipeline_obj, result in runs:
         try:
             for counter in result.monitoring_metrics().query()["counters"]:
@@ -306,7 +306,9 @@ def shuffle_bytes(pipeline_obj, result) -> dict[str, int]:
     """Bytes that went into the pipeline's shuffles, from Beam's own per-PCollection metrics: the
     sampled mean encoded size times the element count of every GroupByKey input (CoGroupByKey and
     Reshuffle expand to one) and every CombinePerKey input (before combiner lifting: an upper bound).
-    Split into `tokens` (packing groups) and `keys` (everything else)."""
+    Split into `tokens` (packing groups and shard groups: token rows), `keys` (every other GroupByKey) and
+    `combined` (CombinePerKey inputs: line counts, sketches' best-per-bucket, the tokenizer sample — what
+    crosses the shuffle is their per-bundle accumulators, so this is an upper bound)."""
     from apache_beam.metrics import monitoring_infos as mis
     try:
         infos = list(result.monitoring_infos())
@@ -325,7 +327,7 @@ def shuffle_bytes(pipeline_obj, result) -> dict[str, int]:
             sizes[pcoll][0] += n
             sizes[pcoll][1] += total
     proto = pipeline_obj.to_runner_api()
-    out = {"keys": 0, "tokens": 0}
+    out = {"keys": 0, "tokens": 0, "combined": 0}
     shuffles = ("beam:transform:group_by_key:v1", "beam:transform:combine_per_key:v1")
     for transform in proto.components.transforms.values():
         if transform.spec.urn not in shuffles:
@@ -337,7 +339,12 @@ def shuffle_bytes(pipeline_obj, result) -> dict[str, int]:
         for pcoll in transform.inputs.values():
             n, total = sizes.get(pcoll, (0, 0))
             if n:
-                kind = "tokens" if transform.unique_name.startswith("Pack/") else "keys"
+                if transform.spec.urn == "beam:transform:combine_per_key:v1":
+                    kind = "combined"
+                elif transform.unique_name.startswith(("Pack/", "WriteTrain/", "WriteValidation/")):
+                    kind = "tokens"
+                else:
+                    kind = "keys"
                 out[kind] += int(total / n * counts.get(pcoll, 0))
     return out
 
@@ -434,6 +441,8 @@ def _sample_section(quick: bool) -> list[str]:
 # GAP_BENCH_SCALE_SIZES=10000,100000 narrows it.
 SCALE_SIZES = tuple(int(n) for n in os.environ.get("GAP_BENCH_SCALE_SIZES", "10000,50000,100000").split(","))
 QUICK_SIZES = (800,)
+# 2-worker builds for sizes up to this many documents (default: all); GAP_BENCH_TWO_WORKERS_UP_TO=10000 saves time.
+TWO_WORKERS_UP_TO = int(os.environ.get("GAP_BENCH_TWO_WORKERS_UP_TO", "1000000000"))
 GAP_DOCS, GAP_TOKENS = 21_700_000, 48_000_000_000  # MEDITRON's GAP-Replay
 
 
@@ -448,7 +457,7 @@ def _scale_section(quick: bool) -> list[str]:
             started = time.perf_counter()
             info = generate_raw_store(n, raw, seed=n, templates=templates)
             gen_s = time.perf_counter() - started
-            results = {w: build_in_child(raw, w) for w in (1, 2)}
+            results = {w: build_in_child(raw, w) for w in (1, 2) if w == 1 or n <= TWO_WORKERS_UP_TO}
             runs.append((n, info, gen_s, results))
             shutil.rmtree(raw, ignore_errors=True)
     lines = [
@@ -467,7 +476,7 @@ def _scale_section(quick: bool) -> list[str]:
         f"1-minute load average before the runs: {load:.2f}.",
         "",
         "| N docs | raw MB | workers | wall (s) | documents/s | extracted MB/s | tokens/s | "
-        "peak RSS, whole build (MB) | shuffled keys / tokens per doc (bytes) |",
+        "peak RSS, whole build (MB) | shuffled per doc: keys / token rows / combiner inputs (bytes) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for n, info, gen_s, results in runs:
@@ -476,7 +485,8 @@ def _scale_section(quick: bool) -> list[str]:
             sh = r.get("shuffled", {})
             lines.append(f"| {n:,} | {info['raw_bytes'] / 1e6:.1f} | {w} | {r['wall']:.1f} | {docs / r['wall']:.0f} | "
                          f"{r['chars'] / r['wall'] / 1e6:.2f} | {r['tokens'] / r['wall']:,.0f} | "
-                         f"{r['rss_tree_mb']:,.0f} | {sh.get('keys', 0) / docs:,.0f} / {sh.get('tokens', 0) / docs:,.0f} |")
+                         f"{r['rss_tree_mb']:,.0f} | {sh.get('keys', 0) / docs:,.0f} / {sh.get('tokens', 0) / docs:,.0f} / "
+                         f"{sh.get('combined', 0) / docs:,.0f} |")
     lines += [""] + _scale_notes(runs)
     n, _, _, results = runs[-1]
     one = results[1]
@@ -498,6 +508,8 @@ def _scale_notes(runs: list) -> list[str]:
     notes = []
     (n1, _, _, first), (n2, _, _, last) = runs[0], runs[-1]
     for w in (1, 2):
+        if w not in first or w not in last:
+            continue
         a, b = first[w], last[w]
         da, db = a["accounting"]["documents"]["extracted"], b["accounting"]["documents"]["extracted"]
         notes.append(f"- {w} worker{'s' if w > 1 else ''}: peak RSS at N = {n2:,} is {b['rss_tree_mb'] / a['rss_tree_mb']:.2f}x "
@@ -523,7 +535,8 @@ def _scale_notes(runs: list) -> list[str]:
         "papers are far longer than the generated mix, so the token bound is the realistic one): "
         f"≈ {max(hours_docs, hours_tokens) / 100:,.0f} hours on 100 vCPUs.",
         f"- Shuffle: {keys_per_doc:,.0f} bytes of keys per document × {GAP_DOCS:,} + {bytes_per_token:.1f} bytes per "
-        f"token × {GAP_TOKENS:,} tokens into packing ≈ {shuffle_gb:,.0f} GB.",
+        f"token × {GAP_TOKENS:,} tokens (packing groups and shard rows) ≈ {shuffle_gb:,.0f} GB, plus the "
+        "combiners' accumulators (at most their inputs, measured above per document).",
         "- Peak memory per worker and the largest single group do not depend on the corpus: they are set by "
         "configuration (DESIGN.md, 'What bounds each step'): a part file's row group (256 documents) and one "
         "document's extraction in the per-part passes; one packing group of `packing.bucket_tokens` tokens "
