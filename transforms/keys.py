@@ -65,7 +65,13 @@ class _Counted(beam.DoFn):
     """Counts each decision as `stage:kept` / `stage:reason` and splits drops from kept keys."""
 
     def __init__(self, stage: str):
-        self._count = Counters(stage).inc
+        self._stage = stage
+
+    def setup(self):
+        self._counters = Counters(self._stage)
+
+    def _count(self, reason: str) -> None:
+        self._counters.inc(reason)
 
     def process(self, item):
         kind, key, drop = item
