@@ -28,7 +28,6 @@ import pyarrow.parquet as pq
 
 from schemas.checksum import sha256_file, sha256_stream
 from schemas.events import drop_from_json
-from schemas.jsonl import jsonl_lines
 from schemas.raw import read_parquet_file
 from schemas.manifest import MANIFEST_JSON_SCHEMA, ManifestError, validate_manifest
 from schemas.shard import token_dtype, validate_shard_schema
@@ -313,10 +312,6 @@ def _check_shards(out: CorpusFiles, manifest: dict[str, Any], refused: set[str])
                     problems.append(f"row count: {rel} has rows per source {dict(sorted(actual.items()))}, "
                                     f"manifest says {shard['source_rows']}")
     return problems
-
-
-def _count_lines(out: CorpusFiles, folder: str) -> int:
-    return sum(1 for rel in out.listing(f"{folder}/*.jsonl") for _ in jsonl_lines(out.read_bytes(rel)))
 
 
 def _check_inventory(out: CorpusFiles, manifest: dict[str, Any], refused: set[str]) -> list[str]:

@@ -74,7 +74,7 @@ def run(args) -> int:
 
     specs_dir = Path(args.specs_dir) if args.specs_dir else None
     if specs_dir is not None and not specs_dir.is_dir():
-        print(f"gap scrape: --specs-dir {specs_dir}: not a folder", file=sys.stderr)
+        print(f"gap scrape: --specs-dir {specs_dir}: specs folder not found (not a folder)", file=sys.stderr)
         return 2
     try:
         cfg = load_config(args.config)

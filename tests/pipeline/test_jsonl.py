@@ -94,14 +94,17 @@ def _event_files(out: Path, n_drops: int = 3) -> list[Drop]:
 
 def test_manifest_and_verify_count_odd_event_lines(tmp_path):
     from gap_pipeline.manifest import read_events
-    from gap_pipeline.verify import CorpusFiles, _count_lines
+    from gap_pipeline.verify import CorpusFiles, recount
 
     drops = _event_files(tmp_path)
     assert "\u2028" in drops[0].to_json()  # written raw, as the pipeline writes them
     quarantined, read = read_events(str(tmp_path))
     assert read == drops and quarantined[0]["error"] == f"bad {ODD}"
     files = CorpusFiles(tmp_path)
-    assert _count_lines(files, "dropped") == 3 and _count_lines(files, "quarantine") == 1
+    listed = {"files": {"dropped/dropped-00000-of-00001.jsonl": {}, "quarantine/quarantine-00000-of-00001.jsonl": {}}}
+    counts, problems = recount(files, listed, set())
+    assert not problems
+    assert sum(counts["drops_by_stage"]["quality"].values()) == 3 and sum(counts["quarantined"].values()) == 1
 
 
 def test_report_reads_odd_drops(tmp_path):

@@ -81,7 +81,7 @@ def test_ids_above_uint16_are_written_int32(tmp_path):
     rng = np.random.default_rng(0)
     rows = [{"subset": "papers", "bucket": 0, "index": i, "input_ids": rng.integers(0, vocab, seq_len + 1),
              "doc_ids": ["a", "b"], "doc_starts": [-3, 5]} for i in range(6)]
-    info = write_rows(str(tmp_path / "train"), "validation", 0, 1, rows, seq_len, vocab, seed=1)
+    info = write_rows(str(tmp_path / "train"), "validation", 0, 1, rows, seq_len, vocab)
     info["path"] = "train/" + info["path"].split("/", 1)[1]
     (tmp_path / "manifest.json").write_text(json.dumps({
         "tokenizer": {"seq_len": seq_len, "vocab_size": vocab, "bos_id": 1, "eos_id": 2, "sha256": "x"},
