@@ -472,7 +472,7 @@ def _scale_section(quick: bool) -> list[str]:
         "tokens/s tokens before mixing. Peak RSS is the whole build: the build process and every worker process, "
         "summed, sampled every 0.2 s from /proc. Shuffled: bytes into every GroupByKey / CoGroupByKey / "
         "CombinePerKey of the four phases (Beam's sampled mean element size × element count, combiner inputs "
-        "counted before lifting, so an upper bound), per extracted document; tokens are the packing groups' share. "
+        "counted before lifting, so an upper bound), per extracted document: keys (GroupByKey/CoGroupByKey inputs of the text phases), token rows (packing groups and shards), combiner inputs. "
         f"1-minute load average before the runs: {load:.2f}.",
         "",
         "| N docs | raw MB | workers | wall (s) | documents/s | extracted MB/s | tokens/s | "
