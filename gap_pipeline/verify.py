@@ -236,18 +236,22 @@ def _check_tokenizer(out: CorpusFiles, manifest: dict[str, Any], refused: set[st
     return problems
 
 
+def _listed_file_problems(out: CorpusFiles, rel: str, sha256: str, kind: str) -> list[str]:
+    """A file the manifest lists: missing, or its sha256 differs from the recorded one."""
+    if not out.is_file(rel):
+        return [f"missing {kind}: {rel} is listed in manifest.json but not on disk"]
+    digest = out.sha256(rel)
+    if digest != sha256:
+        return [f"checksum mismatch: {rel} has sha256 {digest}, manifest says {sha256}"]
+    return []
+
+
 def _check_files(out: CorpusFiles, manifest: dict[str, Any], refused: set[str]) -> list[str]:
     """documents/, dropped/ and quarantine/ files against the sha256 and size the build recorded."""
     problems = []
     for rel, entry in sorted(manifest["files"].items()):
-        if rel in refused:
-            continue
-        if not out.is_file(rel):
-            problems.append(f"missing file: {rel} is listed in manifest.json but not on disk")
-            continue
-        digest = out.sha256(rel)
-        if digest != entry["sha256"]:
-            problems.append(f"checksum mismatch: {rel} has sha256 {digest}, manifest says {entry['sha256']}")
+        if rel not in refused:
+            problems += _listed_file_problems(out, rel, entry["sha256"], "file")
     listed_folders = {rel.split("/", 1)[0] for rel in manifest["files"]}
     for folder in sorted(set(HASHED_FOLDERS) - listed_folders):
         problems.append(f"files: manifest.json lists no {folder}/ file (every build writes at least one)")
@@ -264,12 +268,10 @@ def _check_shards(out: CorpusFiles, manifest: dict[str, Any], refused: set[str])
         listed.add(rel)
         if rel in refused:
             continue
-        if not out.is_file(rel):
-            problems.append(f"missing shard: {rel} is listed in manifest.json but not on disk")
+        found = _listed_file_problems(out, rel, shard["sha256"], "shard")
+        problems += found
+        if found and not out.is_file(rel):
             continue
-        digest = out.sha256(rel)
-        if digest != shard["sha256"]:
-            problems.append(f"checksum mismatch: {rel} has sha256 {digest}, manifest says {shard['sha256']}")
         try:
             table = out.arrow_stream(rel)
         except (pa.ArrowInvalid, OSError) as exc:
