@@ -155,7 +155,7 @@ def _delete_tree(folder: str) -> None:
     if "://" not in folder:
         shutil.rmtree(folder, ignore_errors=True)
         return
-    files = [FileSystems.join(folder, f) for f in _list_files(folder)]
+    files = _paths_under(folder)
     if files:
         FileSystems.delete(files)
 
@@ -226,19 +226,20 @@ def _read_json(path: str) -> Any:
         return None
 
 
+def _paths_under(folder: str, prefix: str = "") -> list[str]:
+    return [FileSystems.join(folder, f) for f in _list_files(folder) if f.startswith(prefix)]
+
+
 def _phase_outputs(ctx: pipeline.PhaseContext, phase: str) -> list[str]:
     """The files a phase writes, so a rerun of the phase removes exactly those first."""
-    files = [f for f in _list_files(ctx.folder(phase))]
-    paths = [FileSystems.join(ctx.folder(phase), f) for f in files]
+    paths = _paths_under(ctx.folder(phase))
     for folder in ("dropped", "quarantine"):
-        paths += [FileSystems.join(ctx.out, folder, f) for f in _list_files(FileSystems.join(ctx.out, folder))
-                  if f.startswith(f"{folder}-{phase}-")]
+        paths += _paths_under(FileSystems.join(ctx.out, folder), f"{folder}-{phase}-")
     paths += [FileSystems.join(ctx.out, "_build", f"stats-{phase}.json")]
     if phase == "dedup":
-        paths += [FileSystems.join(ctx.out, "documents", f) for f in _list_files(FileSystems.join(ctx.out, "documents"))]
+        paths += _paths_under(FileSystems.join(ctx.out, "documents"))
     if phase == "tokens":
-        for folder in ("train", "validation"):
-            paths += [FileSystems.join(ctx.out, folder, f) for f in _list_files(FileSystems.join(ctx.out, folder))]
+        paths += _paths_under(FileSystems.join(ctx.out, "train")) + _paths_under(FileSystems.join(ctx.out, "validation"))
         paths += [FileSystems.join(ctx.out, name) for name in ("tokenizer.model", "tokenizer.json", "_build/shards.json",
                                                              "_build/mixture.json")]
     return [p for p in paths if _exists(p)]
@@ -316,35 +317,35 @@ def run_phase(phase: str, ctx: pipeline.PhaseContext, options: PipelineOptions, 
     return result
 
 
-def _publish(staging: str, out_dir: str) -> list[str]:
-    """Replace the corpus in OUT by the verified one in staging: the old manifest goes first (a corpus
-    without a manifest is visibly incomplete), then the files the previous build listed as its own,
-    then the new files move in, the manifest last. Files a gap build did not write are never touched.
-    Rerunning after a crash in here finishes the same publication."""
-    new_files = [f for f in _list_files(staging)]
+def _publish(staging: str, out_dir: str, files: list[str]) -> None:
+    """Replace the corpus in OUT by the verified one in staging (`files`, relative, `_build/outputs.json`
+    among them): the old manifest goes first (a corpus without a manifest is visibly incomplete), then the
+    files the previous build listed as its own and this one does not write, then the new files move in,
+    the manifest last. Files a gap build did not write are never touched. Idempotent: rerunning after a
+    crash in here moves what is still in staging and deletes nothing the new corpus holds."""
     old = _read_json(FileSystems.join(out_dir, "_build", "outputs.json"))
     old_files = list(old["files"]) if isinstance(old, dict) and isinstance(old.get("files"), list) else _legacy_outputs(out_dir)
     manifest = FileSystems.join(out_dir, "manifest.json")
-    if _exists(manifest):
+    if _exists(manifest) and _exists(FileSystems.join(staging, "manifest.json")):
         FileSystems.delete([manifest])
+    new = set(files)
     stale = [FileSystems.join(out_dir, f) for f in old_files
-             if ".." not in f.split("/") and not f.startswith("_build/work/") and not f.startswith("_build/staging/")]
+             if f not in new and ".." not in f.split("/") and not f.startswith(("_build/work/", "_build/staging/"))]
     if _is_gap_card(out_dir):  # the previous build's dataset card would describe the wrong corpus
         stale.append(FileSystems.join(out_dir, "README.md"))
     stale = [p for p in stale if _exists(p)]
     if stale:
         FileSystems.delete(stale)
-    moves = [f for f in new_files if f != "manifest.json"] + (["manifest.json"] if "manifest.json" in new_files else [])
-    for rel in moves:
+    for rel in sorted(new - {"manifest.json"}) + ["manifest.json"]:
         src, dst = FileSystems.join(staging, rel), FileSystems.join(out_dir, rel)
+        if not _exists(src):  # moved by an earlier, interrupted publication
+            continue
         if "://" not in dst:
             os.makedirs(os.path.dirname(dst), exist_ok=True)
             os.replace(src, dst)
         else:
             FileSystems.rename([src], [dst])
-        if rel == "manifest.json":
-            break
-    return new_files
+        _test_hook("publish")
 
 
 def _legacy_outputs(out_dir: str) -> list[str]:
@@ -421,14 +422,21 @@ def run_build(cfg: dict[str, Any], out_dir: str, *, beam_args: list[str] | None 
         for name, value in phase_counters.items():
             counters[name] = counters.get(name, 0) + value
         write_bytes(done_path, encode_json({"build_key": key, "phase": phase, "counters": phase_counters}))
-    info = {name: {"subset": s.subset, "priority": s.priority, "license": s.license, "publisher": s.publisher,
-                   "redistributable": s.redistributable} for name, s in sources.items()}
-    manifest = assemble_manifest(staging, cfg, config_hash=config_hash(cfg), sources_info=info,
-                                 extra={"counters": dict(sorted(counters.items()))})
-    write_bytes(FileSystems.join(staging, "manifest.json"), encode_json(manifest))
-    _verify_staging(staging)
-    files = _publish(staging, out_dir)
-    write_bytes(FileSystems.join(out_dir, "_build", "outputs.json"), encode_json({"files": files}))
+    publishing_path = FileSystems.join(work, "publishing.json")
+    publishing = _read_json(publishing_path)
+    if isinstance(publishing, dict) and publishing.get("build_key") == key:
+        files, manifest = publishing["files"], publishing["manifest"]  # finish an interrupted publication
+    else:
+        info = {name: {"subset": s.subset, "priority": s.priority, "license": s.license, "publisher": s.publisher,
+                       "redistributable": s.redistributable} for name, s in sources.items()}
+        manifest = assemble_manifest(staging, cfg, config_hash=config_hash(cfg), sources_info=info,
+                                     extra={"counters": dict(sorted(counters.items()))})
+        write_bytes(FileSystems.join(staging, "manifest.json"), encode_json(manifest))
+        _verify_staging(staging)
+        files = sorted(set(_list_files(staging)) | {"_build/outputs.json"})
+        write_bytes(FileSystems.join(staging, "_build", "outputs.json"), encode_json({"files": files}))
+        write_bytes(publishing_path, encode_json({"build_key": key, "files": files, "manifest": manifest}))
+    _publish(staging, out_dir, files)
     _delete_tree(staging)
     _delete_tree(work)
     log.info("built %s in %.1fs: %s", out_dir, time.time() - started, json.dumps(manifest["accounting"]))
@@ -445,7 +453,8 @@ def _verify_staging(staging: str) -> None:
 
 def _test_hook(phase: str) -> None:
     """GAP_TEST_DIE_AFTER_PHASE=<phase>: the process dies (SIGKILL) after the phase's pipeline ran and
-    before its completion record is written — the worst moment — so tests can check resumption."""
+    before its completion record is written — the worst moment — so tests can check resumption.
+    `publish` dies after the first file moved into place."""
     if os.environ.get("GAP_TEST_DIE_AFTER_PHASE") == phase:
         import signal
         os.kill(os.getpid(), signal.SIGKILL)

@@ -178,7 +178,8 @@ def test_publishing_into_a_bucket_replaces_the_previous_outputs_only(tmp_path):
             made.fs.pipe(made.key(f"corpus/_build/staging/{name}"), b"new")
         made.fs.pipe(made.key("corpus/notes/readme.txt"), b"the user's own file")
         made.fs.pipe(made.key("raw/cdc/part-000000.parquet"), b"input")
-        _publish(made.url("corpus/_build/staging"), made.url("corpus"))
+        _publish(made.url("corpus/_build/staging"), made.url("corpus"),
+                 ["documents/part-000000.parquet", "manifest.json", "train/train-00000-of-00001.arrow"])
         made.fs.invalidate_cache()
         assert sorted(made.fs.find(made.name)) == sorted(
             [made.key("corpus/notes/readme.txt"), made.key("raw/cdc/part-000000.parquet"),

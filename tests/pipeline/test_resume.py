@@ -49,6 +49,18 @@ def test_a_build_killed_after_a_phase_resumes_there_byte_identical(tmp_path, one
     assert not (out / "_build" / "work").exists() and not (out / "_build" / "staging").exists()
 
 
+def test_a_rebuild_killed_while_publishing_is_finished_by_a_rerun(tmp_path, one_go):
+    out = tmp_path / "corpus"
+    assert _gap_build(out).returncode == 0
+    killed = _gap_build(out, "--no-resume", env={"GAP_TEST_DIE_AFTER_PHASE": "publish"})
+    assert killed.returncode == -9
+    assert not (out / "manifest.json").exists()  # half published: visibly incomplete
+    resumed = _gap_build(out)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert all(f"{phase}: finished earlier, reused" in resumed.stderr for phase in PHASES)
+    assert _files(out) == one_go
+
+
 def test_a_failed_rebuild_leaves_the_previous_corpus_whole(tmp_path, one_go):
     out = tmp_path / "corpus"
     assert _gap_build(out).returncode == 0
