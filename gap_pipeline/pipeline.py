@@ -187,19 +187,21 @@ def build_extract(p: beam.Pipeline, ctx: PhaseContext) -> None:
 
 
 def _citation_records(doc: Document, part: int, row: int, priority: dict):
-    from transforms.extract.medline import _versioned_key, is_update_list, update_list_drop, update_list_events
+    """Key records for the PubMed-update decision. Documents that are not versioned citations pass it
+    untouched: they are only counted (`pubmed_updates:kept`), no key is made for them."""
+    from transforms.extract.medline import (UPDATES_STAGE, _versioned_key, is_update_list, update_list_drop,
+                                            update_list_events)
     from transforms.keys import doc_key
-    key = doc_key(doc, part, row, priority)
     if is_update_list(doc):
-        yield beam.pvalue.TaggedOutput("update_list", (key, update_list_drop(doc).detail))
+        yield beam.pvalue.TaggedOutput("update_list", (doc_key(doc, part, row, priority), update_list_drop(doc).detail))
         for event in update_list_events(doc):
             yield beam.pvalue.TaggedOutput("event", event)
         return
     versioned = _versioned_key(doc)
     if versioned is None:
-        yield beam.pvalue.TaggedOutput("other", key)
+        Metrics.counter("gap", f"{UPDATES_STAGE}:kept").inc()
     else:
-        yield beam.pvalue.TaggedOutput("citation", (versioned[:2], (versioned[2], key)))
+        yield beam.pvalue.TaggedOutput("citation", (versioned[:2], (versioned[2], doc_key(doc, part, row, priority))))
 
 
 def _line_records(doc: Document, _part: int, _row: int):
@@ -220,8 +222,9 @@ def build_filter(p: beam.Pipeline, ctx: PhaseContext) -> None:
     priority = dict(cfg["dedup"]["subset_priority"])
     keys = _pass(p, ctx, "CitationKeys", "filter", extracted,
                  lambda: ([], lambda d, part, row: _citation_records(d, part, row, priority)),
-                 tags=(DROPPED, "citation", "event", "update_list", "other"))
-    updates = ((keys.citation, keys.event, keys.update_list, keys.other)
+                 tags=(DROPPED, "citation", "event", "update_list"))
+    no_others = p | "NoOtherKeys" >> beam.Create([])  # other documents were counted in the pass
+    updates = ((keys.citation, keys.event, keys.update_list, no_others)
                | "PubmedUpdates" >> PubmedUpdateKeys(UPDATES_STAGE))
     update_drops, update_refs = _refs(updates[DROPPED], "Updates")
 
