@@ -96,7 +96,7 @@ class ExtractDocuments(beam.DoFn):
 #   extract  raw parts -> newest versions (keys) -> extract -> work/extract/part-N
 #   filter   PubMed updates (keys) -> boilerplate line counts -> boilerplate, clean, quality -> work/filter/part-N
 #   dedup    full text, exact (keys) -> near (sketches) -> language, decontaminate -> documents/part-N
-#   tokens   tokenizer -> tokenize -> split -> pack -> mix -> shards
+#   tokens   tokenizer -> per part: split, tokenize, pack -> row files -> mixture plan -> rows routed -> shards
 
 PHASES = ("extract", "filter", "dedup", "tokens")
 
@@ -321,47 +321,19 @@ def build_dedup(p: beam.Pipeline, ctx: PhaseContext) -> None:
     _write_events(ctx, "dedup", all_drops + [final[DROPPED]], [], [final[STATS]])
 
 
-class _TokenizeBatches:
-    """The tokens pass's emit: documents are split, then encoded in batches of up to 256 documents or
-    4 MiB (a tokenizer.json runs its Rust batch encoder over many at once; each document's ids do not
-    depend on its batch); `flush` encodes what is left at the end of a part."""
-
-    def __init__(self, model: bytes, tok: dict, fractions: dict, seed: int, by_source: bool,
-                 batch_docs: int = 256, batch_chars: int = 4 << 20):
-        from transforms.tokenizer import load_encoder
-        self._encoder = load_encoder(model, bos_token=tok["bos_token"], eos_token=tok["eos_token"])
-        self._fractions, self._seed, self._by_source = fractions, seed, by_source
-        self._batch_docs, self._batch_chars = batch_docs, batch_chars
-        self._pending: list = []
-        self._chars = 0
-
-    def __call__(self, doc: Document, _part: int, _row: int):
-        from transforms import split
-        self._pending.append((split.assign_split(doc.id, doc.subset, self._fractions, self._seed), doc))
-        self._chars += len(doc.text)
-        if len(self._pending) >= self._batch_docs or self._chars >= self._batch_chars:
-            yield from self.flush()
-
-    def flush(self):
-        pending, self._pending, self._chars = self._pending, [], 0
-        if not pending:
-            return
-        for (split_name, doc), ids in zip(pending, self._encoder.encode_documents([d.text for _, d in pending])):
-            yield beam.pvalue.TaggedOutput(STATS, stat("tokens", doc.source, doc.subset, split_name, tokens=len(ids)))
-            record = (doc.subset, split_name, doc.id, ids)
-            yield beam.pvalue.TaggedOutput("tokens", record + (doc.source,) if self._by_source else record)
-
-
 def _yield_document(doc: Document, _part: int, _row: int):
     yield beam.pvalue.TaggedOutput("doc", doc)
 
 
 def build_tokens(p: beam.Pipeline, ctx: PhaseContext, tokenizer_model: bytes | None) -> None:
-    """Tokenizer (trained on a capped, hash-ordered sample, or given) -> tokens per document -> split ->
-    pack -> mix -> Arrow shards, the tokenizer file and the shard list."""
-    from transforms.mix import Mix, NumberRows
-    from transforms.pack import Pack
-    from transforms.shards import WriteShards
+    """Tokenizer (trained on a capped, hash-ordered sample, or given) -> per part: split, tokenize, pack
+    into row files -> mixture plan (one small record per packed part and group) -> per part: rows routed
+    in shard order -> shards gathered from contiguous ranges; plus the tokenizer file, the mixture and
+    the shard list. Token rows go through files only; the shuffle carries one range record per
+    (part, shard)."""
+    from transforms.mix import plan_mixture
+    from transforms.pack import GROUPS, PackPart
+    from transforms.shards import RouteParts, WriteShards
     from transforms.tokenizer import TrainTokenizer, tokenizer_filename
 
     cfg, documents = ctx.cfg, ctx.docs_folder("dedup")
@@ -384,34 +356,25 @@ def build_tokens(p: beam.Pipeline, ctx: PhaseContext, tokenizer_model: bytes | N
             raise ConfigError(f"mixture.{m['mode']}: no source named {', '.join(unknown)} in this build "
                               f"(mixture.by is source; sources: {', '.join(sorted(ctx.sources))})")
     fractions = cfg["split"]["validation_fraction"]
-    tokenized = _pass(p, ctx, "Tokenize", "tokens", documents,
-                      lambda blob: ([], _TokenizeBatches(blob, cfg["tokenizer"], fractions, seed, by_source)),
-                      side=(beam.pvalue.AsSingleton(model),), tags=(DROPPED, STATS, "tokens"))
-    stats = [tokenized[STATS]]
-    packed = tokenized.tokens | "Pack" >> Pack(seq_len, cfg["packing"]["bucket_tokens"], seed, by_source=by_source)
-    rows = packed["rows"]
-    stats.append(packed["waste"] | "WasteStats" >> beam.Map(
-        lambda w: stat("pack_waste", w[0], w[1], docs=0, tokens=w[2])))
-
-    train = rows | "TrainRows" >> beam.Filter(lambda r: r["split"] == "train")
-    validation = (rows | "ValidationRows" >> beam.Filter(lambda r: r["split"] == "validation")
-                  | "NumberValidation" >> NumberRows(m["by"]))
-    mix = Mix(m["mode"], m["shares"], m["factors"], seed, seq_len=seq_len, by=m["by"])
-    mixed = train | "Mix" >> mix
-    mix.report | "WriteMixture" >> beam.Map(lambda report: write_bytes(
-        join_path(ctx.out, "_build", "mixture.json"), encode_json(report)))
+    rows_folder, routed_folder = ctx.folder("tokens", "rows"), ctx.folder("tokens", "routed")
+    packed = _pass(p, ctx, "Pack", "tokens", documents,
+                   lambda blob: ([], PackPart(blob, cfg["tokenizer"], fractions, seed, by_source, seq_len, rows_folder)),
+                   side=(beam.pvalue.AsSingleton(model),), tags=(DROPPED, STATS, GROUPS))
+    plan = (packed[GROUPS] | "AllGroups" >> beam.combiners.ToList()  # one small record per packed (part, group)
+            | "Plan" >> beam.Map(lambda groups: plan_mixture(sorted(groups), m["mode"], m["shares"], m["factors"],
+                                                             seq_len, by=m["by"])))
+    plan | "WriteMixture" >> beam.Map(lambda the_plan: write_bytes(
+        join_path(ctx.out, "_build", "mixture.json"), encode_json(the_plan["report"])))
+    plan_side = beam.pvalue.AsSingleton(plan)
+    target = cfg["shards"]["target_bytes"]
     vocab_side = beam.pvalue.AsSingleton(model | "VocabSize" >> beam.Map(_vocab_size))
-    sh = cfg["shards"]
-    train_shards = mixed | "WriteTrain" >> WriteShards(join_path(ctx.out, "train"), "train", seq_len, vocab_side,
-                                                       sh["target_bytes"], seed, with_source=by_source)
-    val_shards = validation | "WriteValidation" >> WriteShards(join_path(ctx.out, "validation"), "validation",
-                                                               seq_len, vocab_side, sh["target_bytes"], seed,
-                                                               with_source=by_source)
-    ((train_shards, val_shards) | "AllShards" >> beam.Flatten()
-     | "ShardList" >> beam.combiners.ToList()  # one small dict per shard
-     | "WriteShardList" >> beam.Map(lambda infos: write_bytes(
-         join_path(ctx.out, "_build", "shards.json"), encode_json(sorted(infos, key=lambda i: i["path"])))))
-    _write_events(ctx, "tokens", [], [], stats)
+    infos = (p | "PartNumbers" >> beam.Create(list(range(len(ctx.parts)))) | "SpreadParts" >> beam.Reshuffle()
+             | "RouteParts" >> RouteParts(rows_folder, routed_folder, plan_side, seed, m["by"], target)
+             | "WriteShards" >> WriteShards(routed_folder, ctx.out, plan_side, vocab_side, target, seq_len, by_source))
+    (infos | "ShardList" >> beam.combiners.ToList()  # one small dict per shard
+     | "WriteShardList" >> beam.Map(lambda items: write_bytes(
+         join_path(ctx.out, "_build", "shards.json"), encode_json(sorted(items, key=lambda i: i["path"])))))
+    _write_events(ctx, "tokens", [], [], [packed[STATS]])
 
 
 def build_phase(p: beam.Pipeline, phase: str, ctx: PhaseContext, tokenizer_model: bytes | None = None) -> None:

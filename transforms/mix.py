@@ -1,7 +1,7 @@
 """Mixing: how many train rows each subset (or source) contributes, so target token shares are met exactly.
 
-The mixture key is the subset (`by="subset"`, the default) or the source (`by="source"`: rows must come
-from Pack(by_source=True), so each row holds one source). Everything below says "subset" for the key.
+The mixture key is the subset (`by="subset"`, the default) or the source (`by="source"`: rows must be
+packed by source, so each row holds one source). Everything below says "subset" for the key.
 
 Every row holds seq_len + 1 tokens, so a subset's token share is its row share. `mixture_counts` turns
 the measured rows per subset into target rows per subset:
@@ -9,28 +9,26 @@ the measured rows per subset into target rows per subset:
 - factors: round(rows * factor) (a subset without a factor keeps factor 1);
 - shares:  round(share * total), where total is `total_rows` (0: the available train rows); when rounding
   would move a share by more than `tolerance` the total is raised until it does not.
-`Mix` then realises the counts: each subset's rows get a global index from per-bucket offsets, a seeded
-bijection on [0, n) permutes them, and a row at permuted position p gets target // n copies plus one
-more when p < target % n. Upsampling thus repeats rows (as evenly as possible) and downsampling keeps a
-hash-chosen subset, and the counts are hit exactly. Validation rows are not mixed.
+`row_orders` then realises the counts: each subset's rows get a global index from per-bucket offsets (a
+bucket is one packed part), a seeded bijection on [0, n) permutes them, and a row at permuted position p
+gets target // n copies plus one more when p < target % n. Upsampling thus repeats rows (as evenly as
+possible) and downsampling keeps a hash-chosen subset, and the counts are hit exactly. Validation rows
+are not mixed.
 
-Every mixed row copy also gets `order`, its number in the mixed train stream: the keys' targets laid end
-to end (keys sorted), and inside a key copy * n + p, which is a bijection onto [0, target). The shard
-writer shuffles and cuts that stream by position, so no step needs the rows in one place; `NumberRows`
-gives validation rows the same field ((key, bucket, index) order). The only side input is the plan: one
-small entry per packing bucket (row count and width), i.e. corpus tokens / packing.bucket_tokens entries,
-plus one per key. By source, the
-shares of the subsets (sums over their sources) are held to the same tolerance, and the report lists
-both levels.
+Every mixed row copy gets its number in the mixed train stream ("order"): the keys' targets laid end to
+end (keys sorted), and inside a key copy * n + p, which is a bijection onto [0, target). Validation rows
+are numbered in (key, bucket, index) order. The shard writer shuffles and cuts that stream by position,
+so no step needs the rows in one place. `plan_mixture` computes all of it from one small record per
+packed (part, group). By source, the shares of the subsets (sums over their sources) are held to the
+same tolerance, and the report lists both levels.
 """
 from __future__ import annotations
 
 from typing import Any, Mapping
 
-import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from transforms.split import stable_hash
+from transforms.split import TRAIN, VALIDATION, stable_hash
 
 SHARE_TOLERANCE = 0.001  # 0.1 percentage point
 MIXTURE_KEYS = ("subset", "source")
@@ -194,13 +192,14 @@ def bucket_offsets(bucket_rows: Mapping[tuple[str, Any], int]) -> tuple[dict[tup
     return offsets, totals
 
 
-def _row_key_and_bucket(row: dict[str, Any], by: str) -> tuple[str, Any]:
-    """The row's mixture key and its packing group within that key."""
+def mixture_key(subset: str, source: str, part: int, by: str) -> tuple[str, Any]:
+    """A packing group's mixture key and its bucket within that key: (subset, part) by subset; by
+    source (source, (subset, part)), the packing group of the source's rows."""
     if by == "subset":
-        return row["subset"], row["bucket"]
-    if "source" not in row:
-        raise MixtureError("the mixture is by source but a row has no 'source': pack with Pack(by_source=True)")
-    return row["source"], (row["subset"], row["bucket"])
+        return subset, part
+    if not source:
+        raise MixtureError("the mixture is by source but rows were packed without their source")
+    return source, (subset, part)
 
 
 def _subset_of_sources(bucket_counts: Mapping[tuple[str, Any], int]) -> dict[str, str]:
@@ -212,96 +211,6 @@ def _subset_of_sources(bucket_counts: Mapping[tuple[str, Any], int]) -> dict[str
     return subset_of
 
 
-class Mix(beam.PTransform):
-    """Train rows (from Pack) -> the mixed rows, one element per copy, each with a `copy` number and
-    `order` (its number in the mixed train stream, [0, train rows)).
-
-    `by` is the mixture key: "subset" or "source" (shares/factors then name sources, and the rows must
-    come from Pack(by_source=True)). Row counts per (key, bucket) are measured from the input and used as
-    a side input. After the transform is applied, `mix.report` is a singleton PCollection holding
-    `mixture_report(...)` (target and realised shares). Counts `mix:repeated_rows_<key>` and
-    `mix:dropped_rows_<key>`.
-    """
-
-    def __init__(self, mode: str, shares: Mapping[str, float] | None, factors: Mapping[str, float] | None,
-                 seed: int, seq_len: int | None = None, total_rows: int = 0, by: str = "subset"):
-        super().__init__()
-        if by not in MIXTURE_KEYS:
-            raise MixtureError(f"unknown mixture key {by!r} ({' | '.join(MIXTURE_KEYS)})")
-        self._mode = mode
-        self._shares = dict(shares or {})
-        self._factors = dict(factors or {})
-        self._seed = seed
-        self._tokens_per_row = None if seq_len is None else seq_len + 1
-        self._total_rows = total_rows
-        self._by = by
-        self.report = None  # set by expand
-
-    def expand(self, rows):
-        mode, shares, factors, seed = self._mode, self._shares, self._factors, self._seed
-        tokens_per_row, total_rows, by = self._tokens_per_row, self._total_rows, self._by
-
-        def plan(counted: list[tuple[tuple[str, Any], tuple[int, int]]]) -> dict[str, Any]:
-            bucket_counts, width = _checked_counts(counted, tokens_per_row)
-            offsets, available = bucket_offsets(bucket_counts)
-            subset_of = _subset_of_sources(bucket_counts) if by == "source" else None
-            targets = mixture_counts(available, mode, shares, factors, total_rows, by=by, groups=subset_of)
-            return {"offsets": offsets, "available": available, "targets": targets,
-                    "key_offsets": key_offsets(targets),
-                    "report": mixture_report(available, targets, mode, shares, width, by, subset_of)}
-
-        mix_plan = _bucket_counts(rows, by) | "Plan" >> beam.Map(plan)
-
-        def realise(row, the_plan):
-            key, bucket = _row_key_and_bucket(row, by)
-            n, target = the_plan["available"][key], the_plan["targets"].get(key, 0)
-            global_index = the_plan["offsets"][(key, bucket)] + row["index"]
-            # By subset the permutation key stays "<seed>:<subset>" (unchanged outputs); sources get their own.
-            position = permute_index(global_index, n, f"{seed}:{key}" if by == "subset" else f"{seed}:source:{key}")
-            copies = copies_for(position, n, target)
-            if copies == 0:
-                Metrics.counter("gap", f"mix:dropped_rows_{key}").inc()
-            elif copies > 1:
-                Metrics.counter("gap", f"mix:repeated_rows_{key}").inc(copies - 1)
-            base = the_plan["key_offsets"].get(key, 0)
-            for copy in range(copies):
-                # copy * n + position runs over [0, target) exactly once (see copies_for).
-                yield {**row, "copy": copy, "order": base + copy * n + position}
-
-        mixed = rows | "Realise" >> beam.FlatMap(realise, beam.pvalue.AsSingleton(mix_plan))
-        self.report = mix_plan | "Report" >> beam.Map(lambda p: p["report"])
-        return mixed
-
-
-class NumberRows(beam.PTransform):
-    """Rows (from Pack, not mixed, e.g. validation) -> the same rows with `order`, their number in
-    (key, bucket, index) order, keys sorted; `by` as in Mix. The side input is one small entry per
-    packing bucket."""
-
-    def __init__(self, by: str = "subset"):
-        super().__init__()
-        if by not in MIXTURE_KEYS:
-            raise MixtureError(f"unknown mixture key {by!r} ({' | '.join(MIXTURE_KEYS)})")
-        self._by = by
-
-    def expand(self, rows):
-        by = self._by
-
-        def plan(counted):
-            bucket_counts, _ = _checked_counts(counted, None)
-            offsets, totals = bucket_offsets(bucket_counts)
-            if by == "source":
-                _subset_of_sources(bucket_counts)
-            return {"offsets": offsets, "key_offsets": key_offsets(totals)}
-
-        def number(row, the_plan):
-            key, bucket = _row_key_and_bucket(row, by)
-            return {**row, "order": the_plan["key_offsets"][key] + the_plan["offsets"][(key, bucket)] + row["index"]}
-
-        the_plan = _bucket_counts(rows, by) | "Plan" >> beam.Map(plan)
-        return rows | "Number" >> beam.Map(number, beam.pvalue.AsSingleton(the_plan))
-
-
 def key_offsets(counts: Mapping[str, int]) -> dict[str, int]:
     """Where each key's rows start when the keys' rows are laid end to end, keys sorted."""
     out, total = {}, 0
@@ -311,30 +220,55 @@ def key_offsets(counts: Mapping[str, int]) -> dict[str, int]:
     return out
 
 
-def _bucket_counts(rows, by: str):
-    """A singleton PCollection: [((key, bucket), (rows, row width))], one small entry per packing bucket."""
-    def count_key(row):
-        return _row_key_and_bucket(row, by), (1, len(row["input_ids"]))
+def plan_mixture(groups: list, mode: str, shares: Mapping[str, float] | None, factors: Mapping[str, float] | None,
+                 seq_len: int, by: str = "subset", total_rows: int = 0) -> dict[str, Any]:
+    """The tail's plan from one small record per packed (part, group): ((split, subset, source, part),
+    (rows, estimated bytes)). Per split: rows per (key, bucket) as global offsets, the stream's rows
+    and estimated bytes (to size the shards); for train also the available and target rows per key
+    (`mixture_counts`); and `report`, the manifest's mixture section. Its size is one entry per
+    packed (part, group)."""
+    if by not in MIXTURE_KEYS:
+        raise MixtureError(f"unknown mixture key {by!r} ({' | '.join(MIXTURE_KEYS)})")
+    rows: dict[str, dict] = {TRAIN: {}, VALIDATION: {}}
+    sizes: dict[str, dict] = {TRAIN: {}, VALIDATION: {}}
+    for (split, subset, source, part), (n, size) in groups:
+        key_bucket = mixture_key(subset, source, part, by)
+        rows[split][key_bucket] = int(n)
+        sizes[split][key_bucket[0]] = sizes[split].get(key_bucket[0], 0) + int(size)
+    plan: dict[str, Any] = {}
+    offsets, available = bucket_offsets(rows[TRAIN])
+    subset_of = _subset_of_sources(rows[TRAIN]) if by == "source" else None
+    targets = mixture_counts(available, mode, shares, factors, total_rows, by=by, groups=subset_of)
+    plan[TRAIN] = {"offsets": offsets, "available": available, "targets": targets, "key_offsets": key_offsets(targets),
+                   "rows": sum(targets.values()),
+                   # a key's copies cost its mean row size each
+                   "bytes": sum(t * sizes[TRAIN][k] // available[k] for k, t in targets.items() if available.get(k))}
+    offsets, totals = bucket_offsets(rows[VALIDATION])
+    if by == "source":
+        _subset_of_sources(rows[VALIDATION])
+    plan[VALIDATION] = {"offsets": offsets, "key_offsets": key_offsets(totals), "rows": sum(totals.values()),
+                        "bytes": sum(sizes[VALIDATION].values())}
+    plan["report"] = mixture_report(available, targets, mode, shares, seq_len + 1, by, subset_of)
+    return plan
 
-    return (rows
-            | "KeyBucket" >> beam.Map(count_key)
-            | "CountBucket" >> beam.CombinePerKey(lambda vs: _count_and_width(vs))
-            | "AllCounts" >> beam.combiners.ToList())
 
-
-def _checked_counts(counted, tokens_per_row: int | None) -> tuple[dict, int]:
-    bucket_counts = {key: n for key, (n, _) in counted}
-    widths = {width for _, (_, width) in counted}
-    if tokens_per_row and widths - {tokens_per_row}:
-        raise MixtureError(f"rows of {sorted(widths)} tokens, expected {tokens_per_row}")
-    width = tokens_per_row or (widths.pop() if len(widths) == 1 else 0)
-    return bucket_counts, width
-
-
-def _count_and_width(values) -> tuple[int, int]:
-    """Combine (rows, row width) pairs: rows add up; the width is the same for every row."""
-    total, width = 0, 0
-    for n, w in values:
-        total += n
-        width = max(width, w)
-    return total, width
+def row_orders(plan: Mapping[str, Any], split: str, key: str, bucket: Any, index: int, seed: int,
+               by: str = "subset") -> list[int]:
+    """The numbers in the split's stream of the copies of row `index` of (key, bucket): validation rows
+    once, in (key, bucket, index) order; train rows permuted per key and copied `copies_for` times,
+    copy c of the row at permuted position p numbered key offset + c * n + p (a bijection onto the
+    key's [0, target))."""
+    the = plan[split]
+    if split != TRAIN:
+        return [the["key_offsets"][key] + the["offsets"][(key, bucket)] + index]
+    n, target = the["available"][key], the["targets"].get(key, 0)
+    global_index = the["offsets"][(key, bucket)] + index
+    # By subset the permutation key stays "<seed>:<subset>"; sources get their own.
+    position = permute_index(global_index, n, f"{seed}:{key}" if by == "subset" else f"{seed}:source:{key}")
+    copies = copies_for(position, n, target)
+    if copies == 0:
+        Metrics.counter("gap", f"mix:dropped_rows_{key}").inc()
+    elif copies > 1:
+        Metrics.counter("gap", f"mix:repeated_rows_{key}").inc(copies - 1)
+    base = the["key_offsets"].get(key, 0)
+    return [base + copy * n + position for copy in range(copies)]

@@ -1,14 +1,15 @@
 """Packing: documents (BOS + tokens + EOS) concatenated and cut into rows of seq_len + 1 tokens.
 
-Packing happens inside each (subset, split, bucket), or (subset, source, split, bucket) when the mixture
-is by source (`by_source`: every row then holds one source's tokens and carries a `source` field, so
-rows can be sampled per source). The number of buckets follows the data: each packing group (subset,
-split[, source]) gets ceil(tokens / bucket_tokens) buckets, counted from the documents' lengths (small
-records), and a document goes to bucket hash(seed, id) % count. A bucket thus holds about
-`bucket_tokens` tokens whatever the corpus size (one worker holds one bucket), and documents are sorted
-by id inside a bucket so the rows depend neither on arrival order nor on the worker count. Long
-documents span rows and are never cropped. The tokens after the last full row of a bucket are the tail
-waste; it is counted per subset for the manifest.
+Packing streams through each documents part: inside a part, every packing group (subset, split), or
+(subset, split, source) when the mixture is by source (every row then holds one source's tokens, so rows
+can be sampled per source), concatenates its documents in the part's row order and cuts a row as soon
+as seq_len + 1 tokens are there (`Packer`). A packer holds less than one row plus the document being
+added, whatever the part's or the corpus's size, and the rows depend only on the part's documents:
+not on arrival order, bundles or the worker count. Rows go to the part's row file
+(transforms/rowfiles.py); only one small record per (part, group) (rows, estimated bytes) leaves the
+pass, for the mixture plan. Long documents span rows and are never cropped. The tokens after a group's
+last full row in a part are its tail waste, counted per subset for the manifest (less than one row per
+(part, group)).
 
 Each row records its provenance: `doc_ids` are the documents with tokens in the row, in order, and
 `doc_starts[i]` is the position in the row where doc_ids[i] begins (its BOS). It is negative when the
@@ -17,136 +18,144 @@ traced back to exact document offsets.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Sequence
 
 import apache_beam as beam
 import numpy as np
 from apache_beam.metrics import Metrics
 
-from transforms.split import stable_hash
+GROUPS = "groups"
 
-ROWS = "rows"
-WASTE = "waste"
+
+class Packer:
+    """One packing group's stream: `add(doc_id, ids)` returns the rows completed by that document;
+    `finish()` returns the tail waste (tokens after the last full row) and starts afresh.
+
+    Row: {"input_ids": np.ndarray[uint32] (seq_len + 1), "doc_ids": [str], "doc_starts": [int]}."""
+
+    def __init__(self, seq_len: int):
+        if seq_len < 1:
+            raise ValueError("seq_len must be positive")
+        self.width = seq_len + 1
+        self._pieces: list[np.ndarray] = []   # tokens not yet in a row (less than one row between adds)
+        self._held = 0
+        self._docs: list[tuple[str, int]] = []  # (doc_id, start relative to the first held token)
+
+    def add(self, doc_id: str, ids: Sequence[int]) -> list[dict[str, Any]]:
+        if len(ids) == 0:
+            return []
+        self._docs.append((doc_id, self._held))
+        self._pieces.append(np.asarray(ids, dtype=np.uint32))
+        self._held += len(ids)
+        if self._held < self.width:
+            return []
+        width = self.width
+        stream = np.concatenate(self._pieces) if len(self._pieces) > 1 else self._pieces[0]
+        n_rows = self._held // width
+        starts = [start for _, start in self._docs]
+        ends = starts[1:] + [self._held]
+        rows, first = [], 0
+        for r in range(n_rows):
+            row_start, row_end = r * width, (r + 1) * width
+            while ends[first] <= row_start:
+                first += 1
+            last = first
+            while last + 1 < len(starts) and starts[last + 1] < row_end:
+                last += 1
+            rows.append({"input_ids": stream[row_start:row_end],
+                         "doc_ids": [doc for doc, _ in self._docs[first:last + 1]],
+                         "doc_starts": [s - row_start for s in starts[first:last + 1]]})
+        cut = n_rows * width
+        self._pieces = [stream[cut:].copy()] if cut < self._held else []  # not a view: frees the stream
+        self._docs = [(doc, start - cut) for (doc, start), end in zip(self._docs, ends) if end > cut]
+        self._held -= cut
+        return rows
+
+    def finish(self) -> int:
+        waste, self._pieces, self._held, self._docs = self._held, [], 0, []
+        return waste
 
 
 def pack_tokens(docs: Iterable[tuple[str, Sequence[int]]], seq_len: int) -> tuple[list[dict[str, Any]], int]:
-    """Concatenate the documents' ids and cut rows of seq_len + 1; returns (rows, tail_waste_tokens).
-
-    Row: {"input_ids": np.ndarray[uint32] (seq_len + 1), "doc_ids": [str], "doc_starts": [int]}.
-    """
-    if seq_len < 1:
-        raise ValueError("seq_len must be positive")
-    width = seq_len + 1
-    ids_parts: list[np.ndarray] = []
-    doc_ids: list[str] = []
-    for doc_id, ids in docs:
-        if len(ids) == 0:
-            continue
-        doc_ids.append(doc_id)
-        ids_parts.append(np.asarray(ids, dtype=np.uint32))
-    if not ids_parts:
-        return [], 0
-    lengths = np.fromiter((len(p) for p in ids_parts), dtype=np.int64, count=len(ids_parts))
-    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))  # each document's offset in the stream
-    ends = starts + lengths
-    stream = np.concatenate(ids_parts)
-    n_rows = len(stream) // width
-    waste = int(len(stream) - n_rows * width)
-    table = stream[: n_rows * width].reshape(n_rows, width)
-    rows: list[dict[str, Any]] = []
-    first = 0  # first document that may still have tokens at this row
-    for r in range(n_rows):
-        row_start, row_end = r * width, (r + 1) * width
-        while ends[first] <= row_start:
-            first += 1
-        last = first
-        while last + 1 < len(starts) and starts[last + 1] < row_end:
-            last += 1
-        rows.append({
-            "input_ids": table[r],
-            "doc_ids": doc_ids[first:last + 1],
-            "doc_starts": [int(s - row_start) for s in starts[first:last + 1]],
-        })
-    return rows, waste
+    """Concatenate the documents' ids and cut rows of seq_len + 1; returns (rows, tail_waste_tokens)."""
+    packer = Packer(seq_len)
+    rows = [row for doc_id, ids in docs for row in packer.add(doc_id, ids)]
+    return rows, packer.finish()
 
 
-def bucket_of(doc_id: str, buckets: int, seed: int) -> int:
-    return stable_hash("bucket", seed, doc_id) % buckets
+def estimated_row_bytes(row: dict[str, Any], id_bytes: int) -> int:
+    """What a row costs in a shard, to size the shards from small records."""
+    ids = len(row["input_ids"]) * id_bytes
+    docs = sum(len(d) for d in row["doc_ids"]) + 8 * len(row["doc_ids"]) + 4 * len(row["doc_starts"])
+    return ids + docs + len(row["subset"]) + 16 + (len(row["source"]) + 4 if row.get("source") else 0)
 
 
-def bucket_count(tokens: int, bucket_tokens: int) -> int:
-    """Buckets for a packing group of `tokens` tokens: about `bucket_tokens` each, at least one."""
-    if bucket_tokens < 1:
-        raise ValueError("bucket_tokens must be >= 1")
-    return max(1, -(-int(tokens) // bucket_tokens))
+class PackPart:
+    """The tokens pass's emit (transforms/parts.py DocumentPass): each document is given its split,
+    encoded in batches of up to 256 documents or 4 MiB (a tokenizer.json runs its Rust batch encoder over
+    many at once; each document's ids do not depend on its batch) and packed into its group's stream; rows
+    go to the part's row file. Emits the `tokens` statistic per document and, when the part is done,
+    `pack_waste` and one GROUPS record per (part, group): ((split, subset, source, part), (rows, bytes))."""
 
+    def __init__(self, model: bytes, tok: dict, fractions: dict, seed: int, by_source: bool, seq_len: int,
+                 rows_folder: str, batch_docs: int = 256, batch_chars: int = 4 << 20):
+        from transforms.tokenizer import load_encoder
+        self._encoder = load_encoder(model, bos_token=tok["bos_token"], eos_token=tok["eos_token"])
+        self._vocab = int(self._encoder.vocab_size)
+        self._fractions, self._seed, self._by_source, self._seq_len = fractions, seed, by_source, seq_len
+        self._folder = rows_folder
+        self._batch_docs, self._batch_chars = batch_docs, batch_chars
+        self._pending: list = []
+        self._chars = 0
+        self._part = None
 
-def group_of(element: tuple, by_source: bool) -> tuple:
-    """The packing group of a tokenized document: (subset, split), plus the source when `by_source`."""
-    if by_source:
-        if len(element) != 5:
-            raise ValueError("Pack(by_source=True) takes (subset, split, doc_id, ids, source) elements")
-        return element[0], element[1], element[4]
-    if len(element) != 4:
-        raise ValueError("Pack takes (subset, split, doc_id, ids) elements (by_source=False)")
-    return element[0], element[1]
+    def start(self, part: int) -> None:
+        from transforms.rowfiles import RowWriter, row_file, row_schema
+        from schemas.shard import token_dtype
+        self._part = part
+        self._writer = RowWriter(row_file(self._folder, part), row_schema(self._seq_len, self._vocab), self._vocab)
+        self._id_bytes = token_dtype(self._vocab).byte_width
+        self._packers: dict[tuple[str, str, str], Packer] = {}
+        self._counts: dict[tuple[str, str, str], list[int]] = {}
 
+    def __call__(self, doc, _part: int, _row: int):
+        from transforms import split
+        self._pending.append((split.assign_split(doc.id, doc.subset, self._fractions, self._seed), doc))
+        self._chars += len(doc.text)
+        if len(self._pending) >= self._batch_docs or self._chars >= self._batch_chars:
+            yield from self._encode()
 
-def bucket_key(element: tuple, group_tokens: Mapping[tuple, int], bucket_tokens: int, seed: int,
-               by_source: bool = False) -> tuple[tuple, tuple[str, np.ndarray]]:
-    """A tokenized document -> ((subset, split, bucket[, source]), (doc_id, ids)), where the bucket is
-    hash(seed, doc_id) % ceil(group tokens / bucket_tokens)."""
-    group = group_of(element, by_source)
-    bucket = bucket_of(element[2], bucket_count(group_tokens[group], bucket_tokens), seed)
-    subset, split, *source = group
-    # A uint32 array crosses the shuffle as one buffer; a list of ints is coded id by id (several times slower).
-    return (subset, split, bucket, *source), (element[2], np.asarray(element[3], dtype=np.uint32))
+    def _encode(self):
+        from transforms.parts import STATS, stat
+        pending, self._pending, self._chars = self._pending, [], 0
+        if not pending:
+            return
+        for (split_name, doc), ids in zip(pending, self._encoder.encode_documents([d.text for _, d in pending])):
+            yield beam.pvalue.TaggedOutput(STATS, stat("tokens", doc.source, doc.subset, split_name, tokens=len(ids)))
+            group = (doc.subset, split_name, doc.source if self._by_source else "")
+            packer = self._packers.get(group) or self._packers.setdefault(group, Packer(self._seq_len))
+            counts = self._counts.setdefault(group, [0, 0])
+            for row in packer.add(doc.id, ids):
+                row.update(subset=group[0], split=group[1], source=group[2], index=counts[0])
+                counts[0] += 1
+                counts[1] += estimated_row_bytes(row, self._id_bytes)
+                self._writer.add(row)
 
-
-class Pack(beam.PTransform):
-    """PCollection[(subset, split, doc_id, ids)] -> outputs "rows" (main) and "waste".
-
-    With `by_source=True` the input is (subset, split, doc_id, ids, source), packing groups by
-    (subset, source, split, bucket) and every row also has `source`. `bucket_tokens` is the target size
-    of a packing bucket; the tokens per group are summed from the lengths (a side input with one entry
-    per packing group, i.e. bounded by subsets x splits x sources).
-    Row: {subset, split, bucket, index, input_ids, doc_ids, doc_starts} (index = row number in its
-    packing group). Waste: (subset, split, tokens) for every group (sum them per subset for the manifest),
-    also counted as `pack:tail_waste_tokens_<subset>`; rows are counted as `pack:rows_<subset>_<split>`,
-    non-empty buckets as `pack:buckets_<subset>_<split>`.
-    """
-
-    def __init__(self, seq_len: int, bucket_tokens: int, seed: int = 0, by_source: bool = False):
-        super().__init__()
-        if isinstance(bucket_tokens, bool) or not isinstance(bucket_tokens, int) or bucket_tokens < 1:
-            raise ValueError(f"bucket_tokens must be an integer >= 1, got {bucket_tokens!r}")
-        self._seq_len = seq_len
-        self._bucket_tokens = bucket_tokens
-        self._seed = seed
-        self._by_source = by_source
-
-    def expand(self, docs):
-        seq_len, bucket_tokens, seed, by_source = self._seq_len, self._bucket_tokens, self._seed, self._by_source
-
-        # Tokens per packing group, from lengths only: one small entry per (subset, split[, source]).
-        group_tokens = (docs
-                        | "GroupLength" >> beam.Map(lambda e: (group_of(e, by_source), len(e[3])))
-                        | "GroupTokens" >> beam.CombinePerKey(sum))
-        tokens_side = beam.pvalue.AsDict(group_tokens)
-
-        def pack_bucket(keyed):
-            (subset, split, bucket, *source), items = keyed
-            ordered = sorted(items, key=lambda item: item[0])
-            rows, waste = pack_tokens(ordered, seq_len)
-            Metrics.counter("gap", f"pack:rows_{subset}_{split}").inc(len(rows))
-            Metrics.counter("gap", f"pack:buckets_{subset}_{split}").inc()  # non-empty buckets: shows the layout
+    def flush(self):
+        from transforms.parts import STATS, stat
+        yield from self._encode()
+        self._writer.close()
+        for group in sorted(self._packers):
+            subset, split_name, source = group
+            waste = self._packers[group].finish()
+            rows, size = self._counts[group]
+            Metrics.counter("gap", f"pack:rows_{subset}_{split_name}").inc(rows)
             Metrics.counter("gap", f"pack:tail_waste_tokens_{subset}").inc(waste)
-            yield beam.pvalue.TaggedOutput(WASTE, (subset, split, waste))
-            extra = {"source": source[0]} if source else {}
-            for index, row in enumerate(rows):
-                yield {"subset": subset, "split": split, "bucket": bucket, **extra, "index": index, **row}
+            yield beam.pvalue.TaggedOutput(STATS, stat("pack_waste", subset, split_name, docs=0, tokens=waste))
+            if rows:
+                yield beam.pvalue.TaggedOutput(GROUPS, ((split_name, subset, source, self._part), (rows, size)))
 
-        return (docs
-                | "Bucket" >> beam.Map(bucket_key, tokens_side, bucket_tokens, seed, by_source)
-                | "Group" >> beam.GroupByKey()
-                | "PackBucket" >> beam.FlatMap(pack_bucket).with_outputs(WASTE, main=ROWS))
+    def abort(self) -> None:
+        self._pending, self._chars = [], 0
+        if self._part is not None:
+            self._writer.abort()

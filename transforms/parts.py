@@ -80,7 +80,9 @@ class DocumentPass(beam.DoFn):
     writing, else in the read file).
 
     `make(*side_inputs) -> (stages, emit)` builds the stages once per worker and side-input value
-    (a boilerplate table, a tokenizer model). `progress(part, docs)` runs when the part is done."""
+    (a boilerplate table, a tokenizer model). An emit may also have `start(part)` (before the part's
+    first document), `flush()` (yields what it still holds at the end of the part) and `abort()` (the
+    part failed). `progress(part, docs)` runs when the part is done."""
 
     def __init__(self, make: Callable[..., tuple[Sequence[Stage], Callable | None]], out_folder: str | None = None,
                  progress: Callable[[int, int], None] | None = None):
@@ -111,6 +113,9 @@ class DocumentPass(beam.DoFn):
         chain, emit = self._stages(side)
         writer = DocumentWriter(part_file(self._out, part)) if self._out else None
         written = seen = 0
+        start = getattr(emit, "start", None)  # an emit that writes its own part file (packing) opens it
+        if start is not None:
+            start(part)
         try:
             for row, doc in enumerate(read_documents(path)):
                 if row in skip or (only is not None and row not in only):
@@ -133,6 +138,9 @@ class DocumentPass(beam.DoFn):
         except BaseException:
             if writer is not None:
                 writer.abort()
+            abort = getattr(emit, "abort", None)
+            if abort is not None:
+                abort()
             raise
         if writer is not None:
             writer.close()

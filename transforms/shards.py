@@ -1,17 +1,21 @@
 """Token shards: Arrow IPC stream files (uncompressed) of about `target_bytes`, deterministically shuffled.
 
-Every row arrives numbered: `order` is its place in the split's stream, [0, rows) (set by `Mix` for
-train rows, by `NumberRows` for the others). The number of shards follows the measured bytes of all rows
-(num_shards = ceil(bytes / target_bytes)); train rows are shuffled by a seeded bijection of their number
-(`permute_index`: a global shuffle, not one per shard), other splits keep their order, and the stream
-is cut into num_shards runs of equal row counts (+-1): shard = position * num_shards // rows. So a shard
-holds about `target_bytes` whatever the corpus size, and the files depend only on the rows and the
-seed: byte-identical whatever the number of workers. A shard is serialised in memory (so its sha256 is
-known before it lands) and written through Beam's FileSystems (local paths, gs://, ...); local files
-are written under a temporary name and renamed, so a retried bundle never leaves half a shard.
-Uncompressed stream files memory-map with zero copies and `datasets.Dataset.from_file` opens them.
-With `with_source` (a mixture by source: one source per row) the shards also hold the optional `source`
-column and the shard infos count rows per source.
+Every row has its number in its split's stream, [0, rows) (`transforms.mix.row_orders`: mixed copies
+for train, (key, bucket, index) order for validation). The number of shards follows the estimated bytes
+of all rows (num_shards = ceil(bytes / target_bytes), from the mixture plan's small records); train rows
+are shuffled by a seeded bijection of their number (`permute_index`: a global shuffle, not one per shard),
+other splits keep their order, and the stream is cut into num_shards runs of equal row counts (+-1):
+shard = position * num_shards // rows. So a shard holds about `target_bytes` whatever the corpus size,
+and the files depend only on the rows and the seed: byte-identical whatever the number of workers.
+
+Rows never cross a shuffle (transforms/rowfiles.py): `route_part` rewrites one part's packed rows in
+(split, shard, position) order and returns one small range record per shard it feeds; `write_shard`
+reads its ranges (one contiguous range per part), orders them by position and writes the shard. A shard
+is serialised in memory (so its sha256 is known before it lands) and written through Beam's FileSystems
+(local paths, gs://, ...); local files are written under a temporary name and renamed, so a retried
+bundle never leaves half a shard. Uncompressed stream files memory-map with zero copies and
+`datasets.Dataset.from_file` opens them. With `with_source` (a mixture by source: one source per row)
+the shards also hold the optional `source` column and the shard infos count rows per source.
 """
 from __future__ import annotations
 
@@ -23,13 +27,14 @@ from typing import Any, Iterable
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from schemas.checksum import sha256_stream
 from schemas.shard import token_dtype, token_shard_schema
 from transforms.mix import permute_index
-from transforms.split import TRAIN
+from transforms.split import SPLITS, TRAIN
 
 BATCH_BYTES = 1 << 20  # ids per record batch: ~1 MiB, a fixed function of seq_len (determinism)
 
@@ -44,12 +49,6 @@ def row_key(row: dict[str, Any]) -> tuple:
     (the index then counts within the source's packing group)."""
     key = (row["subset"], int(row["bucket"]), int(row["index"]), int(row.get("copy", 0)))
     return key + (row["source"],) if "source" in row else key
-
-
-def estimated_row_bytes(row: dict[str, Any], id_bytes: int) -> int:
-    ids = len(row["input_ids"]) * id_bytes
-    docs = sum(len(d) for d in row["doc_ids"]) + 8 * len(row["doc_ids"]) + 4 * len(row["doc_starts"])
-    return ids + docs + len(row["subset"]) + 16 + (len(row["source"]) + 4 if "source" in row else 0)
 
 
 def shard_count(total_bytes: int, rows: int, target_bytes: int) -> int:
@@ -132,22 +131,27 @@ def shard_of(position: int, total: int, shards: int) -> int:
 def write_rows(folder: str, split: str, index: int, count: int, rows: list[dict[str, Any]], seq_len: int,
                vocab_size: int, with_source: bool = False) -> dict[str, Any]:
     """Write and describe one shard of `rows` (in stream order); `folder` is the split's folder (OUT/<split>)."""
-    ordered = rows
-    data = serialize_table(rows_to_table(ordered, seq_len, vocab_size, with_source), seq_len)
+    return write_table(folder, split, index, count, rows_to_table(rows, seq_len, vocab_size, with_source), seq_len)
+
+
+def write_table(folder: str, split: str, index: int, count: int, table: pa.Table, seq_len: int) -> dict[str, Any]:
+    """Write and describe one shard holding `table` (shard schema, rows in stream order)."""
+    data = serialize_table(table.combine_chunks(), seq_len)
     rel = shard_name(split, index, count)
     write_file(FileSystems.join(folder, rel.split("/", 1)[1]), data)
-    subsets: dict[str, int] = {}
-    for r in ordered:
-        subsets[r["subset"]] = subsets.get(r["subset"], 0) + 1
-    info = {"path": rel, "split": split, "rows": len(ordered), "tokens": len(ordered) * (seq_len + 1),
+    info = {"path": rel, "split": split, "rows": table.num_rows, "tokens": table.num_rows * (seq_len + 1),
             "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
-            "subset_rows": dict(sorted(subsets.items()))}
-    if with_source:
-        sources: dict[str, int] = {}
-        for r in ordered:
-            sources[r["source"]] = sources.get(r["source"], 0) + 1
-        info["source_rows"] = dict(sorted(sources.items()))
+            "subset_rows": _value_counts(table["subset"])}
+    if "source" in table.column_names:
+        info["source_rows"] = _value_counts(table["source"])
     return info
+
+
+def _value_counts(column) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for value in column.to_pylist():
+        counts[value] = counts.get(value, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def read_shard(path: str) -> pa.Table:
@@ -156,68 +160,116 @@ def read_shard(path: str) -> pa.Table:
         return pa.ipc.open_stream(source).read_all()
 
 
-class WriteShards(beam.PTransform):
-    """Numbered rows of one split -> PCollection of shard infos {path, split, rows, tokens, sha256, bytes,
-    subset_rows}.
+def shard_layout(plan: dict[str, Any], split: str, target_bytes: int) -> tuple[int, int]:
+    """(shards, rows) of a split's stream, from the mixture plan."""
+    the = plan[split]
+    return shard_count(the["bytes"], the["rows"], target_bytes), the["rows"]
 
-    Rows carry `order` (Mix for train rows, NumberRows otherwise). `shuffle` (default: the train split)
-    shuffles the stream. `with_source=True` (rows packed by source) adds the `source` column and
-    `source_rows` to the infos. `folder` is where the files go (OUT/<split>); `path` in the infos is
-    relative to OUT (<split>/<split>-00000-of-00003.arrow). `vocab_size` is an int or a singleton side
-    input (when the tokenizer is trained in the same pipeline). `tokens` counts the stored tokens,
-    rows x (seq_len + 1). A shard group holds ceil(rows / num_shards) rows, about `target_bytes`; the
-    only side inputs are scalars and the infos are one small record per shard. Counts `shards:rows_<split>`.
-    """
 
-    def __init__(self, folder: str, split: str, seq_len: int, vocab_size, target_bytes: int, seed: int,
-                 with_source: bool = False, shuffle: bool | None = None):
+def route_part(part: int, rows_path: str, routed_path: str, plan: dict[str, Any], seed: int, by: str,
+               target_bytes: int) -> list[tuple[tuple[str, int], tuple[int, int, int]]]:
+    """Rewrite one part's packed rows (every copy of a mixed row) in (split, shard, position) order with
+    their `position`; returns ((split, shard), (part, start, count)) for each shard the part feeds.
+    Holds the part's small columns and one record batch of rows."""
+    from transforms.mix import mixture_key, row_orders
+    from transforms.rowfiles import RowWriter, read_rows
+    table = read_rows(rows_path)
+    layouts = {split: shard_layout(plan, split, target_bytes) for split in SPLITS}
+    small = table.select(["subset", "split", "source", "index"]).to_pydict()
+    entries = []  # (split rank, shard, position, row in the part's row file)
+    for file_row, (subset, split, source, index) in enumerate(zip(small["subset"], small["split"], small["source"],
+                                                                   small["index"])):
+        key, bucket = mixture_key(subset, source, part, by)
+        shards, total = layouts[split]
+        for order in row_orders(plan, split, key, bucket, index, seed, by):
+            position = stream_position(order, total, split, seed, split == TRAIN)
+            entries.append((SPLITS.index(split), shard_of(position, total, shards), position, file_row))
+    entries.sort()
+    schema = table.schema.append(pa.field("position", pa.int64(), nullable=False))
+    writer = RowWriter(routed_path, schema)
+    try:
+        step = 4096
+        for i in range(0, len(entries), step):
+            chunk = entries[i:i + step]
+            piece = table.take(pa.array([e[3] for e in chunk], pa.int64()))
+            writer.add_table(piece.append_column("position", pa.array([e[2] for e in chunk], pa.int64())))
+    except BaseException:
+        writer.abort()
+        raise
+    writer.close()
+    ranges, start = [], 0
+    for i in range(1, len(entries) + 1):
+        if i == len(entries) or entries[i][:2] != entries[start][:2]:
+            rank, shard = entries[start][:2]
+            ranges.append(((SPLITS[rank], shard), (part, start, i - start)))
+            start = i
+    return ranges
+
+
+def write_shard(split: str, index: int, ranges: list[tuple[int, int, int]], routed_folder: str, folder: str,
+                plan: dict[str, Any], target_bytes: int, seq_len: int, vocab_size: int,
+                with_source: bool) -> dict[str, Any]:
+    """Gather one shard's rows from the parts' routed files, in stream order, and write it."""
+    from transforms.rowfiles import read_range, row_file
+    shards, total = shard_layout(plan, split, target_bytes)
+    table = pa.concat_tables([read_range(row_file(routed_folder, part), start, count)
+                              for part, start, count in sorted(ranges)])
+    table = table.take(pc.sort_indices(table["position"]))
+    positions = table["position"].to_numpy()
+    first = -(-index * total // shards)  # the run shard_of maps to this shard
+    if len(positions) == 0 or positions[0] != first or not np.array_equal(
+            positions, np.arange(first, first + len(positions))) or shard_of(int(positions[-1]) + 1, total, shards) == index:
+        raise ValueError(f"{split} shard {index}: routed rows do not cover its stream positions "
+                         f"(got {len(positions)} rows from {first}); the routed files are incomplete")
+    names = ["input_ids", "subset", "doc_ids", "doc_starts"] + (["source"] if with_source else [])
+    schema = token_shard_schema(seq_len, vocab_size, with_source)
+    if table.schema.field("input_ids").type != schema.field("input_ids").type:
+        raise ValueError(f"packed rows hold {table.schema.field('input_ids').type}, the shards "
+                         f"{schema.field('input_ids').type}")
+    return write_table(folder, split, index, shards, pa.Table.from_arrays([table[n] for n in names], schema=schema),
+                       seq_len)
+
+
+class RouteParts(beam.PTransform):
+    """Part numbers -> ((split, shard), (part, start, count)) ranges, after routing each part's row file
+    (`route_part`). `plan` is the mixture plan as a singleton side input."""
+
+    def __init__(self, rows_folder: str, routed_folder: str, plan, seed: int, by: str, target_bytes: int):
         super().__init__()
-        shuffle = split == TRAIN if shuffle is None else shuffle
-        self._args = (str(folder), split, seq_len, vocab_size, target_bytes, seed, with_source, shuffle)
+        self._args = (rows_folder, routed_folder, plan, seed, by, target_bytes)
 
-    def expand(self, rows):
-        folder, split, seq_len, vocab_size, target_bytes, seed, with_source, shuffle = self._args
-        if isinstance(vocab_size, beam.pvalue.AsSideInput):
-            vocab = vocab_size
-        else:
-            vocab = beam.pvalue.AsSingleton(rows.pipeline | "Vocab" >> beam.Create([int(vocab_size)]))
+    def expand(self, parts):
+        rows_folder, routed_folder, plan, seed, by, target_bytes = self._args
 
-        size = (rows
-                | "Size" >> beam.Map(lambda r, v: (estimated_row_bytes(r, token_dtype(v).byte_width), 1), vocab)
-                | "SumSize" >> beam.CombineGlobally(lambda pairs: tuple(map(sum, zip((0, 0), *pairs)))))
-        # (shards, rows): two scalars.
-        layout = beam.pvalue.AsSingleton(
-            size | "ShardCount" >> beam.Map(lambda s: (shard_count(s[0], s[1], target_bytes), s[1])))
+        def route(part, the_plan):
+            from transforms.rowfiles import row_file
+            return route_part(part, row_file(rows_folder, part), row_file(routed_folder, part), the_plan, seed, by,
+                              target_bytes)
 
-        def assign(row, the_layout):
-            n, total = the_layout
-            if "order" not in row:
-                raise ValueError(f"row {row_key(row)} has no 'order': number rows with Mix or NumberRows "
-                                 "before WriteShards")
-            position = stream_position(int(row["order"]), total, split, seed, shuffle)
-            return shard_of(position, total, n), (position, row)
+        return parts | "Route" >> beam.FlatMap(route, plan)
 
-        def write(keyed, the_layout, v):
-            index, shard_rows = keyed
-            ordered = [row for _, row in sorted(shard_rows, key=lambda pr: pr[0])]
-            info = write_rows(folder, split, index, the_layout[0], ordered, seq_len, v, with_source)
+
+class WriteShards(beam.PTransform):
+    """Shard ranges (RouteParts) -> PCollection of shard infos {path, split, rows, tokens, sha256, bytes,
+    subset_rows[, source_rows]}, one small record per shard; `out` is the corpus folder (shards go to
+    OUT/<split>/, `path` in the infos is relative to OUT). A shard group holds one range record per part
+    that feeds the shard; the writer holds one shard (about `target_bytes`). Counts `shards:rows_<split>`."""
+
+    def __init__(self, routed_folder: str, out: str, plan, vocab_size, target_bytes: int, seq_len: int,
+                 with_source: bool = False):
+        super().__init__()
+        self._args = (routed_folder, out, plan, vocab_size, target_bytes, seq_len, with_source)
+
+    def expand(self, ranges):
+        routed_folder, out, plan, vocab, target_bytes, seq_len, with_source = self._args
+
+        def write(keyed, the_plan, vocab_size):
+            (split, index), shard_ranges = keyed
+            info = write_shard(split, index, list(shard_ranges), routed_folder, FileSystems.join(out, split), the_plan,
+                               target_bytes, seq_len, vocab_size, with_source)
             Metrics.counter("gap", f"shards:rows_{split}").inc(info["rows"])
             return info
 
-        def finish(infos, the_layout, v):
-            # Every shard gets rows (num_shards <= rows); this only guards the `of-n` names.
-            n = the_layout[0]
-            done = {info["path"] for info in infos}
-            for index in range(n):
-                if shard_name(split, index, n) not in done:
-                    infos.append(write_rows(folder, split, index, n, [], seq_len, v, with_source))
-            return sorted(infos, key=lambda info: info["path"])
-
-        written = (rows
-                   | "AssignShard" >> beam.Map(assign, layout)
-                   | "GroupShard" >> beam.GroupByKey()
-                   | "Write" >> beam.Map(write, layout, vocab))
-        return (written
-                | "AllInfos" >> beam.combiners.ToList()
-                | "Finish" >> beam.Map(finish, layout, vocab)
-                | "Each" >> beam.FlatMap(lambda infos: infos))
+        return (ranges
+                | "GroupShard" >> beam.GroupByKey()
+                | "Write" >> beam.Map(write, plan, vocab))
