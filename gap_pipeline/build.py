@@ -103,6 +103,16 @@ def beam_options(extra_args: list[str], workers: int | None) -> PipelineOptions:
     return PipelineOptions(args)
 
 
+LOCAL_RUNNERS = ("FnApiRunner", "DirectRunner", "BundleBasedDirectRunner", "SwitchingDirectRunner")
+
+
+def local_runner(options: PipelineOptions) -> bool:
+    """True when the phase runs in this machine's processes (Beam's local runners)."""
+    from apache_beam.options.pipeline_options import StandardOptions
+    runner = options.view_as(StandardOptions).runner
+    return runner is None or (runner if isinstance(runner, str) else type(runner).__name__) in LOCAL_RUNNERS
+
+
 def stage_counters(result) -> dict[str, int]:
     """The `stage:reason` Beam counters of the run (committed values), for the manifest."""
     from apache_beam.metrics.metric import MetricsFilter
@@ -132,6 +142,7 @@ STAGING = ("_build", "staging")
 OWNED_TOP = frozenset({"train", "validation", "documents", "dropped", "quarantine", "_build", "manifest.json",
                        "tokenizer.model", "tokenizer.json", "report"})
 BUILD_STATE = "build.json"
+SHUFFLE = "shuffle"  # OUT/_build/work/<phase>/shuffle/: a local phase's shuffle runs, removed when it is done
 
 
 def _exists(path: str) -> bool:
@@ -311,6 +322,9 @@ def _console_link(result) -> None:
 def run_phase(phase: str, ctx: pipeline.PhaseContext, options: PipelineOptions, tokenizer_model: bytes | None):
     p = beam.Pipeline(options=options)
     pipeline.build_phase(p, phase, ctx, tokenizer_model)
+    if local_runner(options):  # the local runner holds shuffles in RAM: sort through files instead
+        from transforms.exchange import use_file_shuffles
+        use_file_shuffles(p, ctx.folder(phase, SHUFFLE))
     result = p.run()
     _console_link(result)
     result.wait_until_finish()
@@ -422,6 +436,7 @@ def run_build(cfg: dict[str, Any], out_dir: str, *, beam_args: list[str] | None 
         for name, value in phase_counters.items():
             counters[name] = counters.get(name, 0) + value
         write_bytes(done_path, encode_json({"build_key": key, "phase": phase, "counters": phase_counters}))
+        _delete_tree(ctx.folder(phase, SHUFFLE))
     publishing_path = FileSystems.join(work, "publishing.json")
     publishing = _read_json(publishing_path)
     if isinstance(publishing, dict) and publishing.get("build_key") == key:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from typing import Any
+from typing import Any, Iterator
 
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
@@ -74,14 +74,18 @@ def _stage_rank(stage: str) -> tuple[int, str]:
     return (STAGE_ORDER.index(stage) if stage in STAGE_ORDER else len(STAGE_ORDER), stage)
 
 
-def read_events(out_dir: str) -> tuple[list[dict[str, Any]], list[Drop]]:
-    """The quarantined records (as dicts) and the drops of a build's output folder, split on "\\n" only."""
-    quarantined: list[dict[str, Any]] = []
+def iter_quarantined(out_dir: str) -> Iterator[dict[str, Any]]:
+    """The quarantined records (as dicts) of a build's output folder, one file at a time, split on "\n" only."""
     for path in _glob(FileSystems.join(out_dir, "quarantine", "*.jsonl")):
-        quarantined += read_jsonl(_read(path), where=path)
-    drops = [drop_from_json(line) for path in _glob(FileSystems.join(out_dir, "dropped", "*.jsonl"))
-             for _, line in jsonl_lines(_read(path))]
-    return quarantined, drops
+        yield from read_jsonl(_read(path), where=path)
+
+
+def iter_drops(out_dir: str) -> Iterator[Drop]:
+    """The drops of a build's output folder, one file (at most outputs.target_bytes) at a time: the
+    manifest counts them without holding them, whatever the corpus size."""
+    for path in _glob(FileSystems.join(out_dir, "dropped", "*.jsonl")):
+        for _, line in jsonl_lines(_read(path)):
+            yield drop_from_json(line)
 
 
 def assemble_manifest(out_dir: str, cfg: dict[str, Any], *, config_hash: str, sources_info: dict[str, dict],
@@ -112,13 +116,14 @@ def assemble_manifest(out_dir: str, cfg: dict[str, Any], *, config_hash: str, so
             sources[source]["tokens"][split] += tokens
             sources[source]["documents_kept"] += docs
 
-    quarantine_lines, drops = read_events(out_dir)
-    for q in quarantine_lines:
+    raw_quarantined = 0
+    for q in iter_quarantined(out_dir):
         sources[q["source"]]["raw_quarantined"] += 1
+        raw_quarantined += 1
 
     stages: dict[str, dict[str, Any]] = defaultdict(lambda: {"dropped": defaultdict(int), "dropped_chars": 0})
     dropped_total = 0
-    for drop in drops:
+    for drop in iter_drops(out_dir):
         stages[drop.stage]["dropped"][drop.reason] += 1
         stages[drop.stage]["dropped_chars"] += drop.chars
         sources[drop.source]["dropped"][drop.stage][drop.reason] += 1
@@ -133,7 +138,6 @@ def assemble_manifest(out_dir: str, cfg: dict[str, Any], *, config_hash: str, so
     raw_in = sum(s["raw_records"] for s in sources.values())
     raw_excluded = sum(s["raw_excluded"] for s in sources.values())
     raw_superseded = sum(s["raw_superseded"] for s in sources.values())
-    raw_quarantined = len(quarantine_lines)
     raw_extracted = sum(s["raw_extracted"] for s in sources.values())
     docs_extracted = sum(s["documents_extracted"] for s in sources.values())
     tokenized_docs = sum(s["documents_kept"] for s in sources.values())

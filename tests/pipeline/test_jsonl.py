@@ -93,12 +93,12 @@ def _event_files(out: Path, n_drops: int = 3) -> list[Drop]:
 
 
 def test_manifest_and_verify_count_odd_event_lines(tmp_path):
-    from gap_pipeline.manifest import read_events
+    from gap_pipeline.manifest import iter_drops, iter_quarantined
     from gap_pipeline.verify import CorpusFiles, recount
 
     drops = _event_files(tmp_path)
     assert "\u2028" in drops[0].to_json()  # written raw, as the pipeline writes them
-    quarantined, read = read_events(str(tmp_path))
+    quarantined, read = list(iter_quarantined(str(tmp_path))), list(iter_drops(str(tmp_path)))
     assert read == drops and quarantined[0]["error"] == f"bad {ODD}"
     files = CorpusFiles(tmp_path)
     listed = {"files": {"dropped/dropped-00000-of-00001.jsonl": {}, "quarantine/quarantine-00000-of-00001.jsonl": {}}}

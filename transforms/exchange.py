@@ -1,0 +1,225 @@
+"""Shuffles through files, for the local runner.
+
+Beam's local runner (FnApiRunner, what `gap build` uses without --runner) keeps every shuffle in RAM:
+a GroupByKey's whole input sits in the runner process until the group is consumed, so a local build's
+memory would follow the corpus (dedup keys, bucket entries, drops). `use_file_shuffles(pipeline, folder)`
+replaces every GroupByKey, CombinePerKey and Reshuffle of a pipeline, before it runs, with the same
+operation through files: an external sort.
+
+    writer (fused with the producer): records encoded with Beam's deterministic coder, buffered per
+        partition (crc32 of the key), sorted and written as a run file each time the buffer reaches
+        SPILL_BYTES; a combine keeps at most MAX_KEYS accumulators per bundle before spilling them
+        (the lifted-combiner trick, bounded). Yields (partition, run path): small.
+    reader: the run list as a side input (the barrier: every run is written), one reader per
+        partition merges its sorted runs (heapq.merge) and yields (key, values sorted by their encoding)
+        or (key, combined value).
+
+What a worker holds: one spill buffer while writing; one buffered reader per run plus one group while
+reading; nothing grows with the corpus. Results are those of Beam's GroupByKey (same key encoding,
+values in a fixed order), so outputs are byte-identical with or without it. Cluster runners
+(Dataflow, Flink, Spark) shuffle through their own disk-backed services and are left alone.
+"""
+from __future__ import annotations
+
+import hashlib
+import heapq
+import itertools
+import os
+import struct
+import uuid
+import zlib
+from typing import Iterator
+
+import apache_beam as beam
+from apache_beam import coders
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.pipeline import PTransformOverride
+from apache_beam.transforms.window import GlobalWindows
+
+SPILL_BYTES = 32 << 20   # encoded records a writer buffers before writing a sorted run
+MAX_KEYS = 100_000       # accumulators a combining writer keeps before spilling them
+PARTITIONS = 8           # readers per shuffle (parallelism only: results do not depend on it)
+_HEADER = struct.Struct(">II")
+
+KEY_CODER = coders.FastPrimitivesCoder().as_deterministic_coder("gap file shuffle")
+VALUE_CODER = coders.FastPrimitivesCoder()
+
+
+def _encode_key(key) -> bytes:
+    return KEY_CODER.encode(key)
+
+
+def _write_run(path: str, records: list[tuple[bytes, bytes]]) -> None:
+    records.sort()
+    local = "://" not in path
+    if local:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+    with (open(path, "wb", buffering=1 << 20) if local else FileSystems.create(path)) as fh:
+        for kb, vb in records:
+            fh.write(_HEADER.pack(len(kb), len(vb)))
+            fh.write(kb)
+            fh.write(vb)
+
+
+def _read_run(path: str) -> Iterator[tuple[bytes, bytes]]:
+    with (open(path, "rb", buffering=1 << 16) if "://" not in path else FileSystems.open(path)) as fh:
+        while True:
+            header = fh.read(_HEADER.size)
+            if not header:
+                return
+            if len(header) != _HEADER.size:
+                raise IOError(f"shuffle run {path} is truncated")
+            klen, vlen = _HEADER.unpack(header)
+            kb, vb = fh.read(klen), fh.read(vlen)
+            if len(kb) != klen or len(vb) != vlen:
+                raise IOError(f"shuffle run {path} is truncated")
+            yield kb, vb
+
+
+class _WriteRuns(beam.DoFn):
+    """(key, value) -> sorted run files per partition; yields (partition, path) at the end of a bundle."""
+
+    def __init__(self, folder: str, partitions: int, combine_fn=None, spill_bytes: int = SPILL_BYTES,
+                 max_keys: int = MAX_KEYS):
+        self._folder, self._partitions, self._fn = folder, partitions, combine_fn
+        self._spill_bytes, self._max_keys = spill_bytes, max_keys
+
+    def setup(self):
+        if self._fn is not None:
+            self._fn.setup()
+
+    def start_bundle(self):
+        self._buffers: list[list] = [[] for _ in range(self._partitions)]
+        self._bytes = 0
+        self._accumulators: dict[bytes, object] = {}
+        self._runs: list[tuple[int, str]] = []
+
+    def process(self, element):
+        key, value = element
+        kb = _encode_key(key)
+        if self._fn is not None:
+            acc = self._accumulators.get(kb)
+            self._accumulators[kb] = self._fn.add_input(self._fn.create_accumulator() if acc is None else acc, value)
+            if len(self._accumulators) >= self._max_keys:
+                self._spill_accumulators()
+            return
+        vb = VALUE_CODER.encode(value)
+        self._buffers[zlib.crc32(kb) % self._partitions].append((kb, vb))
+        self._bytes += len(kb) + len(vb) + 64
+        if self._bytes >= self._spill_bytes:
+            self._spill()
+
+    def _spill_accumulators(self):
+        for kb, acc in self._accumulators.items():
+            self._buffers[zlib.crc32(kb) % self._partitions].append((kb, VALUE_CODER.encode(self._fn.compact(acc))))
+        self._accumulators = {}
+        self._spill()
+
+    def _spill(self):
+        run = uuid.uuid4().hex  # retried bundles write new runs; only the runs a successful bundle yields are read
+        for partition, records in enumerate(self._buffers):
+            if records:
+                path = FileSystems.join(self._folder, f"run-{run}-p{partition:03d}")
+                _write_run(path, records)
+                self._runs.append((partition, path))
+        self._buffers = [[] for _ in range(self._partitions)]
+        self._bytes = 0
+
+    def finish_bundle(self):
+        if self._fn is not None and self._accumulators:
+            self._spill_accumulators()
+        self._spill()
+        for run in self._runs:
+            yield GlobalWindows.windowed_value(run)
+
+    def teardown(self):
+        if self._fn is not None:
+            self._fn.teardown()
+
+
+class _ReadGroups(beam.DoFn):
+    """(partition, path) elements + every run (side input) -> the partition's groups. The element
+    naming the partition's first run reads the partition; the others yield nothing."""
+
+    def __init__(self, combine_fn=None):
+        self._fn = combine_fn
+
+    def setup(self):
+        if self._fn is not None:
+            self._fn.setup()
+
+    def process(self, element, runs):
+        partition, path = element
+        mine = sorted(p for r, p in runs if r == partition)
+        if path != mine[0]:
+            return
+        merged = heapq.merge(*(_read_run(p) for p in mine))
+        for kb, records in itertools.groupby(merged, key=lambda record: record[0]):
+            key = KEY_CODER.decode(kb)
+            values = [VALUE_CODER.decode(vb) for _, vb in records]
+            if self._fn is None:
+                yield key, values
+            else:
+                yield key, self._fn.extract_output(self._fn.merge_accumulators(values))
+
+    def teardown(self):
+        if self._fn is not None:
+            self._fn.teardown()
+
+
+class FileGroupByKey(beam.PTransform):
+    """GroupByKey through sorted run files under `folder` (module doc). With `combine_fn` (a CombineFn)
+    it is CombinePerKey: accumulators are built while writing and merged while reading."""
+
+    def __init__(self, folder: str, combine_fn=None, partitions: int = PARTITIONS):
+        super().__init__()
+        self._folder, self._fn, self._partitions = folder, combine_fn, partitions
+
+    def expand(self, pcoll):
+        runs = pcoll | "WriteRuns" >> beam.ParDo(_WriteRuns(self._folder, self._partitions, self._fn))
+        return runs | "ReadGroups" >> beam.ParDo(_ReadGroups(self._fn), beam.pvalue.AsList(runs))
+
+
+class FileReshuffle(beam.PTransform):
+    """Reshuffle (a fusion break that spreads elements over workers) through run files."""
+
+    def __init__(self, folder: str, partitions: int = PARTITIONS):
+        super().__init__()
+        self._folder, self._partitions = folder, partitions
+
+    def expand(self, pcoll):
+        return (pcoll
+                | "KeyByContent" >> beam.Map(lambda v: (zlib.crc32(VALUE_CODER.encode(v)), v))
+                | "Group" >> FileGroupByKey(self._folder, partitions=self._partitions)
+                | "Values" >> beam.FlatMap(lambda kv: kv[1]))
+
+
+def _folder_for(root: str, applied) -> str:
+    return FileSystems.join(root, hashlib.sha1(applied.full_label.encode()).hexdigest()[:16])
+
+
+class _Override(PTransformOverride):
+    def __init__(self, root: str, kind: type, make):
+        self._root, self._kind, self._make = root, kind, make
+
+    def matches(self, applied_ptransform) -> bool:
+        return type(applied_ptransform.transform) is self._kind
+
+    def get_replacement_transform_for_applied_ptransform(self, applied_ptransform):
+        return self._make(_folder_for(self._root, applied_ptransform), applied_ptransform.transform)
+
+
+def _combine(folder: str, transform):
+    if transform.args or transform.kwargs:
+        raise ValueError(f"file shuffle: CombinePerKey with extra arguments is not supported ({transform.label})")
+    return FileGroupByKey(folder, combine_fn=transform.fn)
+
+
+def use_file_shuffles(pipeline: beam.Pipeline, folder: str) -> None:
+    """Replace every Reshuffle, CombinePerKey and GroupByKey of `pipeline` (in that order: a composite
+    goes before the GroupByKey inside it) by its file-backed form, with run files under `folder`."""
+    pipeline.replace_all([
+        _Override(folder, beam.Reshuffle, lambda f, _t: FileReshuffle(f)),
+        _Override(folder, beam.CombinePerKey, _combine),
+        _Override(folder, beam.GroupByKey, lambda f, _t: FileGroupByKey(f)),
+    ])
