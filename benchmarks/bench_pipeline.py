@@ -1,7 +1,7 @@
 """End-to-end builds: the embedded sample, and generated raw stores of N documents (scale).
 
-Scale: `generate_raw_store(n, out)` writes a raw store in the real format (schemas/raw.py, one Parquet part
-per 500 records per source) by varying the embedded sample's own raw records with a seeded RNG: MEDLINE
+Scale: `generate_raw_store(n, out)` writes a raw store in the real format (schemas/raw.py, Parquet parts
+cut like the scrapers' raw-store writer: 64 records or 32 MB) by varying the embedded sample's own raw records with a seeded RNG: MEDLINE
 bulk files of 500 citations (real citation XML, new PMIDs, abstracts re-drawn from the sample's abstract
 sentences), one JATS file per paper (a real PLOS article with every paragraph re-drawn from the papers'
 sentences and a new DOI; every third names an abstract's PMID, so `fulltext` has work), JSON-lines replay
@@ -38,7 +38,9 @@ MIX = {"abstract": 0.70, "paper": 0.06, "replay": 0.16, "spanish": 0.02, "guidel
 NEAR, EXACT = 0.06, 0.02
 CITATIONS_PER_FILE = 500
 REPLAY_PER_FILE = 200
-RECORDS_PER_PART = 500
+# As scrapers/raw_store.py's RawStoreWriter flushes a part (its defaults).
+RECORDS_PER_PART = 64
+PART_BYTES = 32 * 1024 * 1024
 
 _SENT = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])")
 _MARK = re.compile(r"@@(\w+)@@")
@@ -148,6 +150,19 @@ class _Variants:
         return value
 
 
+def _parts(records: list) -> list[list]:
+    """Records cut into parts as the scrapers' raw-store writer cuts them: RECORDS_PER_PART records or
+    PART_BYTES of content, whichever comes first."""
+    parts, current, size = [], [], 0
+    for record in records:
+        current.append(record)
+        size += len(record.content)
+        if len(current) >= RECORDS_PER_PART or size >= PART_BYTES:
+            parts.append(current)
+            current, size = [], 0
+    return parts + ([current] if current else [])
+
+
 def generate_raw_store(n_docs: int, out_dir: str | Path, seed: int = 0, templates: Templates | None = None) -> dict:
     """Write a raw store of about `n_docs` documents to out_dir/<source>/part-NNNNNN.parquet (deterministic)."""
     import pyarrow as pa
@@ -245,11 +260,10 @@ def generate_raw_store(n_docs: int, out_dir: str | Path, seed: int = 0, template
     raw_bytes = 0
     for source, recs in records.items():
         (out / source).mkdir(parents=True, exist_ok=True)
-        for k in range(0, len(recs), RECORDS_PER_PART):
-            chunk = recs[k:k + RECORDS_PER_PART]
+        for n, chunk in enumerate(_parts(recs)):
             raw_bytes += sum(len(r.content) for r in chunk)
             table = pa.Table.from_pylist([r.to_row() for r in chunk], schema=RAW_SCHEMA)
-            pq.write_table(table, out / source / f"part-{k // RECORDS_PER_PART:06d}.parquet", compression="zstd")
+            pq.write_table(table, out / source / f"part-{n:06d}.parquet", compression="zstd")
     return {"docs": sum(counts.values()), "records": sum(len(v) for v in records.values()), "raw_bytes": raw_bytes,
             "parquet_bytes": sum(p.stat().st_size for p in out.rglob("*.parquet")), **kinds}
 
