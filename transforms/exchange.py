@@ -79,8 +79,7 @@ def _read_run(path: str) -> Iterator[tuple[bytes, bytes]]:
 class _WriteRuns(beam.DoFn):
     """(key, value) -> sorted run files per partition; yields (partition, path) at the end of a bundle."""
 
-    def __init__(self, folder: str, partitions: int, combine_fn=None, spill_bytes: int = SPILL_BYTES,
-                 max_keys: int = MAX_KEYS):
+    def __init__(self, folder: str, partitions: int, combine_fn, spill_bytes: int, max_keys: int):
         self._folder, self._partitions, self._fn = folder, partitions, combine_fn
         self._spill_bytes, self._max_keys = spill_bytes, max_keys
 
@@ -176,7 +175,8 @@ class FileGroupByKey(beam.PTransform):
         self._folder, self._fn, self._partitions = folder, combine_fn, partitions
 
     def expand(self, pcoll):
-        runs = pcoll | "WriteRuns" >> beam.ParDo(_WriteRuns(self._folder, self._partitions, self._fn))
+        writer = _WriteRuns(self._folder, self._partitions, self._fn, SPILL_BYTES, MAX_KEYS)
+        runs = pcoll | "WriteRuns" >> beam.ParDo(writer)
         return runs | "ReadGroups" >> beam.ParDo(_ReadGroups(self._fn), beam.pvalue.AsList(runs))
 
 
