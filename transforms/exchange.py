@@ -41,6 +41,7 @@ MAX_KEYS = 100_000       # accumulators a combining writer keeps before spilling
 PARTITIONS = 8           # readers per shuffle (parallelism only: results do not depend on it)
 _HEADER = struct.Struct(">II")
 
+METRICS = "gap_shuffle"  # not "gap": spills depend on bundles, and the manifest's counters must not
 KEY_CODER = coders.FastPrimitivesCoder().as_deterministic_coder("gap file shuffle")
 VALUE_CODER = coders.FastPrimitivesCoder()
 
@@ -88,6 +89,9 @@ class _WriteRuns(beam.DoFn):
             self._fn.setup()
 
     def start_bundle(self):
+        from apache_beam.metrics import Metrics
+        self._written = Metrics.counter(METRICS, "bytes")
+        self._records = Metrics.counter(METRICS, "records")
         self._buffers: list[list] = [[] for _ in range(self._partitions)]
         self._bytes = 0
         self._accumulators: dict[bytes, object] = {}
@@ -120,6 +124,8 @@ class _WriteRuns(beam.DoFn):
             if records:
                 path = FileSystems.join(self._folder, f"run-{run}-p{partition:03d}")
                 _write_run(path, records)
+                self._records.inc(len(records))
+                self._written.inc(sum(len(kb) + len(vb) for kb, vb in records) + _HEADER.size * len(records))
                 self._runs.append((partition, path))
         self._buffers = [[] for _ in range(self._partitions)]
         self._bytes = 0
