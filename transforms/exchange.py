@@ -36,10 +36,12 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.pipeline import PTransformOverride
 from apache_beam.transforms.window import GlobalWindows
 
-SPILL_BYTES = 32 << 20   # encoded records a writer buffers before writing a sorted run
-MAX_KEYS = 100_000       # accumulators a combining writer keeps before spilling them
+# Small enough that a 10k-document build already spills: a build's peak is then the same at any size.
+SPILL_BYTES = 8 << 20    # bytes a writer buffers (records + their Python overhead) before writing a sorted run
+MAX_KEYS = 20_000        # accumulators a combining writer keeps before spilling them
 PARTITIONS = 8           # readers per shuffle (parallelism only: results do not depend on it)
 _HEADER = struct.Struct(">II")
+_OVERHEAD = 130  # a buffered record's Python cost beyond its bytes: two bytes objects, a tuple, a list slot
 
 METRICS = "gap_shuffle"  # not "gap": spills depend on bundles, and the manifest's counters must not
 KEY_CODER = coders.FastPrimitivesCoder().as_deterministic_coder("gap file shuffle")
@@ -108,7 +110,7 @@ class _WriteRuns(beam.DoFn):
             return
         vb = VALUE_CODER.encode(value)
         self._buffers[zlib.crc32(kb) % self._partitions].append((kb, vb))
-        self._bytes += len(kb) + len(vb) + 64
+        self._bytes += len(kb) + len(vb) + _OVERHEAD
         if self._bytes >= self._spill_bytes:
             self._spill()
 
