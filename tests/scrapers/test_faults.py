@@ -11,7 +11,7 @@ import pytest
 
 from scrapers.client import PoliteClient, classify_content_type
 from scrapers.crawler import Crawler
-from scrapers.raw_store import list_parts, read_raw_store
+from schemas.raw_store import list_parts, read_raw_store
 from tests.scrapers.conftest import fast_client, fast_crawl
 from tests.scrapers.server import FixtureServer, Page, drip, flaky, gzip_bomb, huge, make_pdf, redirect, slow, truncated
 

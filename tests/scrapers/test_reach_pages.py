@@ -9,7 +9,7 @@ import pytest
 
 from schemas.raw import RawRecord
 from scrapers.crawler import Crawler
-from scrapers.raw_store import read_raw_store
+from schemas.raw_store import read_raw_store
 from scrapers.specs import load_specs
 from tests.scrapers.conftest import fast_crawl
 from tests.scrapers.server import FixtureServer, Page, make_pdf
