@@ -162,7 +162,7 @@ from scrapers.crawler import Crawler
 from schemas.raw_store import read_raw_store
 from scrapers.specs import load_spec_file
 from tests.scrapers.conftest import fast_crawl
-from tests.scrapers.server import FixtureServer, Page
+from testkit.server import FixtureServer, Page
 from tests.scrapers.sites import localize
 
 SPEC = {spec_path!r}

@@ -9,7 +9,7 @@ from scrapers.crawler import Crawler
 from schemas.raw_store import read_raw_store
 from scrapers.specs import load_specs
 from tests.scrapers.conftest import fast_crawl
-from tests.scrapers.server import FixtureServer, norm
+from testkit.server import FixtureServer, norm
 from tests.scrapers.sites import SITES, localize
 
 CRAWLED = sorted(n for n, s in load_specs().items() if s["discovery"]["method"] != "bulk")

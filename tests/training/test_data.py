@@ -11,7 +11,7 @@ from gap_pipeline.training.data import (DataError, DataMismatchError, GlobalSamp
                                         check_resume_data, data_state, load_corpus)
 from gap_pipeline.training.metrics import MetricsLog, device_peak_flops, mfu, read_metrics
 from schemas.shard import token_shard_schema
-from tests.training.synthetic import make_corpus
+from testkit.synthetic import make_corpus
 
 
 @pytest.fixture(scope="module")
