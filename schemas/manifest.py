@@ -1,6 +1,8 @@
 """The manifest written beside the shards: what was built, from what, and how every record ended."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 MANIFEST_VERSION = 1
@@ -19,6 +21,21 @@ REQUIRED_TOP_LEVEL = {
 
 class ManifestError(ValueError):
     pass
+
+
+def read_manifest(out: str | Path) -> dict[str, Any]:
+    """OUT/manifest.json of a corpus folder on this machine, parsed; ManifestError when it is missing or
+    not a JSON object (`gap_pipeline.verify` reads remote corpora, and checks every field)."""
+    path = Path(out) / "manifest.json"
+    if not path.is_file():
+        raise ManifestError(f"no manifest: {path} does not exist (is {out} a built corpus?)")
+    try:
+        manifest = json.loads(path.read_bytes().decode("utf-8"))
+    except ValueError as exc:   # also UnicodeDecodeError
+        raise ManifestError(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(manifest, dict):
+        raise ManifestError(f"{path} is not a JSON object")
+    return manifest
 
 
 def validate_manifest(manifest: dict[str, Any]) -> None:

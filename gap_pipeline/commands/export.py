@@ -27,6 +27,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from gap_pipeline.export import export_documents
     from gap_pipeline.megatron import MegatronExportError, export_megatron
+    from schemas.manifest import ManifestError
 
     try:
         if args.format == "megatron":
@@ -36,7 +37,7 @@ def run(args) -> int:
             summary = export_megatron(args.out, args.dest)
         else:
             summary = export_documents(args.out, args.dest, redistributable_only=args.redistributable)
-    except (FileNotFoundError, MegatronExportError) as exc:
+    except (FileNotFoundError, ManifestError, MegatronExportError) as exc:
         print(f"gap export: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(summary, indent=2, sort_keys=True))

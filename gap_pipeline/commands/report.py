@@ -20,10 +20,11 @@ def run(args) -> int:
     from pathlib import Path
 
     from gap_pipeline.report import CARD_MARK, write_report
+    from schemas.manifest import ManifestError
 
     try:
         path = write_report(args.out, plots=not args.no_plots)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ManifestError) as exc:
         print(f"gap report: {exc}", file=sys.stderr)
         return 1
     print(f"gap report: wrote {path}")
