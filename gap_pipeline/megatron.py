@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from schemas.manifest import ManifestError, read_manifest
+from schemas.manifest import read_manifest
 
 MAGIC = b"MMIDIDX\x00\x00"
 VERSION = 1
@@ -107,10 +107,7 @@ def export_megatron(out_dir: str | Path, dest: str | Path | None = None) -> dict
     """DEST/{train,validation}.{bin,idx} (default DEST: OUT/export/megatron) and DEST/megatron.json."""
     out = Path(out_dir)
     manifest_path = out / "manifest.json"
-    try:
-        manifest = read_manifest(out)
-    except ManifestError as exc:
-        raise MegatronExportError(str(exc)) from exc
+    manifest = read_manifest(out, MegatronExportError)
     try:
         tok = manifest["tokenizer"]
         width, vocab = int(tok["seq_len"]) + 1, int(tok["vocab_size"])

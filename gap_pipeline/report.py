@@ -106,6 +106,18 @@ def _label_bars(ax, bars, values) -> None:
                 va="center", fontsize=10)
 
 
+def _counts(ax, labels: list[str], values: list[int], colour: str, ylabel: str) -> None:
+    """Vertical bars of counts, each count written on its bar."""
+    bars = ax.bar(range(len(values)), values, color=colour)
+    ax.set_xticks(range(len(values)), labels)
+    for bar, value in zip(bars, values):
+        ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), str(value), ha="center", va="bottom",
+                fontsize=10)
+    ax.set_ylabel(ylabel)
+    _integer_axis(ax.yaxis)
+    ax.margins(y=0.15)
+
+
 def _save(plt, fig, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path)
@@ -223,15 +235,8 @@ def plot_clusters(data: dict[str, Any], path: Path) -> None:
         clusters = data[key]
         if clusters:
             sizes = sorted(clusters)
-            bars = ax.bar(range(len(sizes)), [clusters[s] for s in sizes], color="#4477aa")
-            ax.set_xticks(range(len(sizes)), [str(s) for s in sizes])
-            for bar, s in zip(bars, sizes):
-                ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), str(clusters[s]), ha="center",
-                        va="bottom", fontsize=10)
+            _counts(ax, [str(s) for s in sizes], [clusters[s] for s in sizes], "#4477aa", "clusters")
             ax.set_xlabel("cluster size (documents, survivor included)")
-            ax.set_ylabel("clusters")
-            _integer_axis(ax.yaxis)
-            ax.margins(y=0.15)
         else:
             _empty(ax, "no duplicates found")
         ax.set_title(title)
@@ -247,14 +252,7 @@ def plot_languages(data: dict[str, Any], path: Path) -> None:
                                       (axes[1], dropped, "Dropped by the language filter", "#cc6677")):
         if counts:
             items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:20]
-            bars = ax.bar(range(len(items)), [v for _, v in items], color=colour)
-            ax.set_xticks(range(len(items)), [k for k, _ in items])
-            for bar, (_, v) in zip(bars, items):
-                ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), str(v), ha="center", va="bottom",
-                        fontsize=10)
-            ax.set_ylabel("documents")
-            _integer_axis(ax.yaxis)
-            ax.margins(y=0.15)
+            _counts(ax, [k for k, _ in items], [v for _, v in items], colour, "documents")
         else:
             _empty(ax, "none")
         ax.set_title(title)

@@ -23,18 +23,18 @@ class ManifestError(ValueError):
     pass
 
 
-def read_manifest(out: str | Path) -> dict[str, Any]:
-    """OUT/manifest.json of a corpus folder on this machine, parsed; ManifestError when it is missing or
-    not a JSON object (`gap_pipeline.verify` reads remote corpora, and checks every field)."""
+def read_manifest(out: str | Path, error: type[Exception] = ManifestError) -> dict[str, Any]:
+    """OUT/manifest.json of a corpus folder on this machine, parsed; `error` (the caller's exception type)
+    when it is missing or not a JSON object (`gap_pipeline.verify` reads remote corpora, and checks every field)."""
     path = Path(out) / "manifest.json"
     if not path.is_file():
-        raise ManifestError(f"no manifest: {path} does not exist (is {out} a built corpus?)")
+        raise error(f"no manifest: {path} does not exist (is {out} a built corpus?)")
     try:
         manifest = json.loads(path.read_bytes().decode("utf-8"))
     except ValueError as exc:   # also UnicodeDecodeError
-        raise ManifestError(f"{path} is not valid JSON: {exc}") from exc
+        raise error(f"{path} is not valid JSON: {exc}") from exc
     if not isinstance(manifest, dict):
-        raise ManifestError(f"{path} is not a JSON object")
+        raise error(f"{path} is not a JSON object")
     return manifest
 
 

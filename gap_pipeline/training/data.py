@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas.checksum import sha256_file
-from schemas.manifest import ManifestError, read_manifest
+from schemas.manifest import read_manifest
 from schemas.shard import validate_shard_schema
 
 
@@ -69,10 +69,7 @@ def manifest_data_hash(manifest: dict[str, Any]) -> str:
 def load_corpus(root: str | Path) -> Corpus:
     root = Path(root)
     path = root / "manifest.json"
-    try:
-        manifest = read_manifest(root)
-    except ManifestError as exc:
-        raise DataError(str(exc)) from exc
+    manifest = read_manifest(root, DataError)
     for key in ("tokenizer", "shards"):
         if key not in manifest:
             raise DataError(f"{path} lacks {key!r}")
