@@ -108,3 +108,14 @@ def test_rows_are_read_in_batches_without_losing_any(tmp_path):
     part = _part(tmp_path / "cdc" / "part-000000.parquet", rows)
     assert [r.url for r in read_part(part)] == [f"u{i}" for i in range(1000)]
     assert [r.url for r in read_part(part, files=FSSPEC)] == [f"u{i}" for i in range(1000)]
+
+
+def test_importing_the_reader_needs_only_pyarrow():
+    """schemas/ is importable where only pyarrow is (a training image): Beam and fsspec load when used."""
+    import subprocess
+    import sys
+    code = ("import sys, schemas.raw_store\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'apache_beam', 'fsspec'}))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stdout + proc.stderr
