@@ -128,7 +128,7 @@ def _datatrove_clusters(docs, params) -> dict[str, str] | None:
 
 
 def _bench_near(realdata: Path, per_level: int, repeats: int) -> list[str]:
-    from tests.dedup.labelled_set import band_report, build_pairs, documents_with_truth
+    from testkit.labelled_set import band_report, build_pairs, documents_with_truth
     from transforms.dedup.evaluate import clusters, dedup_local, pairwise_scores
     from transforms.dedup.minhash import MinHashParams
     from transforms.dedup.runner import ExactThenNear, run_dedup_transform
@@ -200,7 +200,7 @@ def _bench_near(realdata: Path, per_level: int, repeats: int) -> list[str]:
 
 # --------------------------------------------------------------------------- memory
 def _bench_memory(realdata: Path, base_docs: int) -> list[str]:
-    from tests.dedup.labelled_set import edited_copy, load_cdc_texts
+    from testkit.labelled_set import edited_copy, load_cdc_texts
     from schemas.document import Document
     from transforms.dedup.minhash import MinHashParams
     from transforms.dedup.near import sketch_documents, star_edges
@@ -282,7 +282,7 @@ def bench(quick: bool = False) -> str:
         return "\n".join(lines + [f"Skipped: real documents not found at {REALDATA}.", ""])
     lines.append("Machine: 2 shared, noisy cores; pure CPU. " + ("Quick mode (smaller sets)." if quick else ""))
     lines.append("")
-    from tests.dedup.labelled_set import load_cdc_texts
+    from testkit.labelled_set import load_cdc_texts
 
     texts = list(load_cdc_texts(REALDATA).values())
     passages = [" ".join(t.split()[80:480]) for t in texts[: (40 if quick else 200)]]

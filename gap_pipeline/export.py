@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from schemas.document import DOCUMENT_SCHEMA
+from schemas.manifest import read_manifest
 
 _OPEN = re.compile(r"^(public[-_ ]?domain|pd|cc0|cc[-_ ]?zero|cc[-_ ]?by(?:[-_ ]?sa)?|ogl|open[-_ ]government|"
                    r"mit|bsd|apache)", re.IGNORECASE)
@@ -46,10 +47,7 @@ def export_documents(out_dir: str | Path, dest: str | Path | None = None,
     """Write DEST/documents.jsonl and DEST/documents.parquet (default DEST: OUT/export/redistributable);
     returns a summary {exported, excluded_by_licence, excluded_by_source, per_source, files}."""
     out = Path(out_dir)
-    manifest_path = out / "manifest.json"
-    if not manifest_path.is_file():
-        raise FileNotFoundError(f"no manifest: {manifest_path} does not exist (is {out} a built corpus?)")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest = read_manifest(out)
     sources = manifest.get("sources", {})
     dest = Path(dest) if dest else out / "export" / ("redistributable" if redistributable_only else "all")
     dest.mkdir(parents=True, exist_ok=True)

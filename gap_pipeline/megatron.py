@@ -28,6 +28,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from schemas.manifest import read_manifest
+
 MAGIC = b"MMIDIDX\x00\x00"
 VERSION = 1
 DTYPE_CODES = {np.dtype(np.uint16): 8, np.dtype(np.int32): 4}
@@ -105,14 +107,12 @@ def export_megatron(out_dir: str | Path, dest: str | Path | None = None) -> dict
     """DEST/{train,validation}.{bin,idx} (default DEST: OUT/export/megatron) and DEST/megatron.json."""
     out = Path(out_dir)
     manifest_path = out / "manifest.json"
-    if not manifest_path.is_file():
-        raise MegatronExportError(f"no manifest: {manifest_path} does not exist (is {out} a built corpus?)")
+    manifest = read_manifest(out, MegatronExportError)
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         tok = manifest["tokenizer"]
         width, vocab = int(tok["seq_len"]) + 1, int(tok["vocab_size"])
         shards = manifest["shards"]
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise MegatronExportError(f"{manifest_path}: not a gap manifest ({type(exc).__name__}: {exc})") from exc
     dtype = np.dtype(np.uint16) if vocab <= 65535 else np.dtype(np.int32)
     dest = Path(dest) if dest else out / "export" / "megatron"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import collections
 import glob
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pyarrow.parquet as pq
 from gap_pipeline.export import licence_allows_redistribution
 from schemas.events import drop_from_json
 from schemas.jsonl import jsonl_lines
+from schemas.manifest import read_manifest
 
 SUBSET_ORDER = ("guidelines", "papers", "abstracts", "replay")
 SUBSET_COLOURS = {"guidelines": "#1b9e77", "papers": "#d95f02", "abstracts": "#7570b3", "replay": "#e7298a"}
@@ -38,7 +38,7 @@ def _fmt(n: float) -> str:
 
 def collect(out: Path) -> dict[str, Any]:
     """Everything the report shows, as plain values (also handy for tests)."""
-    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    manifest = read_manifest(out)
     lengths: dict[str, list[int]] = collections.defaultdict(list)
     languages: collections.Counter = collections.Counter()
     redistributable: dict[str, dict[str, int]] = collections.defaultdict(lambda: {"documents": 0, "chars": 0})
@@ -106,6 +106,24 @@ def _label_bars(ax, bars, values) -> None:
                 va="center", fontsize=10)
 
 
+def _counts(ax, labels: list[str], values: list[int], colour: str, ylabel: str) -> None:
+    """Vertical bars of counts, each count written on its bar."""
+    bars = ax.bar(range(len(values)), values, color=colour)
+    ax.set_xticks(range(len(values)), labels)
+    for bar, value in zip(bars, values):
+        ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), str(value), ha="center", va="bottom",
+                fontsize=10)
+    ax.set_ylabel(ylabel)
+    _integer_axis(ax.yaxis)
+    ax.margins(y=0.15)
+
+
+def _save(plt, fig, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def plot_tokens(data: dict[str, Any], path: Path) -> None:
     plt = _pyplot()
     sources = data["manifest"].get("sources", {})
@@ -150,9 +168,7 @@ def plot_tokens(data: dict[str, Any], path: Path) -> None:
         _empty(ax_src, "no sources")
     ax_src.set_title("Tokens per source (train + validation)")
     ax_src.set_xlabel("tokens")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def plot_lengths(data: dict[str, Any], path: Path) -> None:
@@ -185,9 +201,7 @@ def plot_lengths(data: dict[str, Any], path: Path) -> None:
     for ax in list(axes.flat)[len(subsets):]:
         ax.axis("off")
     fig.suptitle("Document length per subset (kept documents)", fontsize=14)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def plot_drops(data: dict[str, Any], path: Path) -> None:
@@ -210,9 +224,7 @@ def plot_drops(data: dict[str, Any], path: Path) -> None:
     else:
         _empty(ax, "no documents were dropped")
     ax.set_title("Documents dropped, per stage and reason")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def plot_clusters(data: dict[str, Any], path: Path) -> None:
@@ -223,21 +235,12 @@ def plot_clusters(data: dict[str, Any], path: Path) -> None:
         clusters = data[key]
         if clusters:
             sizes = sorted(clusters)
-            bars = ax.bar(range(len(sizes)), [clusters[s] for s in sizes], color="#4477aa")
-            ax.set_xticks(range(len(sizes)), [str(s) for s in sizes])
-            for bar, s in zip(bars, sizes):
-                ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), str(clusters[s]), ha="center",
-                        va="bottom", fontsize=10)
+            _counts(ax, [str(s) for s in sizes], [clusters[s] for s in sizes], "#4477aa", "clusters")
             ax.set_xlabel("cluster size (documents, survivor included)")
-            ax.set_ylabel("clusters")
-            _integer_axis(ax.yaxis)
-            ax.margins(y=0.15)
         else:
             _empty(ax, "no duplicates found")
         ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def plot_languages(data: dict[str, Any], path: Path) -> None:
@@ -249,20 +252,11 @@ def plot_languages(data: dict[str, Any], path: Path) -> None:
                                       (axes[1], dropped, "Dropped by the language filter", "#cc6677")):
         if counts:
             items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:20]
-            bars = ax.bar(range(len(items)), [v for _, v in items], color=colour)
-            ax.set_xticks(range(len(items)), [k for k, _ in items])
-            for bar, (_, v) in zip(bars, items):
-                ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), str(v), ha="center", va="bottom",
-                        fontsize=10)
-            ax.set_ylabel("documents")
-            _integer_axis(ax.yaxis)
-            ax.margins(y=0.15)
+            _counts(ax, [k for k, _ in items], [v for _, v in items], colour, "documents")
         else:
             _empty(ax, "none")
         ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 PLOTS = (("tokens.png", plot_tokens, "Tokens per subset and per source"),
@@ -455,8 +449,6 @@ def write_dataset_card(out_dir: str | Path, data: dict[str, Any] | None = None) 
 def write_report(out_dir: str | Path, plots: bool = True) -> Path:
     """Write OUT/report/report.md (+ PNGs); returns the markdown path."""
     out = Path(out_dir)
-    if not (out / "manifest.json").is_file():
-        raise FileNotFoundError(f"no manifest: {out / 'manifest.json'} does not exist (is {out} a built corpus?)")
     data = collect(out)
     folder = out / "report"
     folder.mkdir(parents=True, exist_ok=True)

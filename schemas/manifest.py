@@ -1,6 +1,8 @@
 """The manifest written beside the shards: what was built, from what, and how every record ended."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 MANIFEST_VERSION = 1
@@ -19,6 +21,21 @@ REQUIRED_TOP_LEVEL = {
 
 class ManifestError(ValueError):
     pass
+
+
+def read_manifest(out: str | Path, error: type[Exception] = ManifestError) -> dict[str, Any]:
+    """OUT/manifest.json of a corpus folder on this machine, parsed; `error` (the caller's exception type)
+    when it is missing or not a JSON object (`gap_pipeline.verify` reads remote corpora, and checks every field)."""
+    path = Path(out) / "manifest.json"
+    if not path.is_file():
+        raise error(f"no manifest: {path} does not exist (is {out} a built corpus?)")
+    try:
+        manifest = json.loads(path.read_bytes().decode("utf-8"))
+    except ValueError as exc:   # also UnicodeDecodeError
+        raise error(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(manifest, dict):
+        raise error(f"{path} is not a JSON object")
+    return manifest
 
 
 def validate_manifest(manifest: dict[str, Any]) -> None:

@@ -368,8 +368,9 @@ class Crawler:
             outcome = self._fetch_generic(item, conditional)
         self.progress(outcome, item.url)
 
-    def record_result(self, item: Item, result: FetchResult, **store_kw) -> str:
-        """Store a fetch result or count its failure; returns the progress event."""
+    def _unusable(self, item: Item, result: FetchResult) -> str | None:
+        """Count a result that brings nothing to store (not modified, budget spent, failed) and return its
+        progress event; None for a usable result."""
         if result.not_modified:
             self.report.unchanged += 1
             return "unchanged"
@@ -379,6 +380,13 @@ class Crawler:
         if not result.ok:
             self.report.fail(item.url, result.error or f"http_{result.status}", result.detail)
             return "disallowed" if result.error == "robots" else "failed"
+        return None
+
+    def record_result(self, item: Item, result: FetchResult, **store_kw) -> str:
+        """Store a fetch result or count its failure; returns the progress event."""
+        event = self._unusable(item, result)
+        if event is not None:
+            return event
         if self.store(item, result, **store_kw):
             self.report.fetched += 1
             return "fetched"
@@ -397,18 +405,12 @@ class Crawler:
         result = self.client.fetch(item.url, accept=("html", "pdf"), **conditional)
         if result.ok and result.kind == "pdf":  # the link pointed straight at a PDF
             return self.record_result(item, result)
-        event = "fetched"
         if content.get("store_html", True):
             event = self.record_result(item, result)
-        elif result.not_modified:
-            self.report.unchanged += 1
-            return "unchanged"
-        elif result.error == "budget":
-            self._budget_exhausted()
-            return "stopped"
-        elif not result.ok:
-            self.report.fail(item.url, result.error or f"http_{result.status}", result.detail)
-            return "failed"
+        else:
+            event = self._unusable(item, result) or "fetched"
+            if event != "fetched":
+                return event
         if not result.ok:
             return event
         title = page_title(result.content, content.get("title_selector")) or item.meta.get("title", "")

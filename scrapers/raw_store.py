@@ -13,7 +13,8 @@ next writer removes. The parts are the truth: the index is a cache rebuilt from 
 `sha256` and `meta` columns whenever it does not cover exactly the parts present.
 
 A page that changed is appended again (append-only); readers take the newest version of each
-(source, url) unless asked for all versions.
+(source, url) unless asked for all versions. Reading a store (listing parts, records, newest versions)
+is `schemas.raw_store`'s, the one reader the build uses too.
 """
 from __future__ import annotations
 
@@ -23,13 +24,15 @@ import os
 import posixpath
 import re
 import uuid
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from schemas.raw import RAW_SCHEMA, RawRecord, read_parquet_file, validate_raw_table
+from schemas.raw import RAW_SCHEMA, RawRecord
+from schemas.raw_store import FsspecFiles, RawStoreError, read_columns
+from schemas.raw_store import fs_and_path as _fs_and_path
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +40,6 @@ PART_RE = re.compile(r"^part-(\d{6})\.parquet$")
 INDEX_NAME = "_index.json"
 LAST_SCRAPE_NAME = "_last_scrape.json"
 _SOURCE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-
-
-class RawStoreError(RuntimeError):
-    """The raw store is unreadable or a record breaks the contract."""
-
-
-def _fs_and_path(root: str | os.PathLike) -> tuple[fsspec.AbstractFileSystem, str]:
-    fs, path = fsspec.core.url_to_fs(str(root))
-    return fs, path.rstrip("/") or "/"
 
 
 def _is_local(fs: fsspec.AbstractFileSystem) -> bool:
@@ -97,8 +91,7 @@ def _source_parts(fs: fsspec.AbstractFileSystem, source_dir: str) -> list[str]:
 def _index_from_parts(fs: fsspec.AbstractFileSystem, parts: list[str]) -> dict[str, StoredEntry]:
     index: dict[str, StoredEntry] = {}
     for part in parts:  # in part order: later parts hold newer versions
-        with fs.open(part, "rb") as fh:
-            table = read_parquet_file(fh, columns=["url", "sha256", "fetched_at", "meta"])
+        table = read_columns(part, ["url", "sha256", "fetched_at", "meta"], files=FsspecFiles(fs))
         for url, sha, fetched_at, meta in zip(*(table.column(c).to_pylist() for c in table.column_names)):
             m = json.loads(meta or "{}")
             index[url] = StoredEntry(sha, fetched_at, m.get("http_etag"), m.get("http_last_modified"))
@@ -244,75 +237,7 @@ class RawStoreWriter:
         self.close()
 
 
-# -- reading -----------------------------------------------------------------------------------
-def list_parts(root: str | os.PathLike, sources: Iterable[str] | None = None) -> list[str]:
-    """Every Parquet part under root (sorted; hidden/underscore names and temp files skipped).
-
-    Accepts the layout above (ROOT/<source>/part-*.parquet) and, for hand-made stores, any
-    `*.parquet` below root. Paths keep the root's protocol when it is a URL.
-    """
-    fs, base = _fs_and_path(root)
-    if not fs.exists(base):
-        raise RawStoreError(f"raw store not found: {root}")
-    if fs.isfile(base):
-        found = [base]
-    else:
-        found = fs.glob(posixpath.join(base, "**", "*.parquet")) if fs.isdir(base) else []
-        found += fs.glob(posixpath.join(base, "*.parquet"))
-    keep = []
-    wanted = set(sources) if sources is not None else None
-    for path in set(found):
-        rel = posixpath.relpath(path, base) if path != base else posixpath.basename(path)
-        if any(piece.startswith((".", "_")) for piece in rel.split("/")):
-            continue
-        if wanted is not None:
-            top = rel.split("/")[0] if "/" in rel else None
-            if top not in wanted:
-                continue
-        keep.append(path)
-    protocol = str(root).split("://", 1)[0] + "://" if "://" in str(root) else ""
-    return [protocol + p if protocol and not p.startswith(protocol) else p for p in sorted(keep)]
-
-
-def read_part(path: str) -> Iterator[RawRecord]:
-    """Records of one part, in stored order; the table must have the raw-record columns."""
-    fs, p = _fs_and_path(path)
-    with fs.open(p, "rb") as fh:
-        parquet = pq.ParquetFile(fh, pre_buffer=False)
-        validate_raw_table(parquet.schema_arrow)
-        names = [f.name for f in RAW_SCHEMA]
-        for batch in parquet.iter_batches(columns=names, batch_size=256, use_threads=False):
-            for row in batch.to_pylist():
-                yield RawRecord.from_row(row)
-
-
-def latest_versions(parts: list[str]) -> set[tuple[int, int]]:
-    """(part number, row number) of the newest version of each (source, url) across `parts`."""
-    newest: dict[tuple[str, str], tuple[int, int]] = {}
-    for i, part in enumerate(parts):
-        fs, p = _fs_and_path(part)
-        with fs.open(p, "rb") as fh:
-            table = read_parquet_file(fh, columns=["source", "url"])
-        for j, key in enumerate(zip(table.column("source").to_pylist(), table.column("url").to_pylist())):
-            newest[key] = (i, j)
-    return set(newest.values())
-
-
-def read_raw_store(root: str | os.PathLike, *, sources: Iterable[str] | None = None,
-                   all_versions: bool = False) -> Iterator[RawRecord]:
-    """Every record of the store in deterministic order (part path, then row).
-
-    By default only the newest version of each (source, url) is yielded, since a re-crawl appends
-    the changed page instead of rewriting a part.
-    """
-    parts = list_parts(root, sources)
-    keep = None if all_versions else latest_versions(parts)
-    for i, part in enumerate(parts):
-        for j, record in enumerate(read_part(part)):
-            if keep is None or (i, j) in keep:
-                yield record
-
-
+# -- the scrape summary ---------------------------------------------------------------------
 def read_last_scrape(root: str | os.PathLike, source: str) -> dict[str, Any] | None:
     fs, base = _fs_and_path(root)
     path = posixpath.join(base, source, LAST_SCRAPE_NAME)

@@ -15,6 +15,7 @@ import apache_beam as beam
 
 from schemas.document import Document
 from schemas.events import Drop, Quarantined
+from schemas.raw_store import iter_raw_rows
 from transforms.docfiles import DocumentWriter, part_file, read_documents
 from transforms.stage import Counters
 
@@ -188,28 +189,6 @@ class ScanRawPart(beam.DoFn):
                     sha256=str(row.get("sha256") or ""), content_type=str(row.get("content_type") or "")))
                 continue
             yield (record.source, record.url), (part, row_number)
-
-
-def iter_raw_rows(path: str):
-    """(row number, row dict, RawRecord or None, error or None) for every row of a raw-store part."""
-    import pyarrow.parquet as pq
-    from apache_beam.io.filesystems import FileSystems
-
-    from schemas.raw import RawRecord, RawRecordError
-
-    row_number = -1
-    with FileSystems.open(path) as fh:
-        # A Python file object: read in this thread only (schemas.raw.read_parquet_file says why).
-        for batch in pq.ParquetFile(fh, pre_buffer=False).iter_batches(batch_size=64, use_threads=False):
-            for row in batch.to_pylist():
-                row_number += 1
-                try:
-                    record = RawRecord.from_row(row)
-                    record.validate()
-                except (RawRecordError, TypeError) as exc:
-                    yield row_number, row, None, str(exc)
-                    continue
-                yield row_number, row, record, None
 
 
 def newest_versions(keyed):

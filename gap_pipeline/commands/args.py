@@ -1,5 +1,6 @@
-"""argparse types for numbers on the command line: a bad value is a one-line usage error naming the flag
-(argparse adds `argument --workers:`), never a traceback later in the run."""
+"""argparse helpers: types for numbers on the command line (a bad value is a one-line usage error naming the
+flag, argparse adds `argument --workers:`, never a traceback later in the run), and the subcommands that read
+a built corpus."""
 from __future__ import annotations
 
 import argparse
@@ -35,3 +36,11 @@ def positive_float(text: str) -> float:
 
 def non_negative_float(text: str) -> float:
     return _number(float, 0.0, text)
+
+
+def corpus_command(sub, name: str, *, help: str, description: str,
+                   out_help: str = "the corpus folder written by `gap build`") -> argparse.ArgumentParser:
+    """A subcommand whose first argument is a built corpus folder, OUT (gap report, export, verify)."""
+    p = sub.add_parser(name, help=help, description=description)
+    p.add_argument("out", help=out_help)
+    return p

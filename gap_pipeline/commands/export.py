@@ -1,20 +1,22 @@
 """`gap export OUT`: the kept documents whose licences allow it as JSONL and Parquet (--redistributable), or
-the token streams as Megatron indexed datasets (--format megatron)."""
+the token streams as Megatron indexed datasets (--format megatron).
+
+Write OUT's kept documents as documents.jsonl + documents.parquet. With --redistributable (the published
+set) only open licences are written: public domain, CC0, CC-BY(-SA), open government, MIT/BSD/Apache;
+NC/ND/unknown are held back and counted. With --format megatron: the train and validation token streams
+as Megatron-LM/NeMo indexed datasets (train.bin/.idx, validation.bin/.idx).
+"""
 from __future__ import annotations
 
 import json
 import sys
 
+from gap_pipeline.commands.args import corpus_command
+
 
 def register(sub) -> None:
-    p = sub.add_parser("export", help="Export the redistributable documents, or the token streams for Megatron",
-                       description="Write OUT's kept documents as documents.jsonl + documents.parquet. With "
-                                   "--redistributable (the published set) only open licences are written: public "
-                                   "domain, CC0, CC-BY(-SA), open government, MIT/BSD/Apache; NC/ND/unknown are "
-                                   "held back and counted. With --format megatron: the train and validation token "
-                                   "streams as Megatron-LM/NeMo indexed datasets (train.bin/.idx, "
-                                   "validation.bin/.idx).")
-    p.add_argument("out", help="the corpus folder written by `gap build`")
+    p = corpus_command(sub, "export", help="Export the redistributable documents, or the token streams for Megatron",
+                       description=__doc__.split("\n\n", 1)[1])
     p.add_argument("--format", choices=("documents", "megatron"), default="documents",
                    help="documents (default): JSONL + Parquet of the kept documents; megatron: .bin + .idx")
     p.add_argument("--redistributable", action="store_true",
@@ -27,6 +29,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from gap_pipeline.export import export_documents
     from gap_pipeline.megatron import MegatronExportError, export_megatron
+    from schemas.manifest import ManifestError
 
     try:
         if args.format == "megatron":
@@ -36,7 +39,7 @@ def run(args) -> int:
             summary = export_megatron(args.out, args.dest)
         else:
             summary = export_documents(args.out, args.dest, redistributable_only=args.redistributable)
-    except (FileNotFoundError, MegatronExportError) as exc:
+    except (FileNotFoundError, ManifestError, MegatronExportError) as exc:
         print(f"gap export: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(summary, indent=2, sort_keys=True))

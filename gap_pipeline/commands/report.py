@@ -1,17 +1,20 @@
-"""`gap report OUT`: write OUT/report/report.md with PNG plots and a data card."""
+"""`gap report OUT`: write OUT/report/report.md with PNG plots and a data card.
+
+Write OUT/report/report.md with PNG plots beside it (tokens per source and subset, document lengths per
+subset, drops per stage and reason, duplicate cluster sizes, languages) and a data card (sources,
+publishers, licences, counts, the redistributable part); also OUT/README.md, the data card as a Hugging
+Face dataset card (YAML front matter) whose configs point datasets.load_dataset at the shards.
+"""
 from __future__ import annotations
 
 import sys
 
+from gap_pipeline.commands.args import corpus_command
+
 
 def register(sub) -> None:
-    p = sub.add_parser("report", help="Write OUT/report/report.md with plots and a data card, and OUT/README.md (dataset card)",
-                       description="Write OUT/report/report.md with PNG plots beside it (tokens per source and "
-                                   "subset, document lengths per subset, drops per stage and reason, duplicate "
-                                   "cluster sizes, languages) and a data card (sources, publishers, licences, "
-                                   "counts, the redistributable part); also OUT/README.md, the data card as a Hugging Face dataset "
-                                   "card (YAML front matter) whose configs point datasets.load_dataset at the shards.")
-    p.add_argument("out", help="the corpus folder written by `gap build`")
+    p = corpus_command(sub, "report", help="Write OUT/report/report.md with plots and a data card, and OUT/README.md (dataset card)",
+                       description=__doc__.split("\n\n", 1)[1])
     p.add_argument("--no-plots", action="store_true", help="write the markdown only")
     p.set_defaults(func=run)
 
@@ -20,10 +23,11 @@ def run(args) -> int:
     from pathlib import Path
 
     from gap_pipeline.report import CARD_MARK, write_report
+    from schemas.manifest import ManifestError
 
     try:
         path = write_report(args.out, plots=not args.no_plots)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ManifestError) as exc:
         print(f"gap report: {exc}", file=sys.stderr)
         return 1
     print(f"gap report: wrote {path}")

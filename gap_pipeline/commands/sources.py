@@ -159,10 +159,10 @@ list every article the crawl must store in EXPECTED.
 from urllib.parse import urlsplit
 
 from scrapers.crawler import Crawler
-from scrapers.raw_store import read_raw_store
+from schemas.raw_store import read_raw_store
 from scrapers.specs import load_spec_file
 from tests.scrapers.conftest import fast_crawl
-from tests.scrapers.server import FixtureServer, Page
+from testkit.server import FixtureServer, Page
 from tests.scrapers.sites import localize
 
 SPEC = {spec_path!r}

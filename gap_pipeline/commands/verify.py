@@ -3,19 +3,20 @@ from __future__ import annotations
 
 import sys
 
+from gap_pipeline.commands.args import corpus_command
+
 
 def register(sub) -> None:
-    p = sub.add_parser("verify", help="Check a built corpus against its manifest (checksums, counts, accounting)",
-                       description="Trust nothing in manifest.json: check its types, recompute the config hash "
-                                   "from the stored config and the sha256 of every listed file (shards, tokenizer, "
-                                   "documents/, dropped/, quarantine/), re-read every shard (schema, rows, tokens, "
-                                   "ids in the vocabulary), recount the accounting from the outcome files (per "
-                                   "stage, reason and source) and the mixture; refuse paths that leave the corpus "
-                                   "and report files the manifest does not list (_build/ and report/ aside). "
-                                   "Exits 1 and prints one line per problem.")
-    p.add_argument("out", help="the corpus folder or URL (gs://, s3://...) written by `gap build` (holds "
-                                "manifest.json); options after `--` go to Beam's filesystems, e.g. "
-                                "`-- --s3_region_name eu-west-1`")
+    p = corpus_command(
+        sub, "verify", help="Check a built corpus against its manifest (checksums, counts, accounting)",
+        description="Trust nothing in manifest.json: check its types, recompute the config hash from the stored "
+                    "config and the sha256 of every listed file (shards, tokenizer, documents/, dropped/, "
+                    "quarantine/), re-read every shard (schema, rows, tokens, ids in the vocabulary), recount the "
+                    "accounting from the outcome files (per stage, reason and source) and the mixture; refuse paths "
+                    "that leave the corpus and report files the manifest does not list (_build/ and report/ aside). "
+                    "Exits 1 and prints one line per problem.",
+        out_help="the corpus folder or URL (gs://, s3://...) written by `gap build` (holds manifest.json); options "
+                 "after `--` go to Beam's filesystems, e.g. `-- --s3_region_name eu-west-1`")
     p.set_defaults(func=run, accepts_extra=True)
 
 

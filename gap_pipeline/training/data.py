@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas.checksum import sha256_file
+from schemas.manifest import read_manifest
 from schemas.shard import validate_shard_schema
 
 
@@ -68,12 +69,7 @@ def manifest_data_hash(manifest: dict[str, Any]) -> str:
 def load_corpus(root: str | Path) -> Corpus:
     root = Path(root)
     path = root / "manifest.json"
-    if not path.is_file():
-        raise DataError(f"{root}: no manifest.json (is this the output folder of `gap build`?)")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path} is not valid JSON: {exc}") from exc
+    manifest = read_manifest(root, DataError)
     for key in ("tokenizer", "shards"):
         if key not in manifest:
             raise DataError(f"{path} lacks {key!r}")

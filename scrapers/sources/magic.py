@@ -8,10 +8,9 @@ built from those fields (content_type html; meta.derived_from says so, meta.api_
 from __future__ import annotations
 
 import html
-import json
 
 from scrapers.crawler import Item, with_query_param
-from scrapers.sources._api import dig, get_json, html_document
+from scrapers.sources._api import dig, fetch_json_page, get_json
 
 
 def discover(crawler):
@@ -53,17 +52,12 @@ def guideline_html(data: dict) -> tuple[str, str]:
     return title, "\n".join(parts)
 
 
+def _page(item, data):
+    if not isinstance(data, dict) or not data.get("sections"):
+        raise ValueError("no sections in guideline JSON")
+    title, body = guideline_html(data)
+    return title, body, {"title": title, "api_url": item.url, "derived_from": "magicapp-json"}
+
+
 def fetch_item(crawler, item, conditional):
-    result = crawler.client.fetch(item.url, accept=("json",), **conditional)
-    if not result.ok:
-        return crawler.record_result(item, result)
-    try:
-        data = json.loads(result.content.decode("utf-8"))
-        if not isinstance(data, dict) or not data.get("sections"):
-            raise ValueError("no sections in guideline JSON")
-        title, body = guideline_html(data)
-    except (UnicodeDecodeError, ValueError) as exc:
-        crawler.report.fail(item.url, "bad_json", str(exc)[:200])
-        return "failed"
-    return crawler.record_result(item, result, content_type="html", content=html_document(title, body),
-                                 extra_meta={"title": title, "api_url": item.url, "derived_from": "magicapp-json"})
+    return fetch_json_page(crawler, item, conditional, _page, "bad_json")

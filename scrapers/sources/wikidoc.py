@@ -10,7 +10,7 @@ import json
 from urllib.parse import quote, urlencode
 
 from scrapers.crawler import Item
-from scrapers.sources._api import get_json, html_document
+from scrapers.sources._api import fetch_json_page, get_json
 
 
 def discover(crawler):
@@ -38,23 +38,18 @@ def discover(crawler):
         params = {**params, "apcontinue": cont, "continue": (data.get("continue") or {}).get("continue", "-||")}
 
 
-def fetch_item(crawler, item, conditional):
-    result = crawler.client.fetch(item.url, accept=("json",), **conditional)
-    if not result.ok:
-        return crawler.record_result(item, result)
-    try:
-        data = json.loads(result.content.decode("utf-8"))
-        if "error" in data:
-            raise ValueError(f"API error {data['error'].get('code')}: {data['error'].get('info')}")
-        parse = data["parse"]
-        title, text = parse["title"], parse["text"]
-        if isinstance(text, dict):  # formatversion=1 shape
-            text = text.get("*", "")
-    except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        crawler.report.fail(item.url, "api_error", str(exc)[:200])
-        return "failed"
-    endpoint = crawler.spec["discovery"]["api"]["endpoint"]
+def _page(endpoint: str, data):
+    if "error" in data:
+        raise ValueError(f"API error {data['error'].get('code')}: {data['error'].get('info')}")
+    parse = data["parse"]
+    title, text = parse["title"], parse["text"]
+    if isinstance(text, dict):  # formatversion=1 shape
+        text = text.get("*", "")
     page_url = endpoint.rsplit("/", 1)[0] + "/index.php/" + quote(title.replace(" ", "_"))
-    return crawler.record_result(item, result, content_type="html", content=html_document(title, text),
-                                 extra_meta={"title": title, "revid": parse.get("revid"), "page_url": page_url,
-                                             "derived_from": "mediawiki-parse"})
+    return title, text, {"title": title, "revid": parse.get("revid"), "page_url": page_url,
+                         "derived_from": "mediawiki-parse"}
+
+
+def fetch_item(crawler, item, conditional):
+    endpoint = crawler.spec["discovery"]["api"]["endpoint"]
+    return fetch_json_page(crawler, item, conditional, lambda _item, data: _page(endpoint, data), "api_error")

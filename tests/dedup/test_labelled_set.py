@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from schemas.document import Document
-from tests.dedup.labelled_set import band_report, build_pairs, documents_with_truth
+from testkit.labelled_set import band_report, build_pairs, documents_with_truth
 from transforms.dedup.evaluate import clusters, dedup_local, pairwise_scores
 from transforms.dedup.minhash import MinHashParams
 

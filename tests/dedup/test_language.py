@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 from schemas.document import Document
-from tests.dedup.langid_set import documents, lingua_sentences
-from tests.dedup.mixed_texts import (EN as EN_PARA, GAELIC, HMONG, chinese_page, english_paper_with_spanish_abstract,
+from testkit.langid_set import documents, lingua_sentences
+from testkit.mixed_texts import (EN as EN_PARA, GAELIC, HMONG, chinese_page, english_paper_with_spanish_abstract,
                                      spanish_paper_with_english_abstract)
 from transforms.language import (LanguageSettings, decide, detect_language, detect_language_sampled, judge,
                                  language_fn, letter_counts, sample_windows, text_windows, window_votes)
@@ -136,7 +136,7 @@ def test_shares_are_deterministic_across_order_and_processes():
     assert forward == backward
     script = ("import json, sys\n"
               "from tests.dedup.test_language import doc\n"
-              "from tests.dedup import mixed_texts as m\n"
+              "from testkit import mixed_texts as m\n"
               "from transforms.language import LanguageSettings, language_fn\n"
               "fn = language_fn(LanguageSettings())\n"
               "t = m.english_paper_with_spanish_abstract()\n"
@@ -198,9 +198,9 @@ def test_fast_path_answers_exactly_as_langdetect(realdata):
 
 
 def test_mixed_language_set_from_real_text(realdata):
-    """Real texts assembled into mixed documents (tests/dedup/langid_set.py): the stage keeps a document
+    """Real texts assembled into mixed documents (testkit/langid_set.py): the stage keeps a document
     exactly when English holds most of its letters, and its English share is close to the true one."""
-    from tests.dedup.langid_set import mixed_documents
+    from testkit.langid_set import mixed_documents
 
     settings = LanguageSettings()
     items = mixed_documents(realdata, per_kind=4)

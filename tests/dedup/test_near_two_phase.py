@@ -9,7 +9,7 @@ import random
 import pytest
 
 from schemas.document import Document
-from tests.dedup.labelled_set import build_pairs, documents_with_truth
+from testkit.labelled_set import build_pairs, documents_with_truth
 from transforms.dedup.minhash import (MinHashParams, band_keys, estimated_jaccard, sample_jaccard, shingles,
                                       signatures_and_samples)
 from transforms.dedup.near import PAYLOAD, NearDedup, _Sketch, near_duplicates, sketch

@@ -241,7 +241,7 @@ def test_duplicate_ngram_fractions_equal_the_plain_count_on_repetitive_texts():
 
 # --- quality per subset and per source; repetition on prose only ------------------------------------
 
-from tests.guidelines.quality_sets import RECOMMENDATIONS as _RECOMMENDATIONS  # noqa: E402
+from testkit.quality_sets import RECOMMENDATIONS as _RECOMMENDATIONS  # noqa: E402
 
 
 def _synthesis() -> str:
@@ -397,7 +397,7 @@ def test_real_good_documents_are_kept_and_real_junk_dropped(realdata):
     """False drops on real guideline, paper and abstract documents (first 60 of each) stay under 2%, and every
     junk page built from real pages is dropped (benchmarks/bench_quality.py measures the full sets)."""
     from gap_pipeline.config import default_config
-    from tests.guidelines.quality_sets import good_documents, junk_documents
+    from testkit.quality_sets import good_documents, junk_documents
     from transforms.quality import quality_fn
     check = quality_fn(default_config()["quality"])
     good = [(subset, name, check(doc)) for subset, name, doc in good_documents(realdata, per_set=60)]

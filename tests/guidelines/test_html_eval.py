@@ -1,5 +1,5 @@
 """The generic (no-selector) HTML extractor of transforms/extract/html.py measured against trafilatura on
-two sets with ground truth (tests/guidelines/html_eval.py): the 120 real guideline pages and trafilatura's
+two sets with ground truth (testkit/html_eval.py): the 120 real guideline pages and trafilatura's
 own snippet set. Target: precision and recall at least trafilatura's on both (a little slack for drift)."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from tests.guidelines.html_eval import (SnippetPage, evaluate, evaluate_snippets, load_pages, load_snippet_pages,
+from testkit.html_eval import (SnippetPage, evaluate, evaluate_snippets, load_pages, load_snippet_pages,
                                         ours_text, precision_recall_f1, snippet_counts, snippet_split,
                                         trafilatura_text)
 

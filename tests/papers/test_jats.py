@@ -156,3 +156,21 @@ def test_small_pieces():
         b'<msup><mi>c</mi><mn>2</mn></msup><mo>+</mo><mfrac><mi>x</mi><mrow><mi>y</mi><mo>+</mo><mn>1</mn></mrow></mfrac></math>',
         safe_parser())
     assert mathml_to_text(math) == "E = mc^2 + x/(y + 1)"
+
+
+def test_mathml_scripts_and_limits():
+    from lxml import etree
+
+    def text(body: str) -> str:
+        return mathml_to_text(etree.fromstring(
+            f'<math xmlns="http://www.w3.org/1998/Math/MathML">{body}</math>'.encode(), safe_parser()))
+
+    assert text("<msub><mi>x</mi><mi>i</mi></msub>") == "x_i"
+    assert text("<msub><mi>x</mi><mrow><mi>i</mi><mo>+</mo><mn>1</mn></mrow></msub>") == "x_(i + 1)"
+    assert text("<msup><mi>e</mi><mrow><mo>-</mo><mi>t</mi></mrow></msup>") == "e^(-t)"
+    assert text("<msubsup><mi>x</mi><mi>i</mi><mn>2</mn></msubsup>") == "x_i^2"
+    assert text("<munderover><mo>&#x2211;</mo><mrow><mi>i</mi><mo>=</mo><mn>1</mn></mrow><mi>n</mi></munderover>"
+                ) == "∑_(i = 1)^n"
+    assert text("<munder><mi>lim</mi><mi>n</mi></munder>") == "lim_n"
+    # A script element with the wrong number of children is read as plain text, not guessed at.
+    assert text("<msubsup><mi>x</mi><mi>i</mi></msubsup>") == "xi"

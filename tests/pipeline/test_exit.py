@@ -63,8 +63,9 @@ def test_python_file_reads_stay_in_the_calling_thread(parquet_file):
 def test_code_paths_that_read_python_files_use_the_calling_thread(parquet_file, tmp_path, monkeypatch):
     """raw store index / latest versions / part reading and the manifest's language counts."""
     from gap_pipeline import manifest
-    from scrapers import raw_store
+    from schemas import raw_store as reader
     from schemas.raw import RawRecord
+    from scrapers import raw_store
 
     spies: list[_ThreadSpy] = []
 
@@ -80,9 +81,8 @@ def test_code_paths_that_read_python_files_use_the_calling_thread(parquet_file, 
         for record in records:
             writer.add(record)
     [part] = sorted((tmp_path / "store" / "site").glob("part-*.parquet"))
-    monkeypatch.setattr(raw_store, "_fs_and_path", lambda p: (FS(), p))
-    assert len(raw_store.latest_versions([str(part)])) == 3000
-    assert sum(1 for _ in raw_store.read_part(str(part))) == 3000
+    assert len(reader.latest_versions([str(part)], files=FS())) == 3000
+    assert sum(1 for _ in reader.read_part(str(part), files=FS())) == 3000
     assert len(raw_store._index_from_parts(FS(), [str(part)])) == 3000
 
     class BeamFS:

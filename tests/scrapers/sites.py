@@ -9,7 +9,7 @@ import json
 import re
 from urllib.parse import urlencode, urlsplit
 
-from tests.scrapers.server import Page, make_pdf
+from testkit.server import Page, make_pdf
 
 CLINICAL = ("Adults with suspected {t} should be assessed promptly. Offer first-line treatment according to "
             "severity, review the response within 48 hours and refer to specialist care when symptoms persist. "

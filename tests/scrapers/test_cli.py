@@ -6,9 +6,10 @@ from pathlib import Path
 import yaml
 
 from gap_pipeline.cli import main
-from scrapers.raw_store import read_last_scrape, read_raw_store
+from schemas.raw_store import read_raw_store
+from scrapers.raw_store import read_last_scrape
 from scrapers.specs import load_spec, load_spec_file
-from tests.scrapers.server import FixtureServer, Page
+from testkit.server import FixtureServer, Page
 from tests.scrapers.sites import SITES, localize
 
 REPO = Path(__file__).resolve().parents[2]

@@ -11,9 +11,9 @@ import pytest
 
 from scrapers.client import PoliteClient, classify_content_type
 from scrapers.crawler import Crawler
-from scrapers.raw_store import list_parts, read_raw_store
+from schemas.raw_store import list_parts, read_raw_store
 from tests.scrapers.conftest import fast_client, fast_crawl
-from tests.scrapers.server import FixtureServer, Page, drip, flaky, gzip_bomb, huge, make_pdf, redirect, slow, truncated
+from testkit.server import FixtureServer, Page, drip, flaky, gzip_bomb, huge, make_pdf, redirect, slow, truncated
 
 REPO = Path(__file__).resolve().parents[2]
 HTML = Page("<html><body><h1>ok</h1><p>fine</p></body></html>")

@@ -9,10 +9,10 @@ import pytest
 
 from schemas.raw import RawRecord
 from scrapers.crawler import Crawler
-from scrapers.raw_store import read_raw_store
+from schemas.raw_store import read_raw_store
 from scrapers.specs import load_specs
 from tests.scrapers.conftest import fast_crawl
-from tests.scrapers.server import FixtureServer, Page, make_pdf
+from testkit.server import FixtureServer, Page, make_pdf
 from tests.scrapers.sites import SITES, localize
 from transforms.extract.html import extract_html
 from transforms.extract.options import ExtractOptions

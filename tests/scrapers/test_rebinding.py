@@ -13,7 +13,7 @@ import pytest
 from scrapers.bulk.download import BulkDownloader, DownloadError
 from scrapers.client import PoliteClient, ip_allowed
 from tests.scrapers.conftest import fast_client
-from tests.scrapers.server import FixtureServer, Page
+from testkit.server import FixtureServer, Page
 
 PUBLIC = "93.184.216.34"   # only ever returned to the name check, never connected to
 HOST = "rebind.example"

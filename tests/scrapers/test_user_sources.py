@@ -12,8 +12,8 @@ import yaml
 
 from gap_pipeline.cli import main
 from scrapers.specs import SOURCES_DIR, SpecError, load_corpus_specs, load_spec, spec_origin
-from tests.guidelines.quality_sets import RECOMMENDATIONS
-from tests.scrapers.server import FixtureServer, Page
+from testkit.quality_sets import RECOMMENDATIONS
+from testkit.server import FixtureServer, Page
 
 
 def _synthesis_page(joint: str, recs: list[int]) -> str:

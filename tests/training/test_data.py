@@ -11,7 +11,7 @@ from gap_pipeline.training.data import (DataError, DataMismatchError, GlobalSamp
                                         check_resume_data, data_state, load_corpus)
 from gap_pipeline.training.metrics import MetricsLog, device_peak_flops, mfu, read_metrics
 from schemas.shard import token_shard_schema
-from tests.training.synthetic import make_corpus
+from testkit.synthetic import make_corpus
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +105,7 @@ def test_manifest_hash_ignores_non_data_fields(tmp_path):
 
 
 def test_bad_corpora_fail_with_the_reason(tmp_path):
-    with pytest.raises(DataError, match="no manifest.json"):
+    with pytest.raises(DataError, match="no manifest: .*manifest.json does not exist"):
         load_corpus(tmp_path)
     root = make_corpus(tmp_path / "c", train_rows=20, train_shards=1, with_tokenizer=False)
     manifest = json.loads((root / "manifest.json").read_text())

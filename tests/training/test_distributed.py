@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from gap_pipeline.training.metrics import read_metrics
-from tests.training.synthetic import make_corpus
+from testkit.synthetic import make_corpus
 
 REPO = Path(__file__).resolve().parents[2]
 STEPS = 10

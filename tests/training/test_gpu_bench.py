@@ -1,4 +1,4 @@
-"""`make bench-gpu` (benchmarks/gpu_train.py) driven on the CPU with --smoke-cpu and the tiny preset:
+"""`make bench-gpu` (benchmarks/gpu_train.py, whose driver is testkit/gpu_bench.py) driven on the CPU with --smoke-cpu and the tiny preset:
 the same driver, torchrun workers and BENCHMARKS.md bookkeeping a GPU run uses, so the first run on a
 GPU does not fail on plumbing. Also: the fused AdamW the trainer uses on CUDA steps FSDP2's DTensor
 shards (with parameter groups) like the default implementation.
@@ -9,7 +9,6 @@ trains with (compile + activation checkpointing, graphs really compiled).
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -20,10 +19,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from testkit import gpu_bench as gpu_train
+
 REPO = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("gpu_train", REPO / "benchmarks" / "gpu_train.py")
-gpu_train = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(gpu_train)
 
 SMOKE = ["--smoke-cpu", "--preset", "tiny", "--steps", "4", "--warmup", "1", "--micro-tokens", "256",
          "--accum", "2"]
@@ -228,7 +226,7 @@ def test_the_benchmark_runs_with_what_a_gpu_image_ships():
     code = ("import sys, runpy\n"
             f"sys.path.insert(0, {str(REPO)!r})\n"
             "import gap_pipeline.training.loop, gap_pipeline.training.export, gap_pipeline.training.metrics\n"
-            "import tests.training.synthetic\n"
+            "import testkit.synthetic\n"
             f"runpy.run_path({str(REPO / 'benchmarks' / 'gpu_train.py')!r}, run_name='not_main')\n"
             f"bad = sorted({{m.split('.')[0] for m in sys.modules}} & set({NOT_ON_THE_GPU_IMAGE!r}))\n"
             "print(bad); sys.exit(1 if bad else 0)")

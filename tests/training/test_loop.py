@@ -7,7 +7,7 @@ from gap_pipeline.training.config import load_train_config
 from gap_pipeline.training.loop import RunOptions, train
 from gap_pipeline.training.metrics import read_metrics
 from gap_pipeline.training.model import flops_per_token
-from tests.training.synthetic import make_corpus
+from testkit.synthetic import make_corpus
 
 
 @pytest.fixture(scope="module")

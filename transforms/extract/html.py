@@ -21,7 +21,7 @@ Selectors are a small CSS subset compiled to XPath (tag, `*`, `#id`, `.class`, `
 `[attr*=v]`, `[attr^=v]`, `[attr$=v]`, descendant and `>` combinators, `,` lists); anything else is
 refused with a clear error rather than silently matching nothing.
 
-Measured (tests/guidelines/html_eval.py, BENCHMARKS.md "Generic HTML extraction"): on trafilatura's own
+Measured (testkit/html_eval.py, BENCHMARKS.md "Generic HTML extraction"): on trafilatura's own
 990-page evaluation set and on 120 real guideline pages, precision and recall are at least
 trafilatura's (tests/guidelines/test_html_eval.py fails otherwise), at about 60-80% of its speed (the
 heuristic runs as well). The hand-written extractor alone, the generic extractor until then, was well
@@ -537,7 +537,7 @@ def main_content_text(root, tables: str = "linearize") -> str:
 
 _WORD = re.compile(r"\w+")
 # Thresholds of combine_main_content, chosen on the development half of the trafilatura evaluation set
-# (tests/guidelines/html_eval.py: snippet_split) and then checked on the held-out half and the 120 pages.
+# (testkit/html_eval.py: snippet_split) and then checked on the held-out half and the 120 pages.
 _COVERED = 0.5          # a block is "in" the other text when this share of its word 3-grams is there
 _NEW = 0.2              # ... and "not in" it at or below this share
 _FILL_MIN_WORDS = 20    # a block trafilatura missed is added only when it is a real paragraph

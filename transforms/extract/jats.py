@@ -149,6 +149,10 @@ def tex_to_text(tex: str) -> str:
     return _collapse(body)
 
 
+# A base with scripts: the mark written before each script, in child order (a_i, a^2, a_i^2; limits alike).
+_SCRIPT_MARKS = {"msub": ("_",), "munder": ("_",), "msup": ("^",), "msubsup": ("_", "^"), "munderover": ("_", "^")}
+
+
 def _group(text: str) -> str:
     return text if len(text) <= 1 or text.isalnum() or (text[0] == "(" and text[-1] == ")") else f"({text})"
 
@@ -181,16 +185,9 @@ def _mathml(el: Any) -> str:
     parts = [_mathml(k) for k in kids]
     if name == "mfrac" and len(parts) == 2:
         return f"{_group(parts[0].strip())}/{_group(parts[1].strip())}"
-    if name == "msup" and len(parts) == 2:
-        return f"{parts[0]}^{_group(parts[1].strip())}"
-    if name == "msub" and len(parts) == 2:
-        return f"{parts[0]}_{_group(parts[1].strip())}"
-    if name == "msubsup" and len(parts) == 3:
-        return f"{parts[0]}_{_group(parts[1].strip())}^{_group(parts[2].strip())}"
-    if name == "munderover" and len(parts) == 3:
-        return f"{parts[0]}_{_group(parts[1].strip())}^{_group(parts[2].strip())}"
-    if name == "munder" and len(parts) == 2:
-        return f"{parts[0]}_{_group(parts[1].strip())}"
+    marks = _SCRIPT_MARKS.get(name)
+    if marks is not None and len(parts) == len(marks) + 1:
+        return parts[0] + "".join(mark + _group(p.strip()) for mark, p in zip(marks, parts[1:]))
     if name == "mover" and len(parts) == 2:
         accent = parts[1].strip()
         return parts[0] if len(accent) <= 1 and not accent.isalnum() else f"{parts[0]}^{_group(accent)}"

@@ -106,7 +106,7 @@ def _plos_parts(realdata: Path, k: int) -> list[tuple[str, str]]:
 
 
 def mixed_documents(realdata: Path, per_kind: int = 10) -> list[tuple[str, str, bool, str, float]]:
-    from tests.dedup.mixed_texts import NAV_FOOTER, NAV_TOP
+    from testkit.mixed_texts import NAV_FOOTER, NAV_TOP
 
     # CDC's Spanish pages carry English site furniture of their own: their true shares are unknown
     docs = [d for d in documents(realdata, per_group=max(per_kind, 6)) if d[1] != "cdc_es"]
