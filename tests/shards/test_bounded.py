@@ -406,3 +406,25 @@ def test_tiny_targets_account_for_every_token_and_verify(tmp_path, capsys):
     assert counters["shards:rows_train"] == mixture["train_rows"]
     assert len([s for s in res["shards"] if s["split"] == "train"]) >= 10
     assert all(s["bytes"] <= 4096 + 2048 for s in res["shards"]), [s["bytes"] for s in res["shards"]]
+
+
+def test_parts_without_documents_or_without_a_full_row(tmp_path):
+    """Documents parts that are empty (every document dropped earlier) or hold less than one row still get
+    (empty) row files and routed files; the shards hold exactly the rows packed and mixed."""
+    docs = make_docs(n_per_subset=4)
+    docs.append(docs[0].replace(id="tiny", text="dose"))  # alone in the last part: less than one row
+    parts = 21   # 17 documents: parts 17..20 empty, part 16 holds only the tiny one
+    res = run_stages(docs, tmp_path, seq_len=16, parts=parts, target_bytes=4096)
+    routed = [read_rows(row_file(str(tmp_path / "_build" / "work" / "tokens" / "routed"), n)) for n in range(parts)]
+    assert [t.num_rows for t in routed[16:]] == [0] * 5  # part 16: the tiny document (BOS + 1-2 ids + EOS)
+    counters, mixture = res["counters"], res["mixture"]
+    train = sum(s["rows"] for s in res["shards"] if s["split"] == "train")
+    validation = sum(s["rows"] for s in res["shards"] if s["split"] == "validation")
+    assert train == mixture["train_rows"] == counters["shards:rows_train"] > 0
+    assert validation == sum(v for k, v in counters.items() if k.startswith("pack:rows_") and k.endswith("_validation"))
+    assert sum(t.num_rows for t in routed) == train + validation  # every row copy routed once
+    # Every token is in a packed row or in its (part, group)'s tail waste; the tiny document is all waste.
+    waste = sum(w for _subset, _split, w in res["wastes"])
+    tokens = sum(v[2] for k, v in res["stats"].items() if k.startswith("tokens\t"))
+    packed = sum(v for k, v in counters.items() if k.startswith("pack:rows_"))
+    assert packed * 17 + waste == tokens
