@@ -56,7 +56,8 @@ def run_stages(docs: list[Document], out_dir: str | Path, *, seq_len: int = 64, 
     out = str(out_dir)
     os.makedirs(out, exist_ok=True)
     cfg = tail_config(seq_len=seq_len, seed=seed, target_bytes=target_bytes, by=by, shares=shares)
-    # The tokens phase reads the dedup phase's documents (OUT/documents/part-N, one per raw part).
+    # The tokens phase reads the dedup phase's documents (OUT/documents/part-N, one per raw part); of the
+    # raw parts (ctx.parts) it only uses their number, so the documents part files stand in for them.
     part_paths = write_parts(docs, os.path.join(out, "documents"), parts)
     ctx = pipeline.PhaseContext(cfg=cfg, sources={d.source: None for d in docs}, parts=tuple(part_paths), out=out,
                                 work=os.path.join(out, "_build", "work"))

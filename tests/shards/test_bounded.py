@@ -428,3 +428,17 @@ def test_parts_without_documents_or_without_a_full_row(tmp_path):
     tokens = sum(v[2] for k, v in res["stats"].items() if k.startswith("tokens\t"))
     packed = sum(v for k, v in counters.items() if k.startswith("pack:rows_"))
     assert packed * 17 + waste == tokens
+
+
+def test_row_files_that_do_not_match_the_plan_are_a_clear_error(tmp_path):
+    """Row files from another run (more rows than planned, or a part the plan never heard of) are named, not
+    a KeyError."""
+    rows_dir = tmp_path / "rows"
+    records = _write_row_files(rows_dir, 3)
+    fewer = [((split, subset, source, part), (n - 1, size)) for (split, subset, source, part), (n, size) in records]
+    for plan_records, part in ((fewer, 2), ([r for r in records if r[0][3] != 2], 2)):
+        plan = plan_mixture(sorted(plan_records), "natural", None, None, SEQ_LEN)
+        with pytest.raises(ValueError, match=rf"part-00000{part}\.arrow: (train|validation) row \d+ of \w+ "
+                                             rf"\(part {part}\) is not in the mixture plan"):
+            route_part(part, row_file(str(rows_dir), part), row_file(str(tmp_path / "routed"), part), plan, 1,
+                       "subset", 8192)
