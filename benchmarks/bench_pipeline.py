@@ -320,9 +320,12 @@ def shuffle_bytes(pipeline_obj, result) -> dict[str, int]:
     """Bytes that went into the pipeline's shuffles, from Beam's own per-PCollection metrics: the
     sampled mean encoded size times the element count of every GroupByKey input (CoGroupByKey and
     Reshuffle expand to one) and every CombinePerKey input (before combiner lifting: an upper bound).
-    Split into `tokens` (packing groups and shard groups: token rows), `keys` (every other GroupByKey) and
-    `combined` (CombinePerKey inputs: line counts, sketches' best-per-bucket, the tokenizer sample — what
-    crosses the shuffle is their per-bundle accumulators, so this is an upper bound)."""
+    Split into `tokens` (the tokens phase's routing: `WriteShards/GroupShard`, one (split, shard) -> (part,
+    start, count) range record per part feeding a shard, and `SpreadParts`, the part numbers spread over
+    the workers; token ids themselves travel through per-part row files and never cross a shuffle), `keys`
+    (every other GroupByKey: dedup keys, reshuffled part lists) and `combined` (CombinePerKey inputs: line
+    counts, sketches' best-per-bucket, the tokenizer sample, the mixture plan's per-(part, group) records,
+    statistics — what crosses the shuffle is their per-bundle accumulators, so this is an upper bound)."""
     from apache_beam.metrics import monitoring_infos as mis
     try:
         infos = list(result.monitoring_infos())
@@ -355,8 +358,8 @@ def shuffle_bytes(pipeline_obj, result) -> dict[str, int]:
             if n:
                 if transform.spec.urn == "beam:transform:combine_per_key:v1":
                     kind = "combined"
-                elif transform.unique_name.startswith(("Pack/", "WriteTrain/", "WriteValidation/")):
-                    kind = "tokens"
+                elif transform.unique_name.startswith(("WriteShards/", "SpreadParts/")):
+                    kind = "tokens"  # range records and part numbers: what of the token rows crosses a shuffle
                 else:
                     kind = "keys"
                 out[kind] += int(total / n * counts.get(pcoll, 0))

@@ -1,8 +1,10 @@
 """Tokenize + pack + write throughput against bare sentencepiece encoding, and shard random reads.
 
-1. The same texts are encoded (a) bare: `sp.encode(text)` per document, and (b) the full shard path a
-   worker runs: BOS + ids + EOS, packing into seq_len + 1 rows per bucket (buckets of about
-   BUCKET_TOKENS tokens, documents sorted by id), the seeded shuffle of the numbered rows, Arrow IPC serialisation and sha256, written to a file. The two are timed
+1. The same texts are encoded (a) bare: `sp.encode(text)` per document, and (b) the full shard path the
+   tokens phase runs, with its own functions, for one documents part: `PackPart` (split, BOS + ids + EOS in
+   batches of 256 documents, streaming packing into seq_len + 1 rows, the part's row file), `plan_mixture`,
+   `route_part` (the seeded shuffle of the numbered rows, rows rewritten in shard order) and `write_shard`
+   (Arrow IPC serialisation, sha256, the shard file). The two are timed
    alternately in the same process, `repeats` times each; medians are reported and the ratio is
    bare_time / full_time (the share of bare encoding speed the full path keeps; target >= 80%).
 2. Encoders side by side (`make bench` section "Encoders"): the same texts through sentencepiece (per
@@ -30,13 +32,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 
-from transforms.pack import bucket_count, bucket_of, pack_tokens  # noqa: E402
-from transforms.shards import rows_to_table, serialize_table, stream_position, write_file  # noqa: E402
-from transforms.tokenizer import encode_document, load_encoder, load_tokenizer, train_sentencepiece  # noqa: E402
+from schemas.document import Document  # noqa: E402
+from transforms.mix import plan_mixture  # noqa: E402
+from transforms.pack import GROUPS, PackPart  # noqa: E402
+from transforms.rowfiles import row_file  # noqa: E402
+from transforms.shards import route_part, write_shard  # noqa: E402
+from transforms.tokenizer import load_encoder, load_tokenizer, train_sentencepiece  # noqa: E402
 
 SEQ_LEN = 512
-BUCKET_TOKENS = 1 << 18
 SEED = 1234
+ONE_SHARD = 1 << 40  # shards.target_bytes: the whole part in one shard
 
 
 def _texts(n_docs: int, seed: int = 0) -> list[tuple[str, str]]:
@@ -61,23 +66,22 @@ def _texts(n_docs: int, seed: int = 0) -> list[tuple[str, str]]:
     return docs
 
 
-def _full_path(sp, docs, out_path: str, vocab_size: int) -> int:
-    encoded = [(doc_id, encode_document(sp, text)) for doc_id, text in docs]
-    buckets = bucket_count(sum(len(ids) for _, ids in encoded), BUCKET_TOKENS)
-    by_bucket: dict[int, list] = {}
-    for doc_id, ids in encoded:
-        by_bucket.setdefault(bucket_of(doc_id, buckets, SEED), []).append((doc_id, ids))
-    rows = []
-    for bucket in sorted(by_bucket):
-        packed, _ = pack_tokens(sorted(by_bucket[bucket], key=lambda d: d[0]), SEQ_LEN)
-        rows += [{"subset": "papers", "split": "train", "bucket": bucket, "index": i, **r} for i, r in enumerate(packed)]
-    positions = [stream_position(order, len(rows), "train", SEED, shuffle=True) for order in range(len(rows))]
-    shuffled = [row for _, row in sorted(zip(positions, rows), key=lambda pr: pr[0])]
-    data = serialize_table(rows_to_table(shuffled, SEQ_LEN, vocab_size), SEQ_LEN)
-    write_file(out_path, data)
-    import hashlib
-    hashlib.sha256(data).hexdigest()
-    return len(rows)
+def _full_path(model: bytes, docs, folder: str, vocab_size: int) -> tuple[int, str]:
+    """The tokens phase's per-part work on `docs` (one part, one packing group): returns (rows, shard path)."""
+    rows_dir, routed_dir, out = (os.path.join(folder, name) for name in ("rows", "routed", "out"))
+    pack = PackPart(model, {"bos_token": None, "eos_token": None}, {"papers": 0.0}, SEED, False, SEQ_LEN, rows_dir)
+    pack.start(0)
+    for row, (doc_id, text) in enumerate(docs):
+        for _ in pack(Document(id=doc_id, source="pmc", subset="papers", title="", text=text, url="", license="",
+                               lang="en", lang_score=1.0), 0, row):
+            pass
+    groups = [o.value for o in pack.flush() if getattr(o, "tag", None) == GROUPS]
+    plan = plan_mixture(groups, "natural", None, None, SEQ_LEN)
+    ranges = route_part(0, row_file(rows_dir, 0), row_file(routed_dir, 0), plan, SEED, "subset", ONE_SHARD)
+    (split, index), piece = ranges[0]
+    info = write_shard(split, index, [piece], routed_dir, os.path.join(out, split), plan, ONE_SHARD, SEQ_LEN,
+                       vocab_size, False)
+    return info["rows"], os.path.join(out, info["path"])
 
 
 def _bare(sp, docs) -> int:
@@ -194,14 +198,13 @@ def bench(quick: bool = False) -> str:
     chars = sum(len(t) for _, t in docs)
     bare_times, full_times = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        shard = os.path.join(tmp, "train-00000-of-00001.arrow")
         tokens = _bare(sp, docs)  # warm-up
         for _ in range(repeats):
             started = time.perf_counter()
             _bare(sp, docs)
             bare_times.append(time.perf_counter() - started)
             started = time.perf_counter()
-            rows = _full_path(sp, docs, shard, vocab)
+            rows, shard = _full_path(sp_model, docs, tmp, vocab)
             full_times.append(time.perf_counter() - started)
         bare, full = statistics.median(bare_times), statistics.median(full_times)
         rate, read_rows = _random_reads(shard, 20_000 if quick else 200_000, repeats)
@@ -217,13 +220,15 @@ def bench(quick: bool = False) -> str:
         "## Shards: tokenize + pack + write, random reads",
         "",
         f"{n_docs} synthetic documents, {chars / 1e6:.1f} M characters, {tokens / 1e6:.2f} M tokens "
-        f"(sentencepiece BPE, vocabulary {vocab}); seq_len {SEQ_LEN}, buckets of {BUCKET_TOKENS} tokens; single thread; "
+        f"(sentencepiece BPE, vocabulary {vocab}); seq_len {SEQ_LEN}, one documents part; single thread; "
         f"medians of {repeats} alternating repeats on 2 shared noisy cores.",
         "",
         "| path | median time | tokens/s | relative |",
         "|---|---|---|---|",
         f"| bare `sp.encode` | {bare:.3f} s | {tokens / bare / 1e6:.2f} M | 100% |",
-        f"| encode + pack + shuffle + Arrow IPC + sha256 + write | {full:.3f} s | {tokens / full / 1e6:.2f} M | "
+        f"| the tokens phase's per-part path: PackPart (split, encode in batches, pack, row file) + plan_mixture + "
+        f"route_part (shuffle, shard order) + write_shard (Arrow IPC, sha256, write) | {full:.3f} s | "
+        f"{tokens / full / 1e6:.2f} M | "
         f"**{ratio:.0%}** (target >= 80%) |",
         "",
         f"The full path wrote {rows} rows ({size / 1e6:.1f} MB, uncompressed Arrow IPC stream).",

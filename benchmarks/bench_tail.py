@@ -1,165 +1,264 @@
-"""The pipeline tail (pack -> mix -> shards): what one worker holds as the corpus grows, and throughput.
+"""The tokens phase (split, tokenize, pack -> row files -> mixture plan -> routing -> shards): what one
+worker holds as the corpus grows, and throughput.
 
-1. Largest packing group as the corpus grows (plain functions, no Beam): document lengths drawn like
-   MEDITRON's subsets (papers ~8,000 tokens, abstracts ~340), at three corpus sizes; the old layout
-   (a fixed 16 buckets per subset and split) against `packing.bucket_tokens` (buckets counted from the
-   data). Also the mix plan's side input (one entry per packing bucket) and the rows a shard group holds.
-2. The tail under Beam's FnApiRunner on synthetic token ids, 1 and 2 workers: wall time, tokens/s,
-   packing buckets, shards, and whether the two runs wrote the same bytes.
+1. What bounds each step, at corpus sizes up to GAP-Replay's (plain arithmetic on document lengths drawn like
+   MEDITRON's subsets: papers ~8,000 tokens, abstracts ~340, parts of 500 documents as the raw store writes
+   them): the packer's most (one row + the longest document), the mixture plan's records (one per packed
+   (part, group)), the rows one routing call handles (one part's), and the rows of one shard.
+2. The real tokens phase (`gap_pipeline.pipeline.build_phase(p, "tokens", ctx)`) under Beam's FnApiRunner on
+   generated documents in part files of 500, at growing sizes, 1 and 2 workers, each run in a fresh process
+   with a given sentencepiece tokenizer (trained once, so tokenizer training is not timed): wall time,
+   tokens/s, peak RSS of the whole process tree (sampled every 0.2 s), bytes shuffled (Beam's own
+   per-PCollection size metrics, split as bench_pipeline.shuffle_bytes does), and whether the two worker
+   counts wrote the same shard bytes.
 Machine: 2 shared, noisy cores.
 """
 from __future__ import annotations
 
-import collections
 import hashlib
+import json
 import math
 import os
 import random
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import apache_beam as beam  # noqa: E402
-from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
-
-from transforms.mix import Mix, NumberRows  # noqa: E402
-from transforms.pack import Pack, bucket_count, bucket_key, bucket_of  # noqa: E402
-from transforms.shards import WriteShards, shard_count  # noqa: E402
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(REPO))
 
 SEED = 1234
-OLD_BUCKETS = 16
+DOCS_PER_PART = 500  # as the generated raw stores of bench_pipeline (one part per 500 records)
 SUBSETS = {"papers": (8000, 0.85), "abstracts": (340, 0.15)}  # mean tokens per doc, share of tokens
 
 
-def _lengths(total_tokens: int, seed: int = 0) -> list[tuple[str, str, int]]:
-    """(subset, doc_id, length) with exponential lengths around each subset's mean."""
-    rng = random.Random(seed)
-    docs = []
+# ------------------------------------------------------------------------------------------- bounds
+
+def _lengths(total_tokens: int, seed: int = 0) -> dict[str, "np.ndarray"]:
+    """Per subset, document lengths drawn exponentially around the subset's mean, up to its share of tokens."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    out = {}
     for subset, (mean, share) in SUBSETS.items():
         budget = int(total_tokens * share)
-        i = 0
-        while budget > 0:
-            n = max(8, int(rng.expovariate(1 / mean)))
-            docs.append((subset, f"{subset}-{i}", n))
-            budget -= n
-            i += 1
-    return docs
+        lengths = np.maximum(8, rng.exponential(mean, size=int(budget / mean * 1.2) + 10)).astype(np.int64)
+        out[subset] = lengths[: int(np.searchsorted(np.cumsum(lengths), budget)) + 1]
+    return out
 
 
-def _largest_groups(total_tokens: int, bucket_tokens: int, seq_len: int, target_bytes: int) -> dict:
-    docs = _lengths(total_tokens)
-    tokens = collections.Counter()
-    for subset, _, n in docs:
-        tokens[(subset, "train")] += n
-    old = collections.Counter()
-    new = collections.Counter()
-    for subset, doc_id, n in docs:
-        old[(subset, bucket_of(doc_id, OLD_BUCKETS, SEED))] += n
-        new[bucket_key((subset, "train", doc_id, range(n)), tokens, bucket_tokens, SEED)[0]] += n
-    rows = sum(tokens.values()) // (seq_len + 1)
-    row_bytes = (seq_len + 1) * 2 + 60
-    shards = shard_count(rows * row_bytes, rows, target_bytes)
-    return {"docs": len(docs), "tokens": sum(tokens.values()), "old_max": max(old.values()),
-            "new_max": max(new.values()), "new_mean": sum(new.values()) / len(new), "buckets": len(new),
-            "expected_buckets": sum(bucket_count(t, bucket_tokens) for t in tokens.values()),
-            "shards": shards, "shard_rows": math.ceil(rows / shards)}
+def _bounds(total_tokens: int, seq_len: int, target_bytes: int, validation: int = 100) -> dict:
+    """What the largest step holds, for a corpus of `total_tokens` cut into parts of DOCS_PER_PART documents
+    of one subset each (a raw-store part holds one source); every `validation`-th document is validation
+    (1%; by hash in the build)."""
+    import numpy as np
+
+    from transforms.shards import shard_count
+    width = seq_len + 1
+    plan_records, part_rows, docs, tokens, longest = 0, [], 0, 0, 0
+    for lengths in _lengths(total_tokens).values():
+        docs, tokens, longest = docs + len(lengths), tokens + int(lengths.sum()), max(longest, int(lengths.max()))
+        is_valid = np.arange(len(lengths)) % validation == 0
+        parts = np.arange(len(lengths)) // DOCS_PER_PART
+        n_parts = int(parts[-1]) + 1
+        for split_tokens in (np.bincount(parts, lengths * ~is_valid, n_parts), np.bincount(parts, lengths * is_valid, n_parts)):
+            rows = split_tokens.astype(np.int64) // width
+            plan_records += int((rows > 0).sum())
+            part_rows.append(rows)
+    largest_part = max(int((a + b).max()) for a, b in zip(part_rows[0::2], part_rows[1::2]))
+    rows = sum(int(r.sum()) for r in part_rows)
+    n_parts = sum(len(r) for r in part_rows[0::2])
+    shards = shard_count(rows * (width * 2 + 60), rows, target_bytes)
+    return {"docs": docs, "tokens": tokens, "parts": n_parts, "plan_records": plan_records,
+            "packer_max": longest + seq_len, "part_rows": largest_part, "shards": shards,
+            "shard_rows": math.ceil(rows / shards)}
 
 
-def _doc(i: int) -> tuple[str, str, str, list[int]]:
-    """Synthetic tokenized document i (seeded by i): papers 100-1500 ids, abstracts 50-400."""
+# ------------------------------------------------------------------------------- the tokens phase
+
+WORDS = ("the of and in to a with for was were is on by as at from that patients study treatment risk dose "
+         "trial clinical outcome mortality randomised cohort therapy baseline mg per day").split()
+STEMS = ["cardi", "nephr", "hepat", "pulmon", "neur", "onc", "haemat", "gastr", "derm", "immun", "endocrin",
+         "paediatr", "obstetr", "psychiatr", "rheumat", "infect", "vascul", "thromb", "gluc", "insul"]
+ENDS = ["al", "ology", "itis", "opathy", "ic", "osis", "ectomy", "ogram", "ologist", "ary", "ine", "ase"]
+VOCAB = WORDS + [s + e for s in STEMS for e in ENDS]
+WEIGHTS = [1.0 / (i + 1) for i in range(len(VOCAB))]
+# (subset, source, words low, words high, share of documents)
+KINDS = (("papers", "pmc", 1500, 5000, 0.06), ("abstracts", "pubmed", 120, 300, 0.72),
+         ("guidelines", "cdc", 300, 1500, 0.06), ("replay", "replay", 100, 600, 0.16))
+
+
+def _document(i: int):
+    """Generated document i (seeded by i): medical-looking prose of a subset's length."""
+    from schemas.document import Document, document_id
     rng = random.Random(i)
-    subset = "papers" if i % 4 else "abstracts"
-    n = rng.randint(100, 1500) if subset == "papers" else rng.randint(50, 400)
-    split = "validation" if i % 33 == 0 else "train"
-    return subset, split, f"d{i:06d}", [rng.randrange(3, 32000) for _ in range(n)]
+    pick = rng.random()
+    for subset, source, lo, hi, share in KINDS:
+        pick -= share
+        if pick < 0:
+            break
+    words = rng.choices(VOCAB, WEIGHTS, k=rng.randint(lo, hi))
+    text = " ".join(words).replace(" the ", ". The ")
+    return Document(id=document_id(source, f"doc-{i}"), source=source, subset=subset, title=f"{subset} {i}",
+                    text=text, url=f"https://example.org/{source}/{i}", license="CC-BY-4.0", lang="en",
+                    lang_score=0.99)
 
 
-def _tail(n_docs: int, out: str, workers: int, seq_len: int, bucket_tokens: int, target_bytes: int) -> dict:
-    opts = {"direct_num_workers": workers}
-    if workers > 1:
-        # As `gap build --workers N`: worker processes (they import this module, so it must be on their
-        # path). Beam 2.77's multi_threading mode lost elements here: see the note under the table.
-        opts["direct_running_mode"] = "multi_processing"
-        here = Path(__file__).resolve().parent
-        os.environ["PYTHONPATH"] = os.pathsep.join(
-            [str(here.parent), str(here)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+def _write_documents(n_docs: int, folder: str) -> int:
+    """n_docs generated documents in part files of DOCS_PER_PART; returns the number of parts."""
+    from transforms.docfiles import DocumentWriter, part_file
+    parts = math.ceil(n_docs / DOCS_PER_PART)
+    for part in range(parts):
+        writer = DocumentWriter(part_file(folder, part))
+        for i in range(part * DOCS_PER_PART, min(n_docs, (part + 1) * DOCS_PER_PART)):
+            writer.add(_document(i))
+        writer.close()
+    return parts
+
+
+def _config(seq_len: int, target_bytes: int) -> dict:
+    from gap_pipeline.config import validate_config
+    return validate_config({"seed": SEED, "packing": {"seq_len": seq_len}, "shards": {"target_bytes": target_bytes},
+                            "tokenizer": {"vocab_size": 8000},
+                            "mixture": {"mode": "shares", "shares": {"papers": 0.6, "abstracts": 0.25,
+                                                                     "guidelines": 0.1, "replay": 0.05}}})
+
+
+def _child(docs_dir: str, parts: int, out: str, workers: int, model_path: str, seq_len: int, target: int) -> None:
+    """Run the tokens phase on the part files of `docs_dir` into `out`; print a JSON summary last."""
+    import resource
+
+    import apache_beam as beam
+
+    import bench_pipeline
+    from gap_pipeline import pipeline
+    from gap_pipeline.build import beam_options, stage_counters
+    from transforms.docfiles import part_file
+
+    os.makedirs(os.path.join(out, "documents"))
+    for part in range(parts):  # the tokens phase reads OUT/documents (the dedup phase's output)
+        os.link(part_file(docs_dir, part), part_file(os.path.join(out, "documents"), part))
+    cfg = _config(seq_len, target)
+    ctx = pipeline.PhaseContext(cfg=cfg, sources={}, parts=tuple(f"part-{n}" for n in range(parts)), out=out,
+                                work=os.path.join(out, "_build", "work"))
+    model = Path(model_path).read_bytes()
     started = time.perf_counter()
-    with beam.Pipeline(options=PipelineOptions.from_dictionary(opts)) as p:
-        # Documents are made inside the pipeline: a Create of token lists would spend its time inferring
-        # types from every id and embedding them in the pipeline proto.
-        docs = p | beam.Create(list(range(n_docs))) | "MakeDocs" >> beam.Map(_doc)
-        packed = docs | Pack(seq_len, bucket_tokens, SEED)
-        rows = packed["rows"]
-        train = rows | "Train" >> beam.Filter(lambda r: r["split"] == "train")
-        valid = rows | "Valid" >> beam.Filter(lambda r: r["split"] == "validation") | NumberRows()
-        mixed = train | Mix("shares", {"papers": 0.8, "abstracts": 0.2}, {}, SEED, seq_len=seq_len)
-        mixed | "WriteTrain" >> WriteShards(os.path.join(out, "train"), "train", seq_len, 32000, target_bytes, SEED)
-        valid | "WriteValid" >> WriteShards(os.path.join(out, "validation"), "validation", seq_len, 32000,
-                                            target_bytes, SEED)
-    elapsed = time.perf_counter() - started
-    files = sorted(Path(out).rglob("*.arrow"))
-    digest = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
-    return {"seconds": elapsed, "files": len(files), "digest": digest,
-            "max_bytes": max(f.stat().st_size for f in files)}
+    p = beam.Pipeline(options=beam_options([], workers))
+    pipeline.build_phase(p, "tokens", ctx, model)
+    result = p.run()
+    result.wait_until_finish()
+    wall = time.perf_counter() - started
+    shards = json.loads(Path(out, "_build", "shards.json").read_text())
+    stats = json.loads(Path(out, "_build", "stats-tokens.json").read_text())
+    counters = stage_counters(result)
+    print(json.dumps({
+        "wall": wall, "tokens": sum(v[2] for k, v in stats.items() if k.startswith("tokens\t")),
+        "docs": sum(v[0] for k, v in stats.items() if k.startswith("tokens\t")),
+        "rows": sum(v for k, v in counters.items() if k.startswith("pack:rows_")),
+        "shard_rows": sum(s["rows"] for s in shards), "shards": len(shards),
+        "largest_shard": max(s["bytes"] for s in shards),
+        "digest": hashlib.sha256("".join(s["path"] + s["sha256"] for s in shards).encode()).hexdigest(),
+        "shuffled": bench_pipeline.shuffle_bytes(p, result),
+        "rss_main_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def _run(docs_dir: str, parts: int, workers: int, model_path: str, seq_len: int, target: int) -> dict:
+    from bench_pipeline import tree_rss_kb
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), str(HERE)]))
+    with tempfile.TemporaryDirectory() as out:
+        args = [sys.executable, str(Path(__file__).resolve()), "--child", docs_dir, str(parts), out, str(workers),
+                model_path, str(seq_len), str(target)]
+        proc = subprocess.Popen(args, cwd=str(REPO), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        peak = 0
+        while proc.poll() is None:
+            peak = max(peak, tree_rss_kb(proc.pid))
+            time.sleep(0.2)
+        stdout, stderr = proc.communicate()
+        if proc.returncode != 0:
+            raise RuntimeError(f"tokens phase with {workers} workers failed:\n{stderr[-4000:]}")
+    result = json.loads(stdout.strip().split("\n")[-1])
+    result["rss_tree_mb"] = peak / 1024
+    return result
 
 
 def bench(quick: bool = False) -> str:
-    seq_len, bucket_tokens, target_bytes = 4096, 1 << 24, 64 << 20
+    sys.path.insert(0, str(HERE))
+    from transforms.tokenizer import train_sentencepiece
+
+    seq_len, target_bytes = 4096, 64 << 20
     scales = (1 << 28, 1 << 30) if quick else (1 << 28, 1 << 30, 1 << 32)
     lines = [
         "## Tail: bounded packing, mixing and shard writing",
         "",
-        f"Largest packing group (tokens one worker holds) as the corpus grows: synthetic document lengths "
-        f"(papers mean 8,000 tokens, 85% of tokens; abstracts mean 340, 15%), train split; seq_len {seq_len}, "
-        f"`packing.bucket_tokens` {bucket_tokens:,}, `shards.target_bytes` {target_bytes:,}. Old: a fixed "
-        f"{OLD_BUCKETS} buckets per subset and split. Counted with the pipeline's own bucket function.",
+        "What the largest step of the tokens phase holds as the corpus grows: synthetic document lengths (papers "
+        "mean 8,000 tokens, 85% of tokens; abstracts mean 340, 15%), parts of "
+        f"{DOCS_PER_PART} documents of one subset, 1% validation; seq_len {seq_len:,}, `shards.target_bytes` "
+        f"{target_bytes:,}. Packing streams per (part, group): it holds less than one row plus the document being "
+        "added; the plan has one record per packed (part, group); routing handles one part's rows (their small "
+        "columns in memory, the rows one batch at a time); a shard writer holds one shard.",
         "",
-        "| corpus tokens | documents | old largest group | new largest group | new mean group | packing buckets "
-        "(= mix plan entries) | shards | rows per shard group |",
+        "| corpus tokens | documents | parts | packer holds at most (tokens) | plan records | rows routed by one call "
+        "| shards | rows per shard |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for total in scales:
-        r = _largest_groups(total, bucket_tokens, seq_len, target_bytes)
-        assert r["buckets"] == r["expected_buckets"]
-        lines.append(f"| {r['tokens'] / 1e9:.2f} B | {r['docs']:,} | {r['old_max'] / 1e6:,.1f} M | "
-                     f"{r['new_max'] / 1e6:,.1f} M | {r['new_mean'] / 1e6:,.1f} M | {r['buckets']:,} | "
-                     f"{r['shards']:,} | {r['shard_rows']:,} |")
+        r = _bounds(total, seq_len, target_bytes)
+        lines.append(f"| {r['tokens'] / 1e9:.2f} B | {r['docs']:,} | {r['parts']:,} | {r['packer_max']:,} | "
+                     f"{r['plan_records']:,} | {r['part_rows']:,} | {r['shards']:,} | {r['shard_rows']:,} |")
 
-    n_docs = 1500 if quick else 6000
-    tokens = sum(len(_doc(i)[3]) for i in range(n_docs))
-    small_seq, small_bucket, small_target = 512, 1 << 16, 1 << 20
-    runs = {}
+    sizes = (1000, 4000) if quick else (2000, 6000, 18000)
+    small_seq, small_target = 512, 1 << 20
+    runs = []
     with tempfile.TemporaryDirectory() as tmp:
-        for workers in (1, 2):
-            runs[workers] = _tail(n_docs, os.path.join(tmp, str(workers)), workers, small_seq, small_bucket,
-                                  small_target)
+        model = train_sentencepiece((_document(i).text for i in range(300)),
+                                    {"vocab_size": 8000, "train_max_chars": 2_000_000})
+        model_path = os.path.join(tmp, "tokenizer.model")
+        Path(model_path).write_bytes(model)
+        for n in sizes:
+            docs_dir = os.path.join(tmp, f"docs-{n}")
+            parts = _write_documents(n, docs_dir)
+            for workers in (1, 2):
+                r = _run(docs_dir, parts, workers, model_path, small_seq, small_target)
+                r.update(n=n, workers=workers, parts=parts)
+                runs.append(r)
     lines += [
         "",
-        f"The tail under FnApiRunner (Pack -> Mix -> WriteShards, validation through NumberRows) on {n_docs:,} "
-        f"synthetic documents, {tokens / 1e6:.2f} M token ids; seq_len {small_seq}, bucket_tokens {small_bucket:,}, "
-        f"target_bytes {small_target:,}.",
+        f"The tokens phase itself (`build_phase(p, \"tokens\", ctx)`: split, tokenize, pack into row files, plan, "
+        f"route, write shards) under FnApiRunner on generated documents (72% abstracts, 16% replay, 6% papers, 6% "
+        f"guidelines, medical-looking word salad) in parts of {DOCS_PER_PART}; a given sentencepiece tokenizer "
+        f"(vocabulary 8,000); seq_len {small_seq}, `shards.target_bytes` {small_target:,}; each run a fresh "
+        "process tree, peak RSS summed over it (runner + workers).",
         "",
-        "| workers | wall time | tokens/s | shard files | largest file | same bytes as 1 worker |",
-        "|---|---|---|---|---|---|",
+        "| documents | parts | tokens | workers | wall time | tokens/s | peak RSS, tree | shards | shuffled: token "
+        "ranges / other keys / combiner inputs (bytes) | same bytes as 1 worker |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for workers, r in runs.items():
-        lines.append(f"| {workers} | {r['seconds']:.1f} s | {tokens / r['seconds'] / 1e6:.2f} M | {r['files']} | "
-                     f"{r['max_bytes'] / 1e6:.2f} MB | {'yes' if r['digest'] == runs[1]['digest'] else '**no**'} |")
+    first = {r["n"]: r for r in runs if r["workers"] == 1}
+    for r in runs:
+        sh = r["shuffled"]
+        lines.append(
+            f"| {r['n']:,} | {r['parts']} | {r['tokens'] / 1e6:.2f} M | {r['workers']} | {r['wall']:.1f} s | "
+            f"{r['tokens'] / r['wall'] / 1e6:.2f} M | {r['rss_tree_mb']:,.0f} MB | {r['shards']} | "
+            f"{sh.get('tokens', 0):,} / {sh.get('keys', 0):,} / {sh.get('combined', 0):,} | "
+            f"{'yes' if r['digest'] == first[r['n']]['digest'] else '**no**'} |")
+    a, b = first[sizes[0]], first[sizes[-1]]
     lines += [
         "",
-        "2 workers run as `gap build --workers 2` does (`direct_running_mode=multi_processing`). In Beam 2.77's "
-        "`multi_threading` mode this tail did not write the same bytes: a ParDo with a side input computed "
-        "from its own main input (`docs | Map(f, AsSingleton(docs | CombineGlobally(...)))`) sometimes "
-        "processed only part of its input: with Pack's bucketing step 5,922 and 5,986 of 6,000 documents in 2 "
-        "of 4 runs, and with Beam alone (Create -> Map making the same ~650-id lists -> Map with AsSingleton "
-        "of their summed lengths -> Count) 5,964 of 6,000 in 1 of 3 runs; multi_processing counted 6,000 in "
-        "5 of 5 runs.",
+        f"1 worker, {sizes[0]:,} -> {sizes[-1]:,} documents ({b['tokens'] / a['tokens']:.1f}x the tokens): peak RSS "
+        f"{a['rss_tree_mb']:,.0f} -> {b['rss_tree_mb']:,.0f} MB ({b['rss_tree_mb'] / a['rss_tree_mb']:.2f}x); tokens/s "
+        f"{a['tokens'] / a['wall'] / 1e6:.2f} M -> {b['tokens'] / b['wall'] / 1e6:.2f} M. Token ids cross no shuffle: "
+        f"the token-data column is the routing's range records and part numbers, "
+        f"{b['shuffled'].get('tokens', 0) / max(1, b['shards']):,.0f} bytes per shard at {sizes[-1]:,} documents.",
     ]
     return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
-    print(bench(quick="--quick" in sys.argv))
+    if len(sys.argv) == 9 and sys.argv[1] == "--child":
+        sys.path.insert(0, str(HERE))
+        _child(sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5]), sys.argv[6], int(sys.argv[7]),
+               int(sys.argv[8]))
+    else:
+        print(bench(quick="--quick" in sys.argv))

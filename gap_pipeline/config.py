@@ -147,7 +147,6 @@ class Tokenizer(Section):
 
 class Packing(Section):
     seq_len: int = F(ge=8, doc="tokens per training row (+1 for the shifted label)")
-    bucket_tokens: int = F(ge=9, doc="target tokens per packing bucket; the bucket count follows the data")
 
 
 class Shards(Section):
@@ -327,10 +326,7 @@ def _merge_quality_subsets(default: dict[str, Any], value: Any) -> Any:
 
 
 # Keys that were replaced: a config still naming one is told what to use instead.
-_REPLACED = {
-    "packing.buckets": "packing.buckets was replaced by packing.bucket_tokens (target tokens per packing "
-                       "bucket; the bucket count now follows the data)",
-}
+_REPLACED: dict[str, str] = {}
 
 # Maps whose keys are free (subset or source names) rather than fixed by the model: replaced whole.
 _FREE_MAPS = {"dedup.subset_priority", "split.validation_fraction", "mixture.shares", "mixture.factors"}
@@ -376,9 +372,6 @@ def _cross_checks(cfg: dict[str, Any]) -> None:
              f"must sum to 1, got {sum(shares.values()):.6f}")
     if mix["mode"] == "factors":
         need(bool(mix["factors"]), "mixture.factors", f"must name at least one {keyed} when mode is 'factors'")
-    pack = cfg["packing"]
-    need(pack["bucket_tokens"] >= pack["seq_len"] + 1, "packing.bucket_tokens",
-         f"must be >= packing.seq_len + 1 ({pack['seq_len'] + 1}): a bucket holds at least one row")
     tok = cfg["tokenizer"]
     need(tok["vocab_size"] >= (300 if tok["byte_fallback"] else 64), "tokenizer.vocab_size",
          "must be >= 300 with byte_fallback (256 byte pieces + specials), else >= 64")

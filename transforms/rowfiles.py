@@ -125,14 +125,25 @@ class RowWriter:
             self._sink.abort()
 
 
+class RowFileError(ValueError):
+    """A row file that cannot be read back (truncated, overwritten, not a row file)."""
+
+
+def _open_file(source, path: str):
+    try:
+        return pa.ipc.open_file(source)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise RowFileError(f"{path}: not a complete row file ({exc}); the tokens phase must be rerun") from exc
+
+
 def read_rows(path: str, columns: list[str] | None = None) -> pa.Table:
     """A whole row file (or some of its columns): memory-mapped with zero copies when local."""
     if "://" not in path:
         with pa.memory_map(path, "r") as source:
-            table = pa.ipc.open_file(source).read_all()
+            table = _open_file(source, path).read_all()
     else:
         with FileSystems.open(path) as fh:
-            table = pa.ipc.open_file(pa.BufferReader(fh.read())).read_all()
+            table = _open_file(pa.BufferReader(fh.read()), path).read_all()
     return table.select(columns) if columns is not None else table
 
 
@@ -141,7 +152,7 @@ def read_range(path: str, start: int, count: int) -> pa.Table:
     if "://" not in path:
         return read_rows(path).slice(start, count)
     with FileSystems.open(path) as fh:
-        reader = pa.ipc.open_file(pa.PythonFile(fh, mode="r"))
+        reader = _open_file(pa.PythonFile(fh, mode="r"), path)
         pieces, offset = [], 0
         for i in range(reader.num_record_batches):
             if offset >= start + count:

@@ -118,8 +118,8 @@ def stream_position(order: int, total: int, split: str, seed: int, shuffle: bool
     """Where the row numbered `order` (of `total`) stands in the written stream: shuffled by a seeded
     bijection when `shuffle` (train), else unchanged."""
     if not 0 <= order < total:
-        raise ValueError(f"{split} row number {order} outside [0, {total}): rows must be numbered by Mix or "
-                         "NumberRows before WriteShards")
+        raise ValueError(f"{split} row number {order} outside [0, {total}): the rows do not match the mixture "
+                         "plan they were numbered by (transforms.mix.row_orders)")
     return permute_index(order, total, f"{seed}:shuffle:{split}") if shuffle else order
 
 
@@ -181,8 +181,13 @@ def route_part(part: int, rows_path: str, routed_path: str, plan: dict[str, Any]
                                                                    small["index"])):
         key, bucket = mixture_key(subset, source, part, by)
         shards, total = layouts[split]
-        for order in row_orders(plan, split, key, bucket, index, seed, by):
-            position = stream_position(order, total, split, seed, split == TRAIN)
+        try:
+            orders = row_orders(plan, split, key, bucket, index, seed, by)
+            positions = [stream_position(order, total, split, seed, split == TRAIN) for order in orders]
+        except (KeyError, ValueError) as exc:  # row files left by another run, or a plan from other records
+            raise ValueError(f"{rows_path}: {split} row {index} of {key} (part {part}) is not in the mixture plan "
+                             f"({exc}); the row files and the plan must come from the same tokens phase") from exc
+        for position in positions:
             entries.append((SPLITS.index(split), shard_of(position, total, shards), position, file_row))
     entries.sort()
     schema = table.schema.append(pa.field("position", pa.int64(), nullable=False))

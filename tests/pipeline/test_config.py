@@ -34,10 +34,8 @@ def test_override_merges_one_key_and_keeps_the_rest():
     ({"mixture": {"mode": "random"}}, "mixture.mode"),
     ({"split": {"validation_fraction": {"papers": 1.2}}}, "split.validation_fraction.papers"),
     ({"packing": {"seq_len": 2}}, "packing.seq_len"),
-    ({"packing": {"bucket_tokens": 0}}, "packing.bucket_tokens"),
-    ({"packing": {"seq_len": 512, "bucket_tokens": 512}}, "packing.bucket_tokens"),
-    ({"packing": {"bucket_tokens": "64M"}}, "packing.bucket_tokens"),
-    ({"packing": {"buckets": 16}}, "packing.bucket_tokens"),
+    ({"packing": {"bucket_tokens": 65536}}, "packing.bucket_tokens"),
+    ({"packing": {"buckets": 16}}, "packing.buckets"),
     ({"outputs": {"target_bytes": 10}}, "outputs.target_bytes"),
     ({"tokenizer": {"model": 5}}, "tokenizer.model"),
     ({"scrape": {"rate_limit_per_s": 0.0}}, "scrape.rate_limit_per_s"),
@@ -274,7 +272,16 @@ def test_quality_subset_thresholds_are_ranged(user, message):
     assert str(err.value).startswith(message), str(err.value)
 
 
-def test_the_old_packing_buckets_key_says_what_replaced_it():
-    with pytest.raises(ConfigError, match=r"packing.buckets was replaced by packing.bucket_tokens"):
-        validate_config({"packing": {"buckets": 8}})
-    assert validate_config({"packing": {"bucket_tokens": 4096}})["packing"]["bucket_tokens"] == 4096
+@pytest.mark.parametrize("key", ["bucket_tokens", "buckets"])
+def test_the_old_packing_bucket_keys_are_unknown_keys(key, tmp_path):
+    """Packing streams per documents part now: a config still naming a bucket size fails in one line, as any
+    unknown key does, in a file as in a mapping."""
+    with pytest.raises(ConfigError) as err:
+        validate_config({"packing": {key: 4096}})
+    assert str(err.value) == f"unknown config key 'packing.{key}' (known keys here: seq_len)"
+    path = tmp_path / "old.yaml"
+    path.write_text(f"packing:\n  seq_len: 64\n  {key}: 4096\n")
+    with pytest.raises(ConfigError, match=rf"^unknown config key 'packing\.{key}'") as err:
+        load_config(path)
+    assert "\n" not in str(err.value)
+    assert "bucket_tokens" not in validate_config({})["packing"]

@@ -24,18 +24,22 @@ def test_pipeline_translates_for_dataflow(tmp_path):
     ])
     ctx = pipeline.PhaseContext(cfg=cfg, sources=load_sources(cfg), parts=tuple(list_raw_parts(resolve_input(cfg))),
                                 out="gs://gap-dry-run/corpus/_build/staging", work="gs://gap-dry-run/corpus/_build/work")
-    names = ""
+    unique_names = []
     for phase in pipeline.PHASES:  # every phase is a plain Beam pipeline: each translates on its own
         p = beam.Pipeline(options=options)
         pipeline.build_phase(p, phase, ctx)
         result = p.run()
         job = result.job.proto
         assert job.name and job.type.name == "JOB_TYPE_BATCH"
-        names += " ".join(t.unique_name for t in p.runner.proto_pipeline.components.transforms.values())
+        unique_names += [t.unique_name for t in p.runner.proto_pipeline.components.transforms.values()]
+    names = " ".join(unique_names)
     for stage in ("ScanRaw", "Extract", "PubmedUpdates", "Filter", "FullText", "ExactDedup", "NearDedup",
-                  "Finish", "TrainTokenizer", "Tokenize", "Pack", "Mix", "WriteTrain",
-                  "WriteValidation", "WriteDrops", "WriteQuarantine"):
+                  "Finish", "TrainTokenizer", "Pack", "AllGroups", "Plan", "WriteMixture", "SpreadParts",
+                  "RouteParts", "WriteShards/GroupShard", "WriteShardList", "WriteDrops", "WriteQuarantine"):
         assert stage in names, stage
+    # The tail's old token shuffles are gone: token rows travel through part files, not a GroupByKey.
+    top_level = {name.split("/")[0] for name in unique_names}
+    assert not top_level & {"Tokenize", "Mix", "NumberValidation", "WriteTrain", "WriteValidation"}, top_level
     # Workers get the SDK container image, i.e. the job is runnable as translated.
     envs = p.runner.proto_pipeline.components.environments.values()
     assert any(env.urn == "beam:env:docker:v1" for env in envs)

@@ -227,13 +227,15 @@ REVISED = (
 
 
 def test_tiny_targets_give_many_small_files_that_verify_and_match_across_workers(tmp_path, capsys):
-    """The tail's groups are sized by configuration: with a few thousand tokens per packing bucket and
-    small shard and file targets, the sample still builds to a corpus `gap verify` accepts (exact
-    accounting, shares within 0.1 pp), with many small files, byte-identical with 1 and 2 workers."""
+    """The tail's memory is set by configuration, not by the corpus: packing streams per documents part
+    (each (part, group) leaves less than one row of tail waste), the plan has one record per packed
+    (part, group), shards are about `shards.target_bytes`. With seq_len 64 and small shard and file
+    targets the sample still builds to a corpus `gap verify` accepts (exact accounting, shares within
+    0.1 pp), with many small files, byte-identical with 1 and 2 workers."""
     from gap_pipeline.cli import main
 
-    tiny = {"packing": {"bucket_tokens": 4096}, "shards": {"target_bytes": 32768},
-            "outputs": {"target_bytes": 16384}}
+    seq_len = 64
+    tiny = {"packing": {"seq_len": seq_len}, "shards": {"target_bytes": 32768}, "outputs": {"target_bytes": 16384}}
     cfg = load_config(sample_config_path(), overrides=tiny)
     one, two = tmp_path / "one", tmp_path / "two"
     m1 = run_build(cfg, str(one), workers=1)
@@ -245,17 +247,32 @@ def test_tiny_targets_give_many_small_files_that_verify_and_match_across_workers
     assert max(rows) - min(rows) <= 1
     row_bytes = max(s["bytes"] / s["rows"] for s in train)
     assert all(s["bytes"] <= 32768 + 2 * row_bytes + 4096 for s in m1["shards"]), [s["bytes"] for s in m1["shards"]]
-    assert len(list((one / "documents").glob("*.parquet"))) > 3
-    # Packing buckets follow the data: at most ceil(tokens / bucket_tokens) per (subset, split), and
-    # several for the papers, where the sample's own config (65,536 tokens per bucket) gives one.
+    parts = len(list((one / "documents").glob("*.parquet")))
+    assert parts > 3
+    # Every tokenized token is in a packed row or in the tail waste of its (part, group): less than one row
+    # each, so per subset and split the waste is below parts x (seq_len + 1), whatever the corpus size.
+    width = seq_len + 1
+    counters = m1["counters"]
     tokens: dict = {}
     for source in m1["sources"].values():
         for split, n in source["tokens"].items():
             tokens[(source["subset"], split)] = tokens.get((source["subset"], split), 0) + n
     for (subset, split), n in tokens.items():
-        buckets = m1["counters"].get(f"pack:buckets_{subset}_{split}", 0)
-        assert buckets <= -(-n // 4096), (subset, split, buckets, n)
-    assert m1["counters"]["pack:buckets_papers_train"] >= 5
+        waste = m1["pack"].get(subset, {}).get(f"tail_waste_tokens_{split}", 0)
+        packed = counters.get(f"pack:rows_{subset}_{split}", 0)
+        assert packed * width + waste == n, (subset, split, packed, waste, n)
+        assert waste < parts * width, (subset, split, waste)
+    assert counters["pack:rows_papers_train"] >= 50
+    # The rows packed are the rows the mixture planned and the shards hold.
+    shard_rows: dict = {}
+    for shard in m1["shards"]:
+        for subset, n in shard["subset_rows"].items():
+            shard_rows[(subset, shard["split"])] = shard_rows.get((subset, shard["split"]), 0) + n
+    for subset, entry in m1["mixture"]["subsets"].items():
+        assert entry["available_rows"] == counters.get(f"pack:rows_{subset}_train", 0), subset
+        assert shard_rows.get((subset, "train"), 0) == entry["rows"], subset
+        assert shard_rows.get((subset, "validation"), 0) == counters.get(f"pack:rows_{subset}_validation", 0)
+    assert counters["shards:rows_train"] == sum(s["rows"] for s in train)
     assert m1["accounting"]["balanced"] is True
     for subset, entry in m1["mixture"]["subsets"].items():
         if entry.get("target_share"):

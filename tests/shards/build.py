@@ -1,6 +1,8 @@
-"""A miniature build with this area's transforms only: documents -> split -> tokenize -> pack -> mix ->
-shards, plus a manifest in the shape gap_pipeline/manifest.py writes. Used to test the stages under Beam
-and to give verify/report/export a real output folder."""
+"""The real pipeline tail on given documents: documents are written as the dedup phase writes them
+(`documents/part-NNNNNN.parquet`, spread over a few part files) and `gap_pipeline.pipeline.build_phase(p,
+"tokens", ctx)` runs on them with a validated config (tokenizer, split, tokenize, pack, mixture plan,
+routing, shards); plus a manifest in the shape gap_pipeline/manifest.py writes. Used to test the tail under
+Beam and to give verify/report/export a real output folder."""
 from __future__ import annotations
 
 import json
@@ -9,78 +11,75 @@ from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
-import pyarrow as pa
-import pyarrow.parquet as pq
-from apache_beam.options.pipeline_options import PipelineOptions
 
-from schemas.document import DOCUMENT_SCHEMA, Document
+from schemas.document import Document
 from schemas.events import Drop
-from transforms.mix import Mix, NumberRows
-from transforms.pack import Pack
-from transforms.shards import WriteShards
-from transforms.split import AssignSplit
-from transforms.tokenizer import TokenizeDocuments, TrainTokenizer, tokenizer_info
 
 SETTINGS = {"vocab_size": 600, "train_max_chars": 200_000}
 FRACTIONS = {"guidelines": 0.2, "papers": 0.1, "abstracts": 0.1, "replay": 0.0}
 SHARES = {"guidelines": 0.25, "papers": 0.45, "abstracts": 0.2, "replay": 0.1}
 
 
-def run_stages(docs: list[Document], out_dir: str | Path, *, seq_len: int = 64, bucket_tokens: int = 1024,
-               seed: int = 1234, target_bytes: int = 16384, workers: int = 1, by: str = "subset",
-               shares: dict[str, float] | None = None) -> dict[str, Any]:
-    """Run the pipeline tail under the DirectRunner; returns {model, shards, waste, mixture}.
+def tail_config(*, seq_len: int = 64, seed: int = 1234, target_bytes: int = 16384, by: str = "subset",
+                shares: dict[str, float] | None = None) -> dict[str, Any]:
+    """The validated build config the tests' tail runs with."""
+    from gap_pipeline.config import validate_config
+    return validate_config({"seed": seed, "packing": {"seq_len": seq_len}, "shards": {"target_bytes": target_bytes},
+                            "tokenizer": dict(SETTINGS), "split": {"validation_fraction": dict(FRACTIONS)},
+                            "mixture": {"mode": "shares", "by": by, "shares": dict(shares or SHARES)}})
 
+
+def write_parts(docs: list[Document], folder: str | Path, parts: int) -> list[str]:
+    """The documents in `parts` part files, round robin (document i in part i % parts), in list order."""
+    from transforms.docfiles import DocumentWriter, part_file
+    writers = [DocumentWriter(part_file(str(folder), n)) for n in range(parts)]
+    for i, doc in enumerate(docs):
+        writers[i % parts].add(doc)
+    for writer in writers:
+        writer.close()
+    return [w.path for w in writers]
+
+
+def run_stages(docs: list[Document], out_dir: str | Path, *, seq_len: int = 64, seed: int = 1234,
+               target_bytes: int = 16384, workers: int = 1, by: str = "subset",
+               shares: dict[str, float] | None = None, parts: int = 3,
+               tokenizer_model: bytes | None = None) -> dict[str, Any]:
+    """Run the build's tokens phase on `docs` into `out_dir` (FnApiRunner, `workers` processes as `gap build
+    --workers`); returns {model, shards, wastes, mixture, stats, counters, config, ctx}.
+
+    `wastes`: (subset, split, tail waste tokens) per packed (subset, split), from `_build/stats-tokens.json`.
     by="source": packing keeps rows to one source and `shares` (default SHARES) name sources."""
-    out_dir = str(out_dir)
-    os.makedirs(out_dir, exist_ok=True)
-    results: dict[str, Any] = {}
-    opts = {"direct_num_workers": workers}
-    if workers > 1:
-        opts["direct_running_mode"] = "multi_processing"  # as gap build; multi_threading lost elements (bench_tail)
-    collected = os.path.join(out_dir, "_collected.jsonl")
+    from gap_pipeline import pipeline
+    from gap_pipeline.build import beam_options, stage_counters
+    from transforms.tokenizer import tokenizer_filename
 
-    with beam.Pipeline(options=PipelineOptions.from_dictionary(opts)) as p:
-        pdocs = p | beam.Create(docs, reshuffle=False)
-        model = pdocs | TrainTokenizer(SETTINGS, seed)
-        split_docs = pdocs | AssignSplit(FRACTIONS, seed)
-        encoded = split_docs | TokenizeDocuments(model)
-        by_source = by == "source"
-        if by_source:  # the pipeline's tokenizer step carries the source; add it here from the documents
-            source_of = {d.id: d.source for d in docs}
-            encoded = encoded | "AddSource" >> beam.Map(lambda t: (*t, source_of[t[2]]))
-        packed = encoded | Pack(seq_len, bucket_tokens, seed, by_source=by_source)
-        vocab = model | beam.Map(lambda m: tokenizer_info(m)["vocab_size"])
-        train = packed["rows"] | "Train" >> beam.Filter(lambda r: r["split"] == "train")
-        valid = (packed["rows"] | "Valid" >> beam.Filter(lambda r: r["split"] == "validation")
-                 | "NumberValid" >> NumberRows(by))
-        mix = Mix("shares", shares or SHARES, {}, seed, by=by)  # as the pipeline calls it: row width measured
-        mixed = train | mix
-        vocab_side = beam.pvalue.AsSingleton(vocab)
-        shards_train = mixed | "WriteTrain" >> WriteShards(os.path.join(out_dir, "train"), "train", seq_len,
-                                                           vocab_side, target_bytes, seed, with_source=by_source)
-        shards_valid = valid | "WriteValid" >> WriteShards(os.path.join(out_dir, "validation"), "validation",
-                                                           seq_len, vocab_side, target_bytes, seed,
-                                                           with_source=by_source)
-        tagged = [
-            model | "TagModel" >> beam.Map(lambda m: ("model", m.hex())),
-            vocab | "TagVocab" >> beam.Map(lambda v: ("vocab", v)),
-            (shards_train, shards_valid) | "AllShards" >> beam.Flatten() | beam.Map(lambda s: ("shard", s)),
-            packed["waste"] | beam.Map(lambda w: ("waste", w)),
-            mix.report | beam.Map(lambda r: ("mixture", r)),
-        ]
-        (tagged | "All" >> beam.Flatten() | beam.Map(json.dumps)
-         | beam.io.WriteToText(collected, shard_name_template=""))
-    for line in Path(collected).read_text().splitlines():
-        kind, value = json.loads(line)
-        if kind in ("shard", "waste"):
-            results.setdefault(kind + "s", []).append(value)
-        else:
-            results[kind] = value
-    os.remove(collected)
-    results["model"] = bytes.fromhex(results["model"])
-    results["shards"].sort(key=lambda s: s["path"])
-    return results
+    out = str(out_dir)
+    os.makedirs(out, exist_ok=True)
+    cfg = tail_config(seq_len=seq_len, seed=seed, target_bytes=target_bytes, by=by, shares=shares)
+    # The tokens phase reads the dedup phase's documents (OUT/documents/part-N, one per raw part); of the
+    # raw parts (ctx.parts) it only uses their number, so the documents part files stand in for them.
+    part_paths = write_parts(docs, os.path.join(out, "documents"), parts)
+    ctx = pipeline.PhaseContext(cfg=cfg, sources={d.source: None for d in docs}, parts=tuple(part_paths), out=out,
+                                work=os.path.join(out, "_build", "work"))
+    assert ctx.part_files(ctx.docs_folder("dedup")) == part_paths
+    p = beam.Pipeline(options=beam_options([], workers))
+    pipeline.build_phase(p, "tokens", ctx, tokenizer_model)
+    result = p.run()
+    result.wait_until_finish()
+
+    def read_json(*rel):
+        return json.loads(Path(out, *rel).read_text())
+
+    stats = read_json("_build", "stats-tokens.json")
+    wastes = sorted((k.split("\t")[1], k.split("\t")[2], v[2]) for k, v in stats.items()
+                    if k.startswith("pack_waste\t"))
+    model = tokenizer_model
+    if model is None:
+        model = Path(out, "tokenizer.model").read_bytes()
+    assert Path(out, tokenizer_filename(model)).read_bytes() == model
+    return {"model": model, "shards": read_json("_build", "shards.json"), "wastes": wastes,
+            "mixture": read_json("_build", "mixture.json"), "stats": stats, "counters": stage_counters(result),
+            "config": cfg, "ctx": ctx}
 
 
 LICENCES = {"who": ("CC-BY-NC-SA-3.0-IGO", False), "cdc": ("public-domain", True), "pmc": ("CC-BY-4.0", True),
@@ -88,24 +87,19 @@ LICENCES = {"who": ("CC-BY-NC-SA-3.0-IGO", False), "cdc": ("public-domain", True
 
 
 def build_fake_out(docs: list[Document], out_dir: str | Path, drops: list[Drop] = (), **kw) -> dict[str, Any]:
-    """A complete output folder in the layout and manifest format of gap_pipeline/build.py: shards,
-    tokenizer.model, documents/*.parquet, dropped/*.jsonl, quarantine/*.jsonl and manifest.json."""
+    """A complete output folder in the layout and manifest format of gap_pipeline/build.py: the real tail's
+    shards, tokenizer.model and documents/part-*.parquet (run_stages), plus dropped/*.jsonl,
+    quarantine/*.jsonl and a manifest.json made here (there are no earlier phases to count)."""
     out = Path(out_dir)
     res = run_stages(docs, out, **kw)
     seq_len = kw.get("seq_len", 64)
-    (out / "tokenizer.model").write_bytes(res["model"])
-    (out / "documents").mkdir(exist_ok=True)
-    table = pa.Table.from_pylist([d.to_row() for d in sorted(docs, key=lambda d: d.id)], schema=DOCUMENT_SCHEMA)
-    pq.write_table(table, out / "documents" / "documents-00000-of-00001.parquet")
     (out / "dropped").mkdir(exist_ok=True)
     (out / "dropped" / "dropped-00000-of-00001.jsonl").write_text("".join(d.to_json() + "\n" for d in drops))
     (out / "quarantine").mkdir(exist_ok=True)
     (out / "quarantine" / "quarantine-00000-of-00001.jsonl").write_text("")
 
+    from transforms.tokenizer import tokenizer_info
     sp_info = tokenizer_info(res["model"])
-    from transforms.tokenizer import encode_document, load_tokenizer
-    sp = load_tokenizer(res["model"])
-    from transforms.split import assign_split
     sources: dict[str, dict[str, Any]] = {}
     for d in list(docs) + list(drops):
         licence, redistributable = LICENCES[d.source]
@@ -121,8 +115,11 @@ def build_fake_out(docs: list[Document], out_dir: str | Path, drops: list[Drop] 
         s["documents_extracted"] += 1
         s["documents_kept"] += 1
         s["chars_extracted"] += len(d.text)
-        split = assign_split(d.id, d.subset, FRACTIONS, kw.get("seed", 1234))
-        s["tokens"][split] += len(encode_document(sp, d.text))
+    for key, (_docs, _chars, tokens) in res["stats"].items():  # the tail's own count per (source, split)
+        kind, *rest = key.split("\t")
+        if kind == "tokens":
+            source, _subset, split = rest
+            sources[source]["tokens"][split] += tokens
     stages: dict[str, dict[str, Any]] = {}
     for d in drops:
         s = sources[d.source]
@@ -140,9 +137,6 @@ def build_fake_out(docs: list[Document], out_dir: str | Path, drops: list[Drop] 
         n = sum(st["dropped"].values())
         st["docs_in"], st["docs_out"] = remaining, remaining - n
         remaining -= n
-    waste: dict[str, int] = {}
-    for subset, _split, tokens in res["wastes"]:
-        waste[subset] = waste.get(subset, 0) + tokens
     mix = res["mixture"]
 
     def entries(section):
@@ -157,9 +151,9 @@ def build_fake_out(docs: list[Document], out_dir: str | Path, drops: list[Drop] 
     for d in docs:
         languages[d.lang or "und"] = languages.get(d.lang or "und", 0) + 1
     n = len(docs) + len(drops)
-    from gap_pipeline.config import config_hash, validate_config
-    from gap_pipeline.manifest import output_files
-    config = validate_config({"packing": {"seq_len": seq_len}, "seed": kw.get("seed", 1234)})
+    from gap_pipeline.config import config_hash
+    from gap_pipeline.manifest import load_stats, output_files, pack_waste
+    config = res["config"]
     manifest = {
         "schema_version": 1,
         "config_hash": config_hash(config),
@@ -174,7 +168,7 @@ def build_fake_out(docs: list[Document], out_dir: str | Path, drops: list[Drop] 
         "sources": dict(sorted(sources.items())),
         "mixture": mixture,
         "languages": dict(sorted(languages.items())),
-        "pack": {subset: {"tail_waste_tokens": tokens} for subset, tokens in sorted(waste.items())},
+        "pack": pack_waste(load_stats(str(out))),
         "shards": res["shards"],
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))

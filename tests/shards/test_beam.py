@@ -92,3 +92,26 @@ def test_datasets_opens_shards(built):
     assert len(ds) == shard["rows"]
     assert len(ds[0]["input_ids"]) == SEQ_LEN + 1
     assert read_shard(str(out / shard["path"])).column("input_ids").to_pylist()[0] == ds[0]["input_ids"]
+
+
+def test_token_rows_never_cross_a_shuffle_in_the_tokens_phase(tmp_path):
+    """The tokens phase's graph: apart from combiners (statistics, the plan's small records, the tokenizer
+    sample, the shard list) and reshuffles of part numbers, the one GroupByKey is WriteShards/GroupShard,
+    over (split, shard) -> (part, start, count) range records."""
+    import apache_beam as beam
+
+    from gap_pipeline import pipeline
+    from tests.shards.build import tail_config
+
+    ctx = pipeline.PhaseContext(cfg=tail_config(), sources={}, parts=("a", "b", "c"), out=str(tmp_path / "out"),
+                                work=str(tmp_path / "work"))
+    p = beam.Pipeline()
+    pipeline.build_phase(p, "tokens", ctx)
+    transforms = p.to_runner_api().components.transforms.values()
+    combines = [t.unique_name for t in transforms if t.spec.urn == "beam:transform:combine_per_key:v1"]
+    groups = {t.unique_name for t in transforms if t.spec.urn == "beam:transform:group_by_key:v1"
+              and not any(t.unique_name.startswith(c + "/") for c in combines)
+              and "/ReshufflePerKey/" not in t.unique_name}
+    assert groups == {"WriteShards/GroupShard"}
+    reshuffled = {t.unique_name.split("/")[0] for t in transforms if t.unique_name.endswith("/ReshufflePerKey")}
+    assert reshuffled and all(name.endswith("Parts") or name == "PartNumbers" for name in reshuffled), reshuffled

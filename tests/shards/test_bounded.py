@@ -1,121 +1,205 @@
-"""The pipeline tail is bounded by configuration: packing buckets of about `bucket_tokens`, mixing on
-row numbers, shards of about `target_bytes`, and the same bytes whatever the worker count."""
+"""The pipeline tail holds a bounded amount whatever the corpus size: packing streams (less than one row
+plus the document being added per group), the mixture plan is one small record per packed (part, group),
+each part's rows are routed in shard order and a shard gathers one contiguous range per part. Each piece is
+checked against an independent reference, and the whole tail under Beam for worker independence."""
 from __future__ import annotations
 
 import collections
-import math
 import random
 
-import apache_beam as beam
+import numpy as np
+import pyarrow as pa
 import pytest
-from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
-from apache_beam.testing.util import assert_that, equal_to
 
 from tests.shards.build import run_stages
 from tests.shards.corpus import make_docs
-from transforms.mix import Mix, NumberRows, copies_for, key_offsets, mixture_counts
-from transforms.pack import Pack, bucket_count, bucket_key
-from transforms.shards import WriteShards, read_shard, shard_of, stream_position
+from transforms.mix import (MixtureError, copies_for, key_offsets, mixture_key, plan_mixture, row_orders)
+from transforms.pack import Packer, estimated_row_bytes, pack_tokens
+from transforms.rowfiles import RowFileError, RowWriter, read_rows, row_file, row_schema
+from transforms.shards import (read_shard, route_part, shard_count, shard_layout, shard_of, stream_position,
+                               write_shard)
+from transforms.split import TRAIN, VALIDATION
 
 SEQ_LEN = 31
+WIDTH = SEQ_LEN + 1
+VOCAB = 600
 
 
-def _tokenized(n_docs: int, seed: int = 3, subsets=("papers", "abstracts")) -> list[tuple]:
-    """(subset, split, doc_id, ids) of lengths 10..90, ids in [3, 500)."""
+# --------------------------------------------------------------------------- packing
+
+
+def _random_docs(rng: random.Random, n: int) -> list[tuple[str, list[int]]]:
+    """Documents of 1..90 tokens, with every 7th one long (2..9 rows) and a few exactly one row."""
+    docs = []
+    for i in range(n):
+        if i % 7 == 3:
+            length = rng.randint(2 * WIDTH, 9 * WIDTH)
+        elif i % 11 == 5:
+            length = WIDTH
+        else:
+            length = rng.randint(1, 90)
+        docs.append((f"d{i:04d}", [rng.randrange(3, VOCAB) for _ in range(length)]))
+    return docs
+
+
+def _reference_cut(docs: list[tuple[str, list[int]]], width: int) -> tuple[list[dict], int]:
+    """One-shot reference: concatenate everything, cut rows of `width`, and find each row's documents
+    from their absolute [start, end) offsets in the stream."""
+    stream = [t for _, ids in docs for t in ids]
+    spans, at = [], 0
+    for doc_id, ids in docs:
+        if ids:
+            spans.append((doc_id, at, at + len(ids)))
+        at += len(ids)
+    rows = []
+    for r in range(len(stream) // width):
+        lo, hi = r * width, (r + 1) * width
+        inside = [(d, s) for d, s, e in spans if s < hi and e > lo]
+        rows.append({"input_ids": stream[lo:hi], "doc_ids": [d for d, _ in inside],
+                     "doc_starts": [s - lo for _, s in inside]})
+    return rows, len(stream) % width
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_streaming_packer_equals_a_one_shot_cut_of_the_stream(seed):
     rng = random.Random(seed)
-    out = []
-    for i in range(n_docs):
-        subset = subsets[i % len(subsets)]
-        split = "validation" if i % 10 == 0 else "train"
-        out.append((subset, split, f"doc-{i:05d}", [rng.randrange(3, 500) for _ in range(rng.randint(10, 90))]))
-    return out
+    docs = _random_docs(rng, 120)
+    expected, expected_waste = _reference_cut(docs, WIDTH)
+    packer = Packer(SEQ_LEN)
+    rows = []
+    for doc_id, ids in docs:
+        added = packer.add(doc_id, ids)
+        rows += added
+        # Bounded: after each document, less than one row is held.
+        assert packer._held < WIDTH
+        # A document completes at most ceil(len / width) + 1 rows.
+        assert len(added) <= -(-len(ids) // WIDTH) + 1
+    waste = packer.finish()
+    assert waste == expected_waste
+    assert len(rows) == len(expected) > 30
+    for got, want in zip(rows, expected):
+        assert got["input_ids"].dtype == np.uint32 and got["input_ids"].tolist() == want["input_ids"]
+        assert got["doc_ids"] == want["doc_ids"]
+        assert got["doc_starts"] == want["doc_starts"]
+    # Long documents span rows: later rows start with a negative offset (how far back the document began).
+    assert any(r["doc_starts"][0] < -WIDTH for r in rows)
+    assert all(s >= 0 for r in rows for s in r["doc_starts"][1:])
+    # pack_tokens is the same stream in one call; a finished packer starts afresh.
+    one_shot, one_waste = pack_tokens(docs, SEQ_LEN)
+    assert one_waste == waste and [r["doc_ids"] for r in one_shot] == [r["doc_ids"] for r in rows]
+    again = [row for doc_id, ids in docs for row in packer.add(doc_id, ids)]
+    assert [r["input_ids"].tolist() for r in again] == [r["input_ids"] for r in expected]
+    assert packer.finish() == expected_waste
 
 
-def test_bucket_count_follows_the_tokens():
-    assert bucket_count(0, 100) == 1
-    assert bucket_count(100, 100) == 1
-    assert bucket_count(101, 100) == 2
-    assert bucket_count(48_000_000_000, 16 * 2**20) == 2862
-    with pytest.raises(ValueError, match="bucket_tokens"):
-        bucket_count(10, 0)
-    with pytest.raises(ValueError, match="bucket_tokens"):
-        Pack(SEQ_LEN, 0)
+def test_packer_edge_cases():
+    packer = Packer(SEQ_LEN)
+    assert packer.add("empty", []) == [] and packer.finish() == 0
+    # Exactly one row: no waste, the document starts at 0; then a row-and-one leaves one token.
+    rows = packer.add("one", list(range(3, 3 + WIDTH)))
+    assert len(rows) == 1 and rows[0]["doc_ids"] == ["one"] and rows[0]["doc_starts"] == [0]
+    rows = packer.add("more", list(range(3, 4 + WIDTH)))
+    assert len(rows) == 1 and packer.finish() == 1
+    # A document that ends exactly at a row boundary is not named in the next row.
+    packer.add("a", [5] * (WIDTH - 4))
+    rows = packer.add("b", [6] * 4) + packer.add("c", [7] * WIDTH)
+    assert [r["doc_ids"] for r in rows] == [["a", "b"], ["c"]] and rows[0]["doc_starts"] == [0, WIDTH - 4]
+    with pytest.raises(ValueError, match="seq_len must be positive"):
+        Packer(0)
 
 
-def test_bucket_sizes_are_bounded_by_the_target():
-    docs = _tokenized(4000, subsets=("papers",))
-    group_tokens = collections.Counter()
-    for subset, split, _, ids in docs:
-        group_tokens[(subset, split)] += len(ids)
-    target = 2000
-    per_bucket = collections.Counter()
-    for element in docs:
-        key, (_doc_id, ids) = bucket_key(element, group_tokens, target, seed=5)
-        per_bucket[key] += len(ids)
-    for group, tokens in group_tokens.items():
-        sizes = [n for key, n in per_bucket.items() if key[:2] == group]
-        # Every bucket number is used, the count is ceil(tokens / target), and no bucket is far past it.
-        assert len(sizes) == math.ceil(tokens / target)
-        assert {key[2] for key in per_bucket if key[:2] == group} == set(range(len(sizes)))
-        assert max(sizes) <= 1.5 * target, (group, max(sizes))
-        assert sum(sizes) / len(sizes) <= target
-    # A bigger target gives fewer, bigger buckets: the count follows the target, not a constant.
-    bigger = {bucket_key(e, group_tokens, 20 * target, seed=5)[0] for e in docs}
-    assert len(bigger) == sum(math.ceil(t / (20 * target)) for t in group_tokens.values())
+# --------------------------------------------------------------------------- mixture plan
 
 
-def test_bucket_key_checks_the_element_shape():
-    with pytest.raises(ValueError, match="by_source=True"):
-        bucket_key(("papers", "train", "d", [1, 2]), {}, 100, 0, by_source=True)
-    with pytest.raises(ValueError, match="by_source=False"):
-        bucket_key(("papers", "train", "d", [1, 2], "pmc"), {}, 100, 0)
+def _groups(rng: random.Random, by_source: bool = False) -> list:
+    """Plan records ((split, subset, source, part), (rows, bytes)) for 5 parts, not every group in every part."""
+    sources = {"papers": ["pmc"], "abstracts": ["pubmed"], "guidelines": ["who", "cdc"], "replay": ["replay"]}
+    records = []
+    for part in range(5):
+        for subset, names in sources.items():
+            for source in (names if by_source else [""]):
+                for split in (TRAIN, VALIDATION):
+                    if rng.random() < 0.2:
+                        continue
+                    n = rng.randint(1, 60 if subset == "papers" else 12)
+                    records.append(((split, subset, source, part), (n, n * (WIDTH * 2 + 40))))
+    return records
 
 
-def _pack_and_count(docs: list[tuple], bucket_tokens: int, workers: int, out):
-    """Pack under Beam; returns (all rows as [key, ids, doc_ids] sorted, waste records sorted)."""
-    import json
-
-    from apache_beam.options.pipeline_options import PipelineOptions
-    opts = {"direct_num_workers": workers}
-    if workers > 1:
-        opts["direct_running_mode"] = "multi_processing"  # as gap build; multi_threading lost elements (bench_tail)
-    path = str(out)
-    with beam.Pipeline(options=PipelineOptions.from_dictionary(opts)) as p:
-        packed = p | beam.Create(docs, reshuffle=False) | Pack(SEQ_LEN, bucket_tokens, seed=9)
-        rows = packed["rows"] | "Row" >> beam.Map(lambda r: json.dumps(
-            ["row", [r["subset"], r["split"], r["bucket"], r["index"]], [int(i) for i in r["input_ids"]],
-             r["doc_ids"]]))
-        waste = packed["waste"] | "Waste" >> beam.Map(lambda w: json.dumps(["waste", list(w)]))
-        (rows, waste) | beam.Flatten() | beam.io.WriteToText(path, shard_name_template="")
-    found = [json.loads(line) for line in open(path).read().split("\n") if line]
-    return sorted(f[1:] for f in found if f[0] == "row"), sorted(f[1] for f in found if f[0] == "waste")
+def _all_orders(plan, records, split, seed, by):
+    """key -> list of every number row_orders gives the split's rows, and (key, part, index) -> numbers."""
+    per_key, per_row = collections.defaultdict(list), {}
+    for (rec_split, subset, source, part), (n, _size) in records:
+        if rec_split != split:
+            continue
+        key, bucket = mixture_key(subset, source, part, by)
+        for index in range(n):
+            numbers = row_orders(plan, split, key, bucket, index, seed, by)
+            per_key[key] += numbers
+            per_row[(key, bucket, index)] = numbers
+    return per_key, per_row
 
 
-def test_pack_groups_under_beam_are_bounded_and_worker_independent(tmp_path):
-    docs = _tokenized(2000)
-    target = 40 * (SEQ_LEN + 1)  # ~25 documents per bucket
-    rows1, waste1 = _pack_and_count(docs, target, 1, tmp_path / "one.jsonl")
-    tokens = collections.Counter()
-    for subset, split, _, ids in docs:
-        tokens[(subset, split)] += len(ids)
-    expected_buckets = collections.Counter(bucket_key(e, tokens, target, seed=9)[0][:3] for e in docs)
-    # One packing group per non-empty bucket (each emits one waste record): as many as the plain function
-    # assigns, at most ceil(tokens / target) per (subset, split).
-    groups = collections.Counter((w[0], w[1]) for w in waste1)
-    assert sum(groups.values()) == len(expected_buckets)
-    for group, n in tokens.items():
-        assert groups[group] == math.ceil(n / target)
-    # Every token is in a row or in its bucket's tail waste.
-    per_group_rows = collections.Counter((key[0], key[1]) for key, _, _ in rows1)
-    for group, n in tokens.items():
-        wasted = sum(w[2] for w in waste1 if (w[0], w[1]) == group)
-        assert per_group_rows[group] * (SEQ_LEN + 1) + wasted == n
-    # A bucket holds about `target` tokens (hash-balanced, so up to about 1.5x here), never all of a group.
-    per_bucket = collections.Counter(tuple(key[:3]) for key, _, _ in rows1)
-    assert max(per_bucket.values()) * (SEQ_LEN + 1) <= 1.6 * target
-    assert len(per_bucket) > 20
-    rows2, waste2 = _pack_and_count(docs, target, 2, tmp_path / "two.jsonl")
-    assert rows1 == rows2 and waste1 == waste2
+@pytest.mark.parametrize("by", ["subset", "source"])
+def test_plan_numbers_every_train_copy_once_and_validation_in_order(by):
+    rng = random.Random(11)
+    records = _groups(rng, by_source=by == "source")
+    if by == "subset":
+        shares = {"papers": 0.5, "abstracts": 0.2, "guidelines": 0.2, "replay": 0.1}
+    else:
+        shares = {"pmc": 0.5, "pubmed": 0.2, "who": 0.12, "cdc": 0.08, "replay": 0.1}
+    plan = plan_mixture(sorted(records), "shares", shares, {}, SEQ_LEN, by=by)
+    # The plan is made from the records alone: their order does not matter.
+    shuffled = list(records)
+    rng.shuffle(shuffled)
+    assert plan_mixture(shuffled, "shares", shares, {}, SEQ_LEN, by=by) == plan
+    train = plan[TRAIN]
+    available = collections.Counter()
+    for (split, subset, source, part), (n, _) in records:
+        if split == TRAIN:
+            available[mixture_key(subset, source, part, by)[0]] += n
+    assert train["available"] == dict(available)
+    per_key, _ = _all_orders(plan, records, TRAIN, 5, by)
+    total = sum(train["targets"].values())
+    assert train["rows"] == total
+    everything = []
+    for key, numbers in per_key.items():
+        start = train["key_offsets"][key]
+        # Every copy of the key's rows numbered exactly once in the key's [offset, offset + target).
+        assert sorted(numbers) == list(range(start, start + train["targets"][key])), key
+        everything += numbers
+    assert sorted(everything) == list(range(total))
+    for key, share in shares.items():
+        assert abs(train["targets"][key] / total - share) <= 0.001, key
+        assert plan["report"]["sources" if by == "source" else "subsets"][key]["realised_share"] == \
+            pytest.approx(train["targets"][key] / total)
+    # Upsampled keys repeat rows, downsampled keys drop some: both happen here.
+    assert any(train["targets"][k] > available[k] for k in available)
+    assert any(train["targets"][k] < available[k] for k in available)
+    # Validation: every row once, numbered in (key, part, index) order.
+    _, per_row = _all_orders(plan, records, VALIDATION, 5, by)
+    ordered = [per_row[k] for k in sorted(per_row)]
+    assert ordered == [[i] for i in range(len(per_row))] and plan[VALIDATION]["rows"] == len(per_row)
+
+
+def test_plan_other_modes_and_errors():
+    records = [((TRAIN, "papers", "", 0), (10, 1000)), ((TRAIN, "papers", "", 1), (5, 500)),
+               ((TRAIN, "replay", "", 1), (4, 400)), ((VALIDATION, "papers", "", 0), (2, 200))]
+    natural = plan_mixture(records, "natural", None, None, SEQ_LEN)
+    assert natural[TRAIN]["targets"] == {"papers": 15, "replay": 4} and natural[TRAIN]["bytes"] == 1900
+    factors = plan_mixture(records, "factors", None, {"replay": 2.5}, SEQ_LEN)
+    assert factors[TRAIN]["targets"] == {"papers": 15, "replay": 10}
+    # A key's copies are sized at its mean row: replay's 10 copies of 100-byte rows.
+    assert factors[TRAIN]["bytes"] == 1500 + 1000
+    assert factors["report"]["subsets"]["replay"]["repeated_rows"] == 6
+    per_key, _ = _all_orders(factors, records, TRAIN, 1, "subset")
+    assert sorted(per_key["replay"]) == list(range(15, 25))
+    with pytest.raises(MixtureError, match="subsets with no train rows: guidelines"):
+        plan_mixture(records, "shares", {"papers": 0.5, "guidelines": 0.5}, None, SEQ_LEN)
+    with pytest.raises(MixtureError, match="packed without their source"):
+        plan_mixture(records, "shares", {"papers": 1.0}, None, SEQ_LEN, by="source")
+    with pytest.raises(MixtureError, match="unknown mixture key"):
+        plan_mixture(records, "natural", None, None, SEQ_LEN, by="publisher")
 
 
 def test_copy_numbers_cover_the_target_exactly():
@@ -123,29 +207,6 @@ def test_copy_numbers_cover_the_target_exactly():
         slots = [c * n + p for p in range(n) for c in range(copies_for(p, n, target))]
         assert sorted(slots) == list(range(target))
     assert key_offsets({"b": 5, "a": 3, "c": 0}) == {"a": 0, "b": 3, "c": 8}
-
-
-def _rows(spec: dict[tuple[str, int], int]) -> list[dict]:
-    return [{"subset": subset, "split": "train", "bucket": bucket, "index": i, "input_ids": [1] * (SEQ_LEN + 1),
-             "doc_ids": [f"{subset}-{bucket}-{i}"], "doc_starts": [0]}
-            for (subset, bucket), n in spec.items() for i in range(n)]
-
-
-def test_mix_numbers_every_copy_once_and_number_rows_keeps_pack_order():
-    rows = _rows({("papers", 0): 7, ("papers", 1): 5, ("replay", 0): 2, ("abstracts", 2): 4})
-    shares = {"papers": 0.5, "replay": 0.25, "abstracts": 0.25}
-    with BeamTestPipeline() as p:
-        pc = p | beam.Create(rows)
-        mixed = pc | "Mix" >> Mix("shares", shares, {}, seed=4, seq_len=SEQ_LEN)
-        orders = mixed | "MixOrder" >> beam.Map(lambda r: r["order"])
-        # The mixed stream's rows are numbered 0..T-1, each once (T = 20: papers 10, replay 5, abstracts 5).
-        total = sum(mixture_counts({"papers": 12, "replay": 2, "abstracts": 4}, "shares", shares).values())
-        assert total == 20
-        assert_that(orders, equal_to(list(range(total))), label="MixOrders")
-        numbered = pc | "Number" >> NumberRows("subset")
-        pairs = numbered | beam.Map(lambda r: (r["order"], (r["subset"], r["bucket"], r["index"])))
-        expected = sorted((r["subset"], r["bucket"], r["index"]) for r in rows)
-        assert_that(pairs, equal_to(list(enumerate(expected))), label="Numbered")
 
 
 def test_stream_position_and_shard_runs():
@@ -159,12 +220,132 @@ def test_stream_position_and_shard_runs():
         stream_position(103, total, "train", 1, shuffle=True)
 
 
+# --------------------------------------------------------------------------- routing and shard writing
+
+
+def _write_row_files(folder, parts: int, seed: int = 4):
+    """Pack random documents per part into row files as PackPart does; returns the plan records."""
+    rng = random.Random(seed)
+    records = []
+    for part in range(parts):
+        writer = RowWriter(row_file(str(folder), part), row_schema(SEQ_LEN, VOCAB), VOCAB)
+        for subset in ("papers", "abstracts", "replay"):
+            for split in (TRAIN, VALIDATION):
+                packer, n, size = Packer(SEQ_LEN), 0, 0
+                count = rng.randint(3, 30) if split == TRAIN else rng.randint(1, 6)
+                for i in range(count):
+                    ids = [rng.randrange(3, VOCAB) for _ in range(rng.randint(5, 120))]
+                    for row in packer.add(f"{subset}-{split}-{part}-{i}", ids):
+                        row.update(subset=subset, split=split, source="", index=n)
+                        n += 1
+                        size += estimated_row_bytes(row, 2)
+                        writer.add(row)
+                if n:
+                    records.append(((split, subset, "", part), (n, size)))
+        writer.close()
+    return records
+
+
+def _route_and_write(tmp_path, parts: int, target: int, seed: int = 9):
+    rows_dir, routed_dir, out = tmp_path / "rows", tmp_path / "routed", tmp_path / "out"
+    records = _write_row_files(rows_dir, parts)
+    plan = plan_mixture(sorted(records), "shares", {"papers": 0.6, "abstracts": 0.3, "replay": 0.1}, {}, SEQ_LEN)
+    groups = collections.defaultdict(list)
+    for part in range(parts):
+        for (split, shard), piece in route_part(part, row_file(str(rows_dir), part), row_file(str(routed_dir), part),
+                                                plan, seed, "subset", target):
+            groups[(split, shard)].append(piece)
+    infos = {key: write_shard(key[0], key[1], ranges, str(routed_dir), str(out / key[0]), plan, target, SEQ_LEN,
+                              VOCAB, False)
+             for key, ranges in sorted(groups.items())}
+    return plan, records, groups, infos, (rows_dir, routed_dir, out)
+
+
+def test_routed_parts_give_shards_that_are_consecutive_runs_of_the_stream(tmp_path):
+    parts, target, seed = 3, 8192, 9
+    plan, records, groups, infos, (rows_dir, routed_dir, out) = _route_and_write(tmp_path, parts, target, seed)
+    # The expected stream, computed row by row from the row files: (position -> row's identity).
+    expected = {TRAIN: {}, VALIDATION: {}}
+    for part in range(parts):
+        table = read_rows(row_file(str(rows_dir), part))
+        for row in table.to_pylist():
+            key, bucket = mixture_key(row["subset"], row["source"], part, "subset")
+            total = plan[row["split"]]["rows"]
+            for order in row_orders(plan, row["split"], key, bucket, row["index"], seed):
+                position = stream_position(order, total, row["split"], seed, row["split"] == TRAIN)
+                assert position not in expected[row["split"]]
+                expected[row["split"]][position] = (row["doc_ids"], row["input_ids"])
+    for split in (TRAIN, VALIDATION):
+        shards, total = shard_layout(plan, split, target)
+        assert shards == shard_count(plan[split]["bytes"], total, target) and total == len(expected[split])
+        assert shards >= (3 if split == TRAIN else 1)
+        # Every shard exists, fed by at most one range per part.
+        assert sorted(i for s, i in groups if s == split) == list(range(shards))
+        for (s, _), ranges in groups.items():
+            if s == split:
+                assert len({r[0] for r in ranges}) == len(ranges)
+        stream = []
+        sizes = []
+        for index in range(shards):
+            info = infos[(split, index)]
+            table = read_shard(str(out / info["path"]))
+            assert table.num_rows == info["rows"] == sum(r[2] for r in groups[(split, index)])
+            sizes.append(table.num_rows)
+            stream += list(zip(table.column("doc_ids").to_pylist(), table.column("input_ids").to_pylist()))
+        assert max(sizes) - min(sizes) <= 1  # equal runs, +-1 row
+        assert stream == [expected[split][p] for p in range(total)]
+    # The train stream is shuffled across subsets (in order it would be abstracts, then papers, then replay).
+    first = read_shard(str(out / infos[(TRAIN, 0)]["path"]))
+    assert len(set(first.column("subset").to_pylist())) > 1
+
+
+def test_a_damaged_routed_file_is_a_clear_error(tmp_path):
+    plan, _records, groups, _infos, (_rows, routed_dir, out) = _route_and_write(tmp_path, 2, 8192)
+    key, ranges = next((k, r) for k, r in sorted(groups.items()) if k[0] == TRAIN and len(r) == 2)
+    path = row_file(str(routed_dir), 1)
+    good = open(path, "rb").read()
+
+    def write():
+        return write_shard(key[0], key[1], ranges, str(routed_dir), str(out / "again"), plan, 8192, SEQ_LEN,
+                           VOCAB, False)
+
+    # Truncated (a disk that filled up, a copy cut short): named, not Arrow's bare "Not an Arrow file".
+    with open(path, "wb") as fh:
+        fh.write(good[: len(good) // 2])
+    with pytest.raises(RowFileError, match=r"part-000001\.arrow: not a complete row file"):
+        write()
+    # A valid file with rows missing: the shard's positions are not covered.
+    table = pa.ipc.open_file(pa.BufferReader(good)).read_all()
+    with open(path, "wb") as fh, pa.ipc.new_file(fh, table.schema) as writer:
+        writer.write_table(table.slice(1))
+    with pytest.raises(ValueError, match=r"train shard \d+: routed rows do not cover its stream positions"):
+        write()
+    # Gone: the path is named.
+    import os
+    os.remove(path)
+    with pytest.raises((FileNotFoundError, OSError), match="part-000001.arrow"):
+        write()
+
+
+def test_a_row_file_with_an_id_outside_the_vocabulary_is_refused(tmp_path):
+    writer = RowWriter(row_file(str(tmp_path), 0), row_schema(SEQ_LEN, VOCAB), VOCAB)
+    writer.add({"subset": "papers", "split": TRAIN, "source": "", "index": 0, "input_ids": np.full(WIDTH, VOCAB),
+                "doc_ids": ["d"], "doc_starts": [0]})
+    with pytest.raises(ValueError, match=f"token id {VOCAB} is outside the vocabulary of {VOCAB}"):
+        writer.close()
+
+
+# --------------------------------------------------------------------------- the tail under Beam
+
+
 def test_shards_hold_about_target_bytes_and_match_across_workers(tmp_path):
     docs = make_docs(n_per_subset=25)
     target = 6000
-    one = run_stages(docs, tmp_path / "one", seq_len=SEQ_LEN, bucket_tokens=600, target_bytes=target)
-    two = run_stages(docs, tmp_path / "two", seq_len=SEQ_LEN, bucket_tokens=600, target_bytes=target, workers=2)
+    one = run_stages(docs, tmp_path / "one", seq_len=SEQ_LEN, target_bytes=target)
+    two = run_stages(docs, tmp_path / "two", seq_len=SEQ_LEN, target_bytes=target, workers=2)
     assert [(s["path"], s["sha256"]) for s in one["shards"]] == [(s["path"], s["sha256"]) for s in two["shards"]]
+    for s in one["shards"]:
+        assert (tmp_path / "one" / s["path"]).read_bytes() == (tmp_path / "two" / s["path"]).read_bytes()
     for split in ("train", "validation"):
         shards = [s for s in one["shards"] if s["split"] == split]
         assert len(shards) >= (4 if split == "train" else 2), split
@@ -178,8 +359,86 @@ def test_shards_hold_about_target_bytes_and_match_across_workers(tmp_path):
     assert len(set(read_shard(str(tmp_path / "one" / first["path"])).column("subset").to_pylist())) > 1
 
 
-def test_write_shards_names_rows_that_were_not_numbered(tmp_path):
-    rows = _rows({("papers", 0): 3})
-    with pytest.raises(Exception, match="has no 'order': number rows with Mix or NumberRows"):
-        with BeamTestPipeline() as p:
-            p | beam.Create(rows) | WriteShards(str(tmp_path / "train"), "train", SEQ_LEN, 600, 4096, seed=1)
+def test_tiny_targets_account_for_every_token_and_verify(tmp_path, capsys):
+    """seq_len 8 and 4 KiB shards over 4 documents parts: every tokenized token is in a packed row or in its
+    (part, group)'s tail waste, which is less than one row per (part, group); the rows packed are the rows
+    mixed and written; and the corpus passes `gap verify`."""
+    from tests.shards.build import build_fake_out, run_verify
+
+    seq_len, parts = 8, 4
+    docs = make_docs(n_per_subset=10)
+    res = build_fake_out(docs, tmp_path, seq_len=seq_len, target_bytes=4096, parts=parts)
+    code, text = run_verify(tmp_path, capsys)
+    assert code == 0, text
+    width = seq_len + 1
+    tokens, waste = collections.Counter(), collections.Counter()
+    for key, (_docs, _chars, n) in res["stats"].items():
+        kind, *rest = key.split("\t")
+        if kind == "tokens":
+            tokens[(rest[1], rest[2])] += n
+        elif kind == "pack_waste":
+            waste[(rest[0], rest[1])] += n
+    counters = res["counters"]
+    assert sum(tokens.values()) > 10_000
+    from transforms.split import assign_split
+    groups_per_subset_split = collections.Counter()
+    # The (part, group)s that received documents (run_stages spreads them round robin over the parts).
+    seen = {(i % parts, d.subset, assign_split(d.id, d.subset, res["config"]["split"]["validation_fraction"],
+                                               res["config"]["seed"])) for i, d in enumerate(docs)}
+    for _part, subset, split in seen:
+        groups_per_subset_split[(subset, split)] += 1
+    for (subset, split), n in tokens.items():
+        rows = counters.get(f"pack:rows_{subset}_{split}", 0)
+        assert rows * width + waste[(subset, split)] == n, (subset, split)
+        assert waste[(subset, split)] < groups_per_subset_split[(subset, split)] * width
+    # The rows packed are the rows planned; validation rows are written once each, train rows as mixed.
+    mixture = res["mixture"]
+    shard_rows = collections.Counter()
+    for shard in res["shards"]:
+        for subset, n in shard["subset_rows"].items():
+            shard_rows[(subset, shard["split"])] += n
+    for subset, entry in mixture["subsets"].items():
+        assert entry["available_rows"] == counters.get(f"pack:rows_{subset}_train", 0)
+        assert shard_rows[(subset, "train")] == entry["rows"]
+    for (subset, split), n in shard_rows.items():
+        if split == "validation":
+            assert n == counters[f"pack:rows_{subset}_validation"]
+    assert counters["shards:rows_train"] == mixture["train_rows"]
+    assert len([s for s in res["shards"] if s["split"] == "train"]) >= 10
+    assert all(s["bytes"] <= 4096 + 2048 for s in res["shards"]), [s["bytes"] for s in res["shards"]]
+
+
+def test_parts_without_documents_or_without_a_full_row(tmp_path):
+    """Documents parts that are empty (every document dropped earlier) or hold less than one row still get
+    (empty) row files and routed files; the shards hold exactly the rows packed and mixed."""
+    docs = make_docs(n_per_subset=4)
+    docs.append(docs[0].replace(id="tiny", text="dose"))  # alone in the last part: less than one row
+    parts = 21   # 17 documents: parts 17..20 empty, part 16 holds only the tiny one
+    res = run_stages(docs, tmp_path, seq_len=16, parts=parts, target_bytes=4096)
+    routed = [read_rows(row_file(str(tmp_path / "_build" / "work" / "tokens" / "routed"), n)) for n in range(parts)]
+    assert [t.num_rows for t in routed[16:]] == [0] * 5  # part 16: the tiny document (BOS + 1-2 ids + EOS)
+    counters, mixture = res["counters"], res["mixture"]
+    train = sum(s["rows"] for s in res["shards"] if s["split"] == "train")
+    validation = sum(s["rows"] for s in res["shards"] if s["split"] == "validation")
+    assert train == mixture["train_rows"] == counters["shards:rows_train"] > 0
+    assert validation == sum(v for k, v in counters.items() if k.startswith("pack:rows_") and k.endswith("_validation"))
+    assert sum(t.num_rows for t in routed) == train + validation  # every row copy routed once
+    # Every token is in a packed row or in its (part, group)'s tail waste; the tiny document is all waste.
+    waste = sum(w for _subset, _split, w in res["wastes"])
+    tokens = sum(v[2] for k, v in res["stats"].items() if k.startswith("tokens\t"))
+    packed = sum(v for k, v in counters.items() if k.startswith("pack:rows_"))
+    assert packed * 17 + waste == tokens
+
+
+def test_row_files_that_do_not_match_the_plan_are_a_clear_error(tmp_path):
+    """Row files from another run (more rows than planned, or a part the plan never heard of) are named, not
+    a KeyError."""
+    rows_dir = tmp_path / "rows"
+    records = _write_row_files(rows_dir, 3)
+    fewer = [((split, subset, source, part), (n - 1, size)) for (split, subset, source, part), (n, size) in records]
+    for plan_records, part in ((fewer, 2), ([r for r in records if r[0][3] != 2], 2)):
+        plan = plan_mixture(sorted(plan_records), "natural", None, None, SEQ_LEN)
+        with pytest.raises(ValueError, match=rf"part-00000{part}\.arrow: (train|validation) row \d+ of \w+ "
+                                             rf"\(part {part}\) is not in the mixture plan"):
+            route_part(part, row_file(str(rows_dir), part), row_file(str(tmp_path / "routed"), part), plan, 1,
+                       "subset", 8192)

@@ -15,7 +15,7 @@ from schemas.shard import token_shard_schema, validate_shard_schema
 from tests.shards.build import build_fake_out, run_stages, run_verify
 from tests.shards.corpus import make_docs_two_guideline_sources
 from transforms.mix import MixtureError, mixture_counts, mixture_report
-from transforms.shards import read_shard, row_key, rows_to_table
+from transforms.shards import read_shard
 
 SEQ_LEN = 64
 SOURCE_SHARES = {"who": 0.15, "cdc": 0.1, "pmc": 0.45, "pubmed": 0.2, "replay": 0.1}
@@ -158,17 +158,10 @@ def test_verify_needs_per_source_counts_when_the_mixture_is_by_source(corpus, ca
 # --------------------------------------------------------------------------- by subset unchanged
 
 
-def test_by_subset_rows_keys_and_schema_are_as_before():
+def test_by_subset_schema_and_report_are_as_before():
     schema = token_shard_schema(SEQ_LEN, 600)
     assert schema.names == ["input_ids", "subset", "doc_ids", "doc_starts"]
     assert token_shard_schema(SEQ_LEN, 600, with_source=True).names == schema.names + ["source"]
-    row = {"subset": "papers", "split": "train", "bucket": 3, "index": 7, "copy": 1,
-           "input_ids": list(range(SEQ_LEN + 1)), "doc_ids": ["a"], "doc_starts": [0]}
-    assert row_key(row) == ("papers", 3, 7, 1)
-    assert row_key({**row, "source": "pmc"}) == ("papers", 3, 7, 1, "pmc")
-    assert rows_to_table([row], SEQ_LEN, 600).schema == schema
-    with pytest.raises(ValueError, match="has no source"):
-        rows_to_table([row], SEQ_LEN, 600, with_source=True)
     report = mixture_report({"papers": 10, "replay": 2}, {"papers": 9, "replay": 3}, "shares",
                             {"papers": 0.75, "replay": 0.25}, SEQ_LEN + 1)
     assert report["by"] == "subset" and "sources" not in report
