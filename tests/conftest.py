@@ -34,7 +34,7 @@ def _not_bundled() -> list[tuple[str, str, str]]:
 def not_bundled_reason(relative: str) -> str | None:
     """Why a realdata file is not in tests/data (licence), or None when nothing says so."""
     for prefix, licence, why in _not_bundled():
-        if relative.startswith(prefix):
+        if (relative.rstrip("/") + "/").startswith(prefix) or relative.startswith(prefix):
             return f"{licence}: {why}"
     return None
 
