@@ -1,6 +1,7 @@
 """The generic (no-selector) HTML extractor of transforms/extract/html.py measured against trafilatura on
 two sets with ground truth (tests/guidelines/html_eval.py): the 120 real guideline pages (116 in a clone
-without ../shared) and trafilatura's own snippet set. Target: precision and recall at least trafilatura's on both (a little slack for drift)."""
+without ../shared) and trafilatura's own snippet set. Target: precision and recall at least trafilatura's
+on both (a little slack for drift)."""
 from __future__ import annotations
 
 import logging
