@@ -63,8 +63,9 @@ def realdata() -> Path:
 def realdata_full() -> Path:
     """The full shared set, for assertions whose counts or thresholds were measured on all of it."""
     if not SHARED_REALDATA.is_dir():
-        pytest.skip(f"needs the full real-document set at {SHARED_REALDATA} (measured on all of it; "
-                    "tests/data/realdata holds only its redistributable subset)")
+        pytest.skip(f"needs the full real-document set at {SHARED_REALDATA}: measured on all of it, including "
+                    "files that may not be redistributed (tests/data/NOT_BUNDLED.tsv); its variant on the "
+                    "bundled subset runs instead")
     return SHARED_REALDATA
 
 
