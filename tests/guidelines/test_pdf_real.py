@@ -1,6 +1,7 @@
 """PDF extraction on the real PDFs of ../shared/realdata/6-medical-pdfs (read only; NICE and WHO PDFs
-may not be copied: a clone without ../shared has the CDC guide and three CC BY articles in tests/data). Each PDF is extracted once per session (cached), and compared with poppler's
-`pdftotext` as an independent reference: body-text word recall >= 95% per file."""
+may not be copied: a clone without ../shared has the CDC guide and three CC BY articles in tests/data).
+Each PDF is extracted once per session (cached), and compared with poppler's `pdftotext` as an
+independent reference: body-text word recall >= 95% per file."""
 from __future__ import annotations
 
 import functools
