@@ -1,4 +1,5 @@
-"""A labelled near-duplicate set built from real text in ../shared/realdata (read, never copied).
+"""A labelled near-duplicate set built from real text in ../shared/realdata or its bundled subset
+tests/data/realdata (the CDC reports are public domain and bundled; the NICE/WHO pages are not).
 
 - Controlled edits: passages of CDC MMWR reports (US government, public domain) are edited by word
   substitutions, deletions, insertions and number changes ("5 mg" -> "50 mg") until the true
@@ -6,7 +7,8 @@
   its own, otherwise unused, source passage, so pairs never overlap.
 - Real versions: successive editions of the same CDC report series (e.g. the CDC Health
   Disparities and Inequalities Report 2011 vs 2013), and two captures of the same WHO and NICE
-  pages. Their label comes from their measured Jaccard like everything else.
+  pages (only where ../shared/realdata is present: they are third-party pages). Their label comes
+  from their measured Jaccard like everything else.
 
 Truth: two documents are duplicates iff the true Jaccard of their shingles >= the dedup
 threshold. Pairs are reported per band of true Jaccard.
@@ -136,6 +138,8 @@ def build_pairs(realdata: Path, passages_per_level: int = 6, passage_words: int 
                                   {"id": f"version{n}b", "text": b, "source": "guidelines", "date": "2013"},
                                   jaccard(shingles(a), shingles(b)), "real_version"))
     for n, (first, second) in enumerate(MOCK_CAPTURE_PAIRS):
+        if not all((realdata / MOCK_SITES / name).is_file() for name in (first, second)):
+            continue  # not redistributable: absent from tests/data/realdata (tests/data/NOT_BUNDLED.tsv)
         a, b = (_page_text(realdata / MOCK_SITES / name) for name in (first, second))
         pairs.append(LabelledPair({"id": f"capture{n}a", "text": a, "source": "guidelines"},
                                   {"id": f"capture{n}b", "text": b, "source": "guidelines"},

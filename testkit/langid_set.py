@@ -1,9 +1,11 @@
-"""Language-identification evaluation sets read from ../shared/realdata (never copied).
+"""Language-identification evaluation sets read from ../shared/realdata or its bundled subset.
 
 - sentences: lingua's per-language test sentences (75 languages), a fixed sample per language;
 - documents: E3C clinical texts (en/es/fr/it/eu), SPACCC Spanish clinical cases, GraSCCo German
   discharge letters, CDC MMWR reports (long English documents) and CDC MMWR Spanish articles.
 Each item is (language code, group, text); the English-vs-rest truth is `code == "en"`.
+lingua's sentences and E3C are non-commercial and not in tests/data/realdata: there `documents` holds
+the SPACCC, GraSCCo and CDC groups only, and `lingua_sentences` skips the test (conftest.need).
 """
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ import json
 import re
 import zipfile
 from pathlib import Path
+
+from tests.conftest import need
 
 LANGID = "4-multilingual-langid"
 E3C_CODES = {"English": "en", "Spanish": "es", "French": "fr", "Italian": "it", "Basque": "eu"}
@@ -25,6 +29,7 @@ def _pick(items: list, k: int, key: str) -> list:
 
 
 def lingua_sentences(realdata: Path, per_language: int = 20) -> list[tuple[str, str, str]]:
+    need(realdata, f"{LANGID}/lingua_testdata/sentences")
     out = []
     for path in sorted((realdata / LANGID / "lingua_testdata" / "sentences").glob("*.txt")):
         lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -86,7 +91,7 @@ def _chunk(sentences: list[str], chars: int) -> str:
 
 
 def _lingua_lines(realdata: Path, code: str) -> list[str]:
-    path = realdata / LANGID / "lingua_testdata" / "sentences" / f"{code}.txt"
+    path = need(realdata, f"{LANGID}/lingua_testdata/sentences/{code}.txt")
     return [line.strip() for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
 
 

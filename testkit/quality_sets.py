@@ -1,5 +1,8 @@
 """Good and junk documents for measuring the quality stage, built from ../shared/realdata (read, never
 copied) the way the pipeline sees them: raw bytes -> `extract_record` -> `clean_document`.
+NGC summaries, MEDLINE records and the web pages are not redistributable; a clone without ../shared
+builds the same kinds of sets from tests/data/realdata instead (`bundled_good_documents`, `cdc_pages`):
+CDC reports as guidelines, the bundled CC BY articles as papers, CDC pages' own chrome as junk.
 
 Good (judged by reading samples of each; provenance: curated, peer-reviewed or indexed):
 - guidelines: every guideline.gov (NGC) structured summary (NICE, WHO, CDC, USPSTF, IDSA, ... syntheses
@@ -32,6 +35,10 @@ NGC = "3-guidelines/ngc_summaries_xml"
 JATS = "1-pmc-jats"
 MEDLINE = ("2-pubmed-medline/metapub_pmid_xml", "2-pubmed-medline/nlm_samples/pubmed_sample_2009.xml")
 WEB = "8-html-extraction/trafilatura_eval/html"
+CDC = "3-guidelines/cdc_harvest"
+CDC_REPORTS = f"{CDC}/mmsu_art_en_txt_json.zip"  # MMWR surveillance summaries, plain text, public domain
+CDC_PAGES = tuple(f"{CDC}/{name}" for name in ("mmwr_toc_en_html_json.zip", "pcd_toc_en_html_json.zip",
+                                               "mmwr_art_es_html_json.zip"))
 CLEANING = {"remove_urls": True}
 # Junk pages are read as a source added with `gap sources add` reads them: the page's <main>.
 JUNK_RULES = {"content": {"format": "html", "title_selector": "h1", "body_selector": "main"}}
@@ -109,6 +116,42 @@ def good_documents(realdata: Path, per_set: int | None = None) -> Iterator[tuple
                 yield subset, path.name, doc
 
 
+def _zip_json(path: Path) -> dict[str, str]:
+    import zipfile
+    with zipfile.ZipFile(path) as archive:
+        return json.loads(archive.read(archive.namelist()[0]))
+
+
+def bundled_good_documents(realdata: Path, per_set: int) -> Iterator[tuple[str, str, Document]]:
+    """The good set from redistributable files only: CDC MMWR surveillance reports as guidelines (first
+    `per_set`, as a text source stores them) and every JATS article of `realdata` as papers."""
+    reports = sorted(_zip_json(realdata / CDC_REPORTS).items())[:per_set]
+    for url, text in reports:
+        name = url.rsplit("/", 1)[-1]
+        for doc in pipeline_documents(_raw("guidelines", name, "text", text.encode("utf-8")), "guidelines"):
+            yield "guidelines", name, doc
+    for subset, name, doc in good_documents(realdata, per_set=per_set):
+        if subset == "papers":
+            yield subset, name, doc
+
+
+def _chrome(tree) -> list[str]:
+    return _link_texts(tree.xpath("//nav|//header|//footer|//*[contains(@class,'menu')]"))
+
+
+def cdc_pages(realdata: Path, count: int) -> list[tuple[str, "object"]]:
+    """Real CDC pages that carry site chrome (8+ links in nav/header/footer/menus), in place of the
+    web pages junk is built from."""
+    import lxml.html
+    pages = []
+    for relative in CDC_PAGES:
+        for url, html_text in sorted(_zip_json(realdata / relative).items()):
+            tree = lxml.html.fromstring(html_text.encode("utf-8"))
+            if len(_chrome(tree)) >= 8:
+                pages.append((url.rsplit("/", 1)[-1], tree))
+    return pages[:count]
+
+
 def _pick(key: str, options: list) -> object:
     """A deterministic choice among `options` keyed by a string (no process randomness)."""
     return options[int(hashlib.sha256(key.encode()).hexdigest(), 16) % len(options)]
@@ -173,13 +216,16 @@ BOILERPLATE = [
 ]
 
 
-def junk_documents(realdata: Path, per_kind: int = 30) -> Iterator[tuple[str, str, list[Document]]]:
+def junk_documents(realdata: Path, per_kind: int = 30, pages: list | None = None,
+                   sources: list[Document] | None = None) -> Iterator[tuple[str, str, list[Document]]]:
     """(kind, name, documents that reach the quality stage) for every junk page; an empty list means an
-    earlier stage (extraction or cleaning) already dropped it."""
-    pages = _web_pages(realdata, per_kind * 2)
+    earlier stage (extraction or cleaning) already dropped it. `pages` (name, lxml tree) and `sources`
+    (good documents to garble) default to the web pages and good set of ../shared/realdata."""
+    if pages is None:
+        pages = _web_pages(realdata, per_kind * 2)
     chromes = []
     for name, tree in pages:
-        chrome = _link_texts(tree.xpath("//nav|//header|//footer|//*[contains(@class,'menu')]"))
+        chrome = _chrome(tree)
         if len(chrome) >= 8:
             chromes.append((name, chrome))
     for name, chrome in chromes[:per_kind]:
@@ -202,7 +248,8 @@ def junk_documents(realdata: Path, per_kind: int = 30) -> Iterator[tuple[str, st
         raw = _raw("junk", f"boiler-{i}", "html", _page("Notice", main, []))
         yield "boilerplate", f"boilerplate-{i}", pipeline_documents(raw, "guidelines", JUNK_RULES)
     # Mis-decoded: real good text whose bytes a wrong decoder read.
-    sources = [doc for _, _, doc in good_documents(realdata, per_set=per_kind)][: per_kind]
+    if sources is None:
+        sources = [doc for _, _, doc in good_documents(realdata, per_set=per_kind)][: per_kind]
     for i, doc in enumerate(sources):
         text = doc.text[:6000]
         kind = i % 3

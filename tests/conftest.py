@@ -1,18 +1,75 @@
-"""Shared fixtures. Real documents live in ../shared/realdata beside the checkout; tests that need
-them skip cleanly when it is absent."""
+"""Shared fixtures.
+
+Real documents: the full set lives in ../shared/realdata beside the checkout (or wherever GAP_REALDATA
+points). A clone without it tests on tests/data/realdata, the redistributable subset of the same folder
+(same layout; tests/data/MANIFEST.tsv gives each file's origin and licence). Tests reach files through
+`realdata` and `need()`: a file that only the shared set has, because it may not be redistributed,
+skips the test with the file's licence as the reason (tests/data/NOT_BUNDLED.tsv)."""
 from __future__ import annotations
 
+import csv
+import functools
 import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-REALDATA = Path(os.environ.get("GAP_REALDATA", REPO.parent / "shared" / "realdata"))
+SHARED_REALDATA = Path(os.environ.get("GAP_REALDATA", REPO.parent / "shared" / "realdata"))
+BUNDLED_REALDATA = REPO / "tests" / "data" / "realdata"
+
+
+def realdata_root() -> Path:
+    """The shared set when present, else the bundled subset."""
+    return SHARED_REALDATA if SHARED_REALDATA.is_dir() else BUNDLED_REALDATA
+
+
+@functools.lru_cache(maxsize=None)
+def _not_bundled() -> list[tuple[str, str, str]]:
+    with open(REPO / "tests" / "data" / "NOT_BUNDLED.tsv", encoding="utf-8", newline="") as fh:
+        return [(row["prefix"], row["licence"], row["why it is not in tests/data"])
+                for row in csv.DictReader(fh, delimiter="\t")]
+
+
+def not_bundled_reason(relative: str) -> str | None:
+    """Why a realdata file is not in tests/data (licence), or None when nothing says so."""
+    for prefix, licence, why in _not_bundled():
+        if (relative.rstrip("/") + "/").startswith(prefix) or relative.startswith(prefix):
+            return f"{licence}: {why}"
+    return None
+
+
+def need(root: Path, relative: str) -> Path:
+    """root/relative, or skip the test when only the shared set can have that file; a file missing
+    for no recorded reason is a broken bundle and fails."""
+    path = root / relative
+    if path.exists():
+        return path
+    reason = not_bundled_reason(relative)
+    if root != BUNDLED_REALDATA:
+        pytest.skip(f"{relative} is missing from {root}")
+    if reason is None:
+        pytest.fail(f"{relative} is neither in tests/data/realdata nor listed in tests/data/NOT_BUNDLED.tsv")
+    pytest.skip(f"needs {relative}, which is only in ../shared/realdata ({reason})")
 
 
 @pytest.fixture(scope="session")
 def realdata() -> Path:
-    if not REALDATA.is_dir():
-        pytest.skip(f"real documents not available at {REALDATA}")
-    return REALDATA
+    """The real-document folder: ../shared/realdata when present, else the bundled subset."""
+    return realdata_root()
+
+
+@pytest.fixture(scope="session")
+def realdata_full() -> Path:
+    """The full shared set, for assertions whose counts or thresholds were measured on all of it."""
+    if not SHARED_REALDATA.is_dir():
+        pytest.skip(f"needs the full real-document set at {SHARED_REALDATA}: measured on all of it, including "
+                    "files that may not be redistributed (tests/data/NOT_BUNDLED.tsv); its variant on the "
+                    "bundled subset runs instead")
+    return SHARED_REALDATA
+
+
+@pytest.fixture(scope="session")
+def realdata_bundled() -> Path:
+    """The bundled subset, whether or not the shared set is present (bare-clone variants of tests)."""
+    return BUNDLED_REALDATA

@@ -9,7 +9,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from schemas.document import Document
 from schemas.events import Drop
-from tests.conftest import REPO
+from tests.conftest import REPO, need
 from transforms.clean import (BoilerplateLines, clean_document, clean_text, document_line_keys, normalise_bullets,
                               remove_citations)
 from transforms.quality import quality_fn, quality_reason, thresholds_for
@@ -162,7 +162,7 @@ def test_real_ngc_summaries_mostly_pass_quality(realdata):
     from schemas.raw import RawRecord
     from transforms.extract.html import extract_html
     from transforms.extract.options import ExtractOptions
-    folder = realdata / "3-guidelines" / "ngc_summaries_xml"
+    folder = need(realdata, "3-guidelines/ngc_summaries_xml")
     reasons = {}
     for path in sorted(folder.glob("*.xml"))[:60]:
         raw = RawRecord.make(source="ngc", url=path.name, fetched_at="2024-01-01T00:00:00Z",
@@ -393,12 +393,13 @@ def test_good_text_with_real_accents_and_symbols_is_not_garbled():
     assert quality_reason(text.replace("é", "Ã©").replace("’", "â€™"), {"max_garbled_ratio": 0.01}) == "garbled_text"
 
 
-def test_real_good_documents_are_kept_and_real_junk_dropped(realdata):
+def test_real_good_documents_are_kept_and_real_junk_dropped(realdata_full):
     """False drops on real guideline, paper and abstract documents (first 60 of each) stay under 2%, and every
     junk page built from real pages is dropped (benchmarks/bench_quality.py measures the full sets)."""
     from gap_pipeline.config import default_config
     from testkit.quality_sets import good_documents, junk_documents
     from transforms.quality import quality_fn
+    realdata = realdata_full
     check = quality_fn(default_config()["quality"])
     good = [(subset, name, check(doc)) for subset, name, doc in good_documents(realdata, per_set=60)]
     dropped = [(name, r.reason) for _, name, r in good if isinstance(r, Drop)]
@@ -406,4 +407,22 @@ def test_real_good_documents_are_kept_and_real_junk_dropped(realdata):
     assert len(dropped) <= 0.02 * len(good), dropped
     kept_junk = [(kind, name) for kind, name, docs in junk_documents(realdata, per_kind=6)
                  if any(isinstance(check(d), Document) for d in docs)]
+    assert kept_junk == []
+
+
+def test_bundled_good_documents_are_kept_and_junk_dropped(realdata_bundled):
+    """The same on the redistributable files (tests/data/realdata): 60 CDC MMWR reports as guidelines and
+    the 27 documents of the bundled CC BY articles as papers (measured: 1 of 87 dropped, a CDC report on
+    duplicate_ngrams), and junk built from the chrome of 22 real CDC pages."""
+    from gap_pipeline.config import default_config
+    from testkit.quality_sets import bundled_good_documents, cdc_pages, junk_documents
+    from transforms.quality import quality_fn
+    check = quality_fn(default_config()["quality"])
+    good = [(subset, name, check(doc)) for subset, name, doc in bundled_good_documents(realdata_bundled, per_set=60)]
+    dropped = [(name, r.reason) for _, name, r in good if isinstance(r, Drop)]
+    assert {s for s, _, _ in good} == {"guidelines", "papers"} and len(good) >= 80
+    assert len(dropped) <= 0.02 * len(good), dropped
+    junk = list(junk_documents(realdata_bundled, per_kind=6, pages=cdc_pages(realdata_bundled, 22)))
+    assert {kind for kind, _, _ in junk} == {"navigation", "link_list", "error", "boilerplate", "garbled"}
+    kept_junk = [(kind, name) for kind, name, docs in junk if any(isinstance(check(d), Document) for d in docs)]
     assert kept_junk == []

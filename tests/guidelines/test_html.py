@@ -10,6 +10,7 @@ import pytest
 from schemas.document import Document
 from schemas.events import Drop
 from schemas.raw import RawRecord
+from tests.conftest import need
 from transforms.extract.encoding import decode_bytes, repair_mojibake
 from transforms.extract.errors import ExtractError
 from transforms.extract.html import (combine_main_content, css_to_xpath, extract_html, extract_html_text,
@@ -191,7 +192,7 @@ def test_real_pages_decode_without_guessing_or_loss(realdata):
     import gzip
 
     from transforms.extract.encoding import decode_page
-    pages = sorted((realdata / "8-html-extraction").rglob("*.htm*"))
+    pages = sorted(need(realdata, "8-html-extraction").rglob("*.htm*"))
     assert len(pages) > 100
     origins = {}
     for path in pages:
@@ -214,9 +215,7 @@ def test_mojibake_repaired_but_real_text_untouched():
 # --- real pages ------------------------------------------------------------------------------------
 
 def _cdc_pages(realdata, name):
-    path = realdata / "3-guidelines" / "cdc_harvest" / name
-    if not path.is_file():
-        pytest.skip(f"{path} missing")
+    path = need(realdata, f"3-guidelines/cdc_harvest/{name}")
     with zipfile.ZipFile(path) as archive:
         return json.loads(archive.read(archive.namelist()[0]))
 
@@ -262,7 +261,7 @@ NGC_SAMPLE = ["ngc-10540.xml", "ngc-10187.xml", "ngc-9512.xml", "ngc-10746.xml",
 
 @pytest.mark.parametrize("name", NGC_SAMPLE)
 def test_ngc_summaries_escaped_html_decoded(realdata, name):
-    path = realdata / "3-guidelines" / "ngc_summaries_xml" / name
+    path = need(realdata, f"3-guidelines/ngc_summaries_xml/{name}")
     [doc] = extract_html(_raw(path.read_bytes(), url=f"https://guideline.gov/{name}"), subset="guidelines",
                          options=OPTIONS, rules={})
     text = doc.text
@@ -277,7 +276,7 @@ def test_ngc_summaries_escaped_html_decoded(realdata, name):
 
 
 def test_ngc_major_recommendations_content(realdata):
-    path = realdata / "3-guidelines" / "ngc_summaries_xml" / "ngc-10540.xml"
+    path = need(realdata, "3-guidelines/ngc_summaries_xml/ngc-10540.xml")
     [doc] = extract_html(_raw(path.read_bytes()), subset="guidelines", options=OPTIONS, rules={})
     assert doc.title == ("EGFR-TK mutation testing in adults with locally advanced or metastatic "
                          "non-small-cell lung cancer.")
@@ -285,7 +284,7 @@ def test_ngc_major_recommendations_content(realdata):
 
 
 def test_all_ngc_summaries_extract(realdata):
-    folder = realdata / "3-guidelines" / "ngc_summaries_xml"
+    folder = need(realdata, "3-guidelines/ngc_summaries_xml")
     outcomes = {"doc": 0, "drop": 0}
     for path in sorted(folder.glob("*.xml")):
         for out in extract_html(_raw(path.read_bytes(), url=path.name), subset="guidelines", options=OPTIONS, rules={}):
@@ -294,7 +293,7 @@ def test_all_ngc_summaries_extract(realdata):
 
 
 def test_reach_mock_nice_page(realdata):
-    path = realdata / "3-guidelines" / "reach_mock_sites" / "nice_wsf-scraper-web_tests_mock_sites_nice_2.html"
+    path = need(realdata, "3-guidelines/reach_mock_sites/nice_wsf-scraper-web_tests_mock_sites_nice_2.html")
     [doc] = extract_html(_raw(path.read_bytes()), subset="guidelines", options=OPTIONS, rules={})
     assert "<" not in doc.text and "cookie" not in doc.text.lower()
 

@@ -1,18 +1,22 @@
 """The generic (no-selector) HTML extractor of transforms/extract/html.py measured against trafilatura on
-two sets with ground truth (testkit/html_eval.py): the 120 real guideline pages and trafilatura's
-own snippet set. Target: precision and recall at least trafilatura's on both (a little slack for drift)."""
+two sets with ground truth (testkit/html_eval.py): the 120 real guideline pages (116 in a clone
+without ../shared) and trafilatura's own snippet set. Target: precision and recall at least trafilatura's
+on both (a little slack for drift)."""
 from __future__ import annotations
 
 import logging
 
 import pytest
 
-from testkit.html_eval import (SnippetPage, evaluate, evaluate_snippets, load_pages, load_snippet_pages,
-                                        ours_text, precision_recall_f1, snippet_counts, snippet_split,
+from tests.conftest import need
+from testkit.html_eval import (TRAFILATURA_SET, SnippetPage, evaluate, evaluate_snippets, load_pages,
+                                        load_snippet_pages, ours_text, precision_recall_f1, snippet_counts, snippet_split,
                                         trafilatura_text)
 
 SLACK = 0.005
 # Measured when the decision was made (html_eval.py, 120 pages): ours mean F1 0.746, precision 0.967.
+# Without ../shared the 116 CDC pages of tests/data remain (the 4 NICE/WHO pages are not ours to copy):
+# measured there ours F1 0.742, precision 0.966 (trafilatura 0.738, 0.966), so the same floor holds.
 ALL_PAGES_F1_FLOOR = 0.746 - 0.03
 
 
@@ -31,10 +35,8 @@ def pages(realdata):
 
 @pytest.fixture(scope="module")
 def snippet_pages(realdata):
-    found = load_snippet_pages(realdata)
-    if not found:
-        pytest.skip("trafilatura's evaluation set is not under realdata/8-html-extraction")
-    return found
+    need(realdata, f"{TRAFILATURA_SET.as_posix()}/evaldata.json")
+    return load_snippet_pages(realdata)
 
 
 def test_bag_of_words_scores():

@@ -15,6 +15,7 @@ import pytest
 
 from schemas.document import Document
 from schemas.raw import RawRecord
+from tests.conftest import need
 from tests.guidelines.pdfmaker import PageSpec, Run, make_pdf, paragraph_runs
 from tests.guidelines.test_pdf_real import ALL, PDF_DIR, extracted
 from transforms.extract import extract_record, pdf_guard
@@ -312,10 +313,10 @@ def both_modes(realdata):
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_isolated_extraction_is_byte_identical_on_real_pdfs(both_modes, name):
+def test_isolated_extraction_is_byte_identical_on_real_pdfs(both_modes, realdata, name):
     isolated, inline = both_modes
     if name not in inline:
-        pytest.skip(f"{name} missing")
+        need(realdata, f"{PDF_DIR}/{name}")
     a, b = isolated[name], inline[name]
     assert isinstance(a, Document) and len(a.text) > 1000
     assert a.text.encode() == b.text.encode()

