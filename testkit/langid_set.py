@@ -16,7 +16,7 @@ import re
 import zipfile
 from pathlib import Path
 
-from tests.conftest import need
+from testkit.realdata import need
 
 LANGID = "4-multilingual-langid"
 E3C_CODES = {"English": "en", "Spanish": "es", "French": "fr", "Italian": "it", "Basque": "eu"}

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from tests.conftest import BUNDLED_REALDATA, REPO, need, not_bundled_reason
+from testkit.realdata import BUNDLED_REALDATA, REPO, need, not_bundled_reason
 
 DATA = REPO / "tests" / "data"
 # Licences a file may carry to be copied into the repository.

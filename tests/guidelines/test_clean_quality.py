@@ -9,7 +9,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from schemas.document import Document
 from schemas.events import Drop
-from tests.conftest import REPO, need
+from testkit.realdata import REPO, need
 from transforms.clean import (BoilerplateLines, clean_document, clean_text, document_line_keys, normalise_bullets,
                               remove_citations)
 from transforms.quality import quality_fn, quality_reason, thresholds_for

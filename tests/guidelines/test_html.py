@@ -10,7 +10,7 @@ import pytest
 from schemas.document import Document
 from schemas.events import Drop
 from schemas.raw import RawRecord
-from tests.conftest import need
+from testkit.realdata import need
 from transforms.extract.encoding import decode_bytes, repair_mojibake
 from transforms.extract.errors import ExtractError
 from transforms.extract.html import (combine_main_content, css_to_xpath, extract_html, extract_html_text,

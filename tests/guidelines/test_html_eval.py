@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from tests.conftest import need
+from testkit.realdata import need
 from testkit.html_eval import (TRAFILATURA_SET, SnippetPage, evaluate, evaluate_snippets, load_pages,
                                         load_snippet_pages, ours_text, precision_recall_f1, snippet_counts, snippet_split,
                                         trafilatura_text)

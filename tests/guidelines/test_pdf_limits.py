@@ -15,7 +15,7 @@ import pytest
 
 from schemas.document import Document
 from schemas.raw import RawRecord
-from tests.conftest import need
+from testkit.realdata import need
 from tests.guidelines.pdfmaker import PageSpec, Run, make_pdf, paragraph_runs
 from tests.guidelines.test_pdf_real import ALL, PDF_DIR, extracted
 from transforms.extract import extract_record, pdf_guard

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from schemas.raw import RawRecord
-from tests.conftest import need
+from testkit.realdata import need
 from transforms.extract.options import ExtractOptions
 from transforms.extract.pdf import extract_pdf, normalise_glyphs
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from schemas.raw import RawRecord
-from tests.conftest import need
+from testkit.realdata import need
 from transforms.extract import ExtractError, extract_record
 from transforms.extract.options import ExtractOptions
 

@@ -21,7 +21,7 @@ from scrapers.bulk.pmc import PmcOaFetcher
 from scrapers.bulk.pubmed import PubmedFetcher, parse_md5
 from scrapers.bulk.replay import sample_replay
 from scrapers.bulk.tarsafe import Member, Refused, iter_tar
-from tests.conftest import need
+from testkit.realdata import need
 
 
 class _Quiet(SimpleHTTPRequestHandler):

@@ -12,7 +12,7 @@ import pytest
 from schemas.document import Document, document_id
 from schemas.events import Drop
 from schemas.raw import RawRecord
-from tests.conftest import need
+from testkit.realdata import need
 from transforms.extract import extract_record
 from transforms.extract.jats import extract_jats, mathml_to_text, normalize_license, tex_to_text
 from transforms.extract.options import ExtractOptions

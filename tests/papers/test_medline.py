@@ -13,7 +13,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from schemas.document import Document, document_id
 from schemas.events import Drop
 from schemas.raw import RawRecord
-from tests.conftest import need
+from testkit.realdata import need
 from transforms.extract import extract_record
 from transforms.extract.medline import (DropAbstractsWithFullText, deleted_pmids, drop_abstracts_with_full_text,
                                         extract_medline, iter_medline)

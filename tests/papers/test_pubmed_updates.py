@@ -17,7 +17,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from schemas.document import Document, document_id
 from schemas.events import Drop
 from schemas.raw import RawRecord
-from tests.conftest import need
+from testkit.realdata import need
 from transforms.extract.medline import ApplyPubmedUpdates, apply_pubmed_updates, extract_medline
 from transforms.extract.options import ExtractOptions
 

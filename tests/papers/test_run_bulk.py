@@ -14,7 +14,7 @@ from schemas.raw_store import read_raw_store
 from scrapers.bulk import BulkSettings, run_bulk
 from scrapers.raw_store import read_last_scrape
 from scrapers.specs import load_spec
-from tests.conftest import need
+from testkit.realdata import need
 from tests.papers.test_bulk import FILELIST_HEADER, PLOS, _replay_files, _tar, server  # noqa: F401 (fixture)
 from transforms.extract.medline import apply_pubmed_updates, extract_medline
 from transforms.extract.options import ExtractOptions
