@@ -43,11 +43,12 @@ def _realised(counts: Mapping[str, int]) -> dict[str, float]:
     return {s: (n / total if total else 0.0) for s, n in counts.items()}
 
 
-def _group_shares(values: Mapping[str, float], groups: Mapping[str, str]) -> dict[str, float]:
-    out: dict[str, float] = {}
+def _group_sums(values: Mapping[str, Any], groups: Mapping[str, str]) -> dict[str, Any]:
+    """Values summed per group (e.g. sources' shares or rows per subset); keys without a group are left out."""
+    out: dict[str, Any] = {}
     for key, value in values.items():
         if key in groups:
-            out[groups[key]] = out.get(groups[key], 0.0) + value
+            out[groups[key]] = out.get(groups[key], 0) + value
     return out
 
 
@@ -86,7 +87,7 @@ def mixture_counts(available_rows: Mapping[str, int], mode: str, shares: Mapping
     total = int(total_rows) or sum(available.values())
     if total <= 0:
         return {s: 0 for s in subsets}
-    group_targets = _group_shares(shares, groups) if groups else {}
+    group_targets = _group_sums(shares, groups) if groups else {}
     # Rounding error per key is at most 0.5 / total, so this loop ends by total = 1 / tolerance (by
     # number of keys / tolerance with groups: a group's error is at most the sum of its keys').
     while True:
@@ -95,7 +96,7 @@ def mixture_counts(available_rows: Mapping[str, int], mode: str, shares: Mapping
         if all(abs(realised[s] - shares.get(s, 0.0)) <= tolerance for s in subsets):
             if not groups:
                 return counts
-            group_realised = _group_shares(realised, groups)
+            group_realised = _group_sums(realised, groups)
             if all(abs(group_realised.get(g, 0.0) - t) <= tolerance for g, t in group_targets.items()):
                 return counts
         total += 1
@@ -142,18 +143,10 @@ def mixture_report(available_rows: Mapping[str, int], targets: Mapping[str, int]
     sources = _report_entries(available_rows, targets, target_shares, tokens_per_row)
     for name, entry in sources.items():
         entry["subset"] = subset_of.get(name)  # None: a source named in the config with no train rows
-    report["subsets"] = _report_entries(_group_counts(available_rows, subset_of), _group_counts(targets, subset_of),
-                                        _group_shares(target_shares, subset_of), tokens_per_row)
+    report["subsets"] = _report_entries(_group_sums(available_rows, subset_of), _group_sums(targets, subset_of),
+                                        _group_sums(target_shares, subset_of), tokens_per_row)
     report["sources"] = sources
     return report
-
-
-def _group_counts(counts: Mapping[str, int], groups: Mapping[str, str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for key, n in counts.items():
-        if key in groups:
-            out[groups[key]] = out.get(groups[key], 0) + n
-    return out
 
 
 def permute_index(index: int, n: int, key: str) -> int:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from typing import Any, Iterable
+from typing import Any
 
 import apache_beam as beam
 import numpy as np

@@ -9,11 +9,6 @@ from __future__ import annotations
 import hashlib
 from typing import Mapping
 
-import apache_beam as beam
-from apache_beam.metrics import Metrics
-
-from schemas.document import Document
-
 TRAIN = "train"
 VALIDATION = "validation"
 SPLITS = (TRAIN, VALIDATION)
@@ -36,22 +31,3 @@ def assign_split(doc_id: str, subset: str, fractions: Mapping[str, float], seed:
     if not 0.0 <= fraction < 1.0:
         raise ValueError(f"validation fraction for subset {subset!r} must be in [0, 1), got {fraction}")
     return VALIDATION if unit_interval("split", seed, doc_id) < fraction else TRAIN
-
-
-class AssignSplit(beam.PTransform):
-    """PCollection[Document] -> PCollection[(split, Document)], counting `split:<split>_<subset>`."""
-
-    def __init__(self, fractions: Mapping[str, float], seed: int):
-        super().__init__()
-        self._fractions = dict(fractions)
-        self._seed = seed
-
-    def expand(self, docs):
-        fractions, seed = self._fractions, self._seed
-
-        def tag(doc: Document):
-            split = assign_split(doc.id, doc.subset, fractions, seed)
-            Metrics.counter("gap", f"split:{split}_{doc.subset}").inc()
-            return split, doc
-
-        return docs | "AssignSplit" >> beam.Map(tag)

@@ -7,16 +7,14 @@ import hashlib
 import json
 from pathlib import Path
 
-import apache_beam as beam
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from apache_beam.testing.util import assert_that, equal_to
 
 from tests.shards.corpus import make_docs
 from tests.shards.hf_tokenizers import BOS, EOS, byte_level_bpe, packaged_tokenizer_json, word_level_above_uint16
-from transforms.tokenizer import (HUGGINGFACE, SENTENCEPIECE, EncodeDocumentsFn, TokenizerError, load_encoder,
+from transforms.tokenizer import (HUGGINGFACE, SENTENCEPIECE, TokenizerError, load_encoder,
                                   tokenizer_filename, tokenizer_info, tokenizer_kind, train_sentencepiece)
 
 
@@ -96,18 +94,22 @@ def test_bad_tokenizer_files(blob, message):
         load_encoder(blob)
 
 
-def test_encode_fn_batches_give_the_same_ids_as_one_by_one(docs, bpe_json):
-    from transforms.split import TRAIN
+def test_packing_batches_give_the_same_rows_as_one_by_one(docs, bpe_json, tmp_path):
+    """The tokens pass encodes documents in batches (the Rust batch encoder); the row file it writes
+    does not depend on the batch size."""
+    from transforms.pack import GROUPS, PackPart
+    from transforms.rowfiles import read_rows, row_file
 
-    items = [(TRAIN, d) for d in docs]
-    enc = load_encoder(bpe_json.encode())
-    expected = [(d.subset, TRAIN, d.id, ids, d.source) for d, ids in zip(docs, enc.encode_documents([d.text for d in docs]))]
+    tok = {"bos_token": None, "eos_token": None}
+    written = []
     for batch in (1, 5, 1000):
-        with beam.Pipeline() as p:
-            model = p | f"Model{batch}" >> beam.Create([bpe_json.encode()])
-            out = (p | f"Docs{batch}" >> beam.Create(items)
-                   | beam.ParDo(EncodeDocumentsFn(batch_docs=batch), beam.pvalue.AsSingleton(model)))
-            assert_that(out, equal_to(expected))
+        folder = str(tmp_path / f"rows-{batch}")
+        pack = PackPart(bpe_json.encode(), tok, {"guidelines": 0.2}, 7, False, 16, folder, batch_docs=batch)
+        pack.start(0)
+        out = [item for d in docs for item in pack(d, 0, 0)] + list(pack.flush())
+        groups = sorted(o.value for o in out if getattr(o, "tag", None) == GROUPS)
+        written.append((read_rows(row_file(folder, 0)).to_pylist(), groups))
+    assert written[0][0] and written[0] == written[1] == written[2]
 
 
 # ------------------------------------------------------------------------------------------- sample builds
