@@ -77,7 +77,7 @@ class ExtractDocuments(beam.DoFn):
                 continue
             doc = item.with_meta(priority=spec.priority, redistributable=spec.redistributable)
             if raw.content_type == "html":  # guessed encodings are counted, so the manifest shows them
-                origin = doc.meta_dict().get("encoding_origin")
+                origin = doc.meta.get("encoding_origin")
                 if origin in GUESSED_ORIGINS:
                     Metrics.counter("gap", f"extract:encoding_{origin}").inc()
             if not doc.license or doc.license == "unknown":

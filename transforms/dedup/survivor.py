@@ -34,7 +34,7 @@ def survivor_key(doc: Document, priority: Mapping[str, int]) -> tuple[int, int, 
     Rank: the `priority` its source spec gave (meta "priority") when present, else the subset's
     rank in `priority` (guidelines < papers < abstracts < replay by default).
     """
-    meta = doc.meta_dict()
+    meta = doc.meta
     rank = meta.get("priority")
     if isinstance(rank, bool) or not isinstance(rank, (int, float)):
         rank = priority.get(doc.subset, UNRANKED)

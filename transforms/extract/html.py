@@ -29,7 +29,6 @@ behind on the first set (it keeps too much around the main text: P 0.79 vs 0.91)
 """
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from functools import lru_cache
@@ -736,4 +735,4 @@ def extract_html(raw: RawRecord, *, subset: str, options: ExtractOptions,
     meta.update({"extractor": method, **decoding})
     return [Document(id=doc_id, source=raw.source, subset=subset, title=title or str(meta.get("title") or ""),
                      text=body, url=raw.url, license=meta.get("license", raw.license),
-                     meta=json.dumps(meta, sort_keys=True, ensure_ascii=False))]
+                     meta=meta)]

@@ -22,7 +22,6 @@ competing interests, author contributions...) are removed. Works on NLM Journal 
 """
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Iterator
 
@@ -748,4 +747,4 @@ def _make(raw: RawRecord, subset: str, doc_id: str, title: str, blocks: list[str
     text = "\n\n".join(([title] if title else []) + blocks)
     return Document(id=doc_id, source=raw.source, subset=subset, title=title, text=text, url=raw.url,
                     license=license_name or "unknown", lang=lang,
-                    meta=json.dumps(meta, sort_keys=True, ensure_ascii=False))
+                    meta=meta)

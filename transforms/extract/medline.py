@@ -22,7 +22,6 @@ file, and drops the update-list documents themselves (reason `update_list`), so 
 """
 from __future__ import annotations
 
-import json
 from typing import IO, Any, Iterable, Iterator
 
 import apache_beam as beam
@@ -178,7 +177,7 @@ def _record_documents(raw: RawRecord, raw_meta: dict[str, Any], subset: str, rec
     if text:
         out.append(Document(id=doc_id, source=raw.source, subset=subset, title=title,
                             text=f"{title}\n\n{text}" if title else text, url=raw.url, license=license_name,
-                            lang="en", meta=json.dumps(base, sort_keys=True, ensure_ascii=False)))
+                            lang="en", meta=base))
     else:
         out.append(Drop(doc_id=doc_id, source=raw.source, subset=subset, stage="extract", reason="no_abstract",
                         chars=len(title), detail=f"PMID:{pmid}"))
@@ -194,7 +193,7 @@ def _record_documents(raw: RawRecord, raw_meta: dict[str, Any], subset: str, rec
         other_meta = dict(base, other_abstract_type=kind, abstract_of=doc_id)
         out.append(Document(id=other_id, source=raw.source, subset=subset, title=title, text=other_text,
                             url=raw.url, license=license_name, lang=lang,
-                            meta=json.dumps(other_meta, sort_keys=True, ensure_ascii=False)))
+                            meta=other_meta))
     return out
 
 
@@ -254,7 +253,7 @@ def update_list_document(raw: RawRecord, subset: str, seq: int, events: FileEven
     meta = {"format": "medline", "file_seq": seq, "file": raw_meta.get("file", ""), UPDATE_LIST_KEY: updates}
     return Document(id=document_id(raw.source, f"{raw.url}#pubmed-updates"), source=raw.source, subset=subset,
                     title="", text="", url=raw.url, license=raw_meta.get("license") or raw.license, lang="",
-                    meta=json.dumps(meta, sort_keys=True, ensure_ascii=False))
+                    meta=meta)
 
 
 def _pmid_order(pmid: str) -> tuple[int, str]:
@@ -291,7 +290,7 @@ def deleted_pmids(source: "bytes | str | IO[bytes]") -> list[str]:
 
 def full_text_keys(doc: Document) -> list[str]:
     """Identifiers that link an abstract to its full-text paper: 'pmid:<n>' and 'pmcid:PMC<n>'."""
-    meta = doc.meta_dict()
+    meta = doc.meta
     keys = []
     pmid = str(meta.get("pmid") or "").strip()
     if pmid:
@@ -387,7 +386,7 @@ UPDATES_STAGE = "pubmed_updates"
 
 def _versioned_key(doc: Document) -> tuple[str, str, int] | None:
     """(source, pmid, file_seq) of a citation document from a bulk PubMed file, else None."""
-    meta = doc.meta_dict()
+    meta = doc.meta
     if UPDATE_LIST_KEY in meta:
         return None
     pmid = str(meta.get("pmid") or "").strip()
@@ -398,13 +397,13 @@ def _versioned_key(doc: Document) -> tuple[str, str, int] | None:
 
 
 def is_update_list(doc: Document) -> bool:
-    return UPDATE_LIST_KEY in doc.meta_dict()
+    return UPDATE_LIST_KEY in doc.meta
 
 
 def update_list_events(doc: Document) -> list[tuple[tuple[str, str], tuple[str, int]]]:
     """((source, pmid), (kind, file_seq)) for every PMID an update-list document names;
     kind is `deleted` or `no_document` (a version of the citation without a main document)."""
-    updates = doc.meta_dict()[UPDATE_LIST_KEY]
+    updates = doc.meta[UPDATE_LIST_KEY]
     seq = int(updates["file_seq"])
     events = [((doc.source, p), ("deleted", seq)) for p in updates.get("deleted_pmids", [])]
     events += [((doc.source, p), ("no_document", seq)) for p in updates.get("pmids_without_document", [])]
@@ -412,7 +411,7 @@ def update_list_events(doc: Document) -> list[tuple[tuple[str, str], tuple[str, 
 
 
 def update_list_drop(doc: Document, stage: str = UPDATES_STAGE) -> Drop:
-    updates = doc.meta_dict()[UPDATE_LIST_KEY]
+    updates = doc.meta[UPDATE_LIST_KEY]
     return Drop(doc_id=doc.id, source=doc.source, subset=doc.subset, stage=stage, reason="update_list", chars=0,
                 detail=f"file_seq {updates['file_seq']}: {len(updates.get('deleted_pmids', []))} deleted, "
                        f"{len(updates.get('pmids_without_document', []))} without abstract")
@@ -432,7 +431,7 @@ def resolve_citation_versions(docs: Iterable[Document], events: Iterable[tuple[s
         key = _versioned_key(doc)
         if key is None:
             raise ValueError(f"document {doc.id} is not a versioned PubMed citation")
-        versioned.append((key[2], doc.id, (doc.text, doc.meta, doc.title), doc))
+        versioned.append((key[2], doc.id, (doc.text, doc.meta_json(), doc.title), doc))
     kept, dropped = resolve_versions(versioned, events)
     return kept, [Drop(doc_id=doc.id, source=doc.source, subset=doc.subset, stage=stage, reason=reason,
                        chars=len(doc.text), detail=detail) for doc, reason, detail in dropped]

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
 import re
 import time
 from collections import Counter
@@ -502,4 +501,4 @@ def extract_pdf(raw: RawRecord, *, subset: str, options: ExtractOptions,
     meta.update({"extractor": "pdfminer", "pages": result.pages})
     return [Document(id=doc_id, source=raw.source, subset=subset, title=title, text=text, url=raw.url,
                      license=meta.get("license", raw.license),
-                     meta=json.dumps(meta, sort_keys=True, ensure_ascii=False))]
+                     meta=meta)]
