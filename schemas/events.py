@@ -43,6 +43,13 @@ class Quarantined:
         return cls(**json.loads(line))
 
 
+def make_drop(doc: Any, stage: str, reason: str, detail: str = "", chars: int | None = None) -> Drop:
+    """The drop of a document (anything with id, source, subset and text, e.g. a schemas.document.Document):
+    the one way a stage writes one. `chars` defaults to the length of the document's text."""
+    return Drop(doc_id=doc.id, source=doc.source, subset=doc.subset, stage=stage, reason=reason,
+                chars=len(doc.text) if chars is None else chars, detail=detail)
+
+
 def drop_from_json(line: str) -> Drop:
     data: dict[str, Any] = json.loads(line)
     return Drop(**data)

@@ -16,6 +16,7 @@ from typing import Iterable, Mapping
 
 import apache_beam as beam
 
+from schemas import stages
 from schemas.document import Document
 from schemas.events import Drop
 from transforms.stage import Counters
@@ -141,7 +142,7 @@ class FullTextKeys(beam.PTransform):
     """Abstracts whose PMID/PMCID belongs to a paper are dropped (`has_full_text`, detail: the shared
     key), as `transforms.extract.medline.DropAbstractsWithFullText` does with documents."""
 
-    def __init__(self, stage: str = "fulltext"):
+    def __init__(self, stage: str = stages.FULLTEXT):
         super().__init__()
         self._stage = stage
 

@@ -18,11 +18,13 @@ from typing import Mapping
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from schemas import stages
 from schemas.document import Document
+from schemas.events import make_drop
 from transforms.dedup.survivor import survivor_key
-from transforms.stage import DROPPED, make_drop
+from transforms.stage import DROPPED
 
-STAGE = "dedup_exact"
+STAGE = stages.DEDUP_EXACT
 REASON = "exact_duplicate"
 _SPACE_RE = re.compile(r"\s+")
 

@@ -27,15 +27,17 @@ from typing import Iterable, Mapping
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from schemas import stages
 from schemas.document import Document
+from schemas.events import make_drop
 from transforms.dedup.minhash import (MinHashParams, band_keys, dedup_manifest_info, estimated_jaccard,
                                       sample_jaccard, shingles, signatures_and_samples)
 from transforms.dedup.survivor import survivor_key
-from transforms.stage import DROPPED, make_drop
+from transforms.stage import DROPPED
 
 __all__ = ["NearDedup", "MinHashParams", "dedup_manifest_info", "near_duplicates", "sketch", "sketch_documents"]
 
-STAGE = "dedup_near"
+STAGE = stages.DEDUP_NEAR
 REASON = "near_duplicate"
 PAYLOAD = "payload"  # tagged output of the sketch step: (document id, verify payload bytes)
 _BATCH = 64  # documents per vectorised signature call

@@ -25,15 +25,16 @@ from __future__ import annotations
 from typing import IO, Any, Iterable, Iterator
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 from lxml import etree
 
+from schemas import stages
 from schemas.document import Document, document_id
-from schemas.events import Drop
+from schemas.events import Drop, make_drop
 from schemas.raw import RawRecord
 from transforms.extract.errors import ExtractError
 from transforms.extract.options import ExtractOptions
 from transforms.extract.xmlsafe import MAX_DECOMPRESSED_BYTES, entity_text, iter_elements
+from transforms.stage import Counters
 
 RECORD_TAGS = ("PubmedArticle", "MedlineCitation", "PubmedBookArticle", "DeleteCitation")
 UPDATE_LIST_KEY = "pubmed_updates"  # meta key of the per-file update-list document
@@ -179,7 +180,7 @@ def _record_documents(raw: RawRecord, raw_meta: dict[str, Any], subset: str, rec
                             text=f"{title}\n\n{text}" if title else text, url=raw.url, license=license_name,
                             lang="en", meta=base))
     else:
-        out.append(Drop(doc_id=doc_id, source=raw.source, subset=subset, stage="extract", reason="no_abstract",
+        out.append(Drop(doc_id=doc_id, source=raw.source, subset=subset, stage=stages.EXTRACT, reason="no_abstract",
                         chars=len(title), detail=f"PMID:{pmid}"))
     for n, other in enumerate(citation.findall("OtherAbstract")):
         other_text = abstract_text(other)
@@ -187,7 +188,7 @@ def _record_documents(raw: RawRecord, raw_meta: dict[str, Any], subset: str, rec
         kind = other.get("Type", "")
         other_id = document_id(raw.source, f"PMID:{pmid}#other{n}:{kind}:{lang}")
         if not other_text:
-            out.append(Drop(doc_id=other_id, source=raw.source, subset=subset, stage="extract",
+            out.append(Drop(doc_id=other_id, source=raw.source, subset=subset, stage=stages.EXTRACT,
                             reason="no_abstract", detail=f"PMID:{pmid} OtherAbstract {n}"))
             continue
         other_meta = dict(base, other_abstract_type=kind, abstract_of=doc_id)
@@ -218,7 +219,7 @@ def iter_medline(raw: RawRecord, *, subset: str, source: "bytes | str | IO[bytes
             if file_events is not None and book is not None and (book.findtext("PMID") or "").strip():
                 file_events.without_document.append(pmid.strip())
             yield Drop(doc_id=document_id(raw.source, f"PMID:{pmid.strip()}"), source=raw.source, subset=subset,
-                       stage="extract", reason="book_record", detail=f"PMID:{pmid.strip()}")
+                       stage=stages.EXTRACT, reason="book_record", detail=f"PMID:{pmid.strip()}")
             continue
         results = _record_documents(raw, raw_meta, subset, record)
         if file_events is not None and results and isinstance(results[0], Drop):
@@ -272,7 +273,7 @@ def extract_medline(raw: RawRecord, *, subset: str, options: ExtractOptions) -> 
     if seq is not None and (events.deleted or events.without_document):
         out.append(update_list_document(raw, subset, seq, events))
     if not out:
-        return [Drop(doc_id=document_id(raw.source, raw.url), source=raw.source, subset=subset, stage="extract",
+        return [Drop(doc_id=document_id(raw.source, raw.url), source=raw.source, subset=subset, stage=stages.EXTRACT,
                      reason="only_deletions" if events.deleted else "no_records",
                      detail=f"{len(events.deleted)} DeleteCitation PMIDs" if events.deleted else raw.url)]
     return out
@@ -301,7 +302,7 @@ def full_text_keys(doc: Document) -> list[str]:
     return keys
 
 
-def drop_abstracts_with_full_text(docs: Iterable[Document], stage: str = "extract"
+def drop_abstracts_with_full_text(docs: Iterable[Document], stage: str = stages.EXTRACT
                                   ) -> tuple[list[Document], list[Drop]]:
     """Plain-Python version of DropAbstractsWithFullText: (kept, dropped)."""
     docs = list(docs)
@@ -311,8 +312,7 @@ def drop_abstracts_with_full_text(docs: Iterable[Document], stage: str = "extrac
     for doc in docs:
         match = next((k for k in full_text_keys(doc) if k in paper_keys), None) if doc.subset == "abstracts" else None
         if match:
-            dropped.append(Drop(doc_id=doc.id, source=doc.source, subset=doc.subset, stage=stage,
-                                reason="has_full_text", chars=len(doc.text), detail=match))
+            dropped.append(make_drop(doc, stage, "has_full_text", detail=match))
         else:
             kept.append(doc)
     return kept, dropped
@@ -321,20 +321,17 @@ def drop_abstracts_with_full_text(docs: Iterable[Document], stage: str = "extrac
 class _RouteAbstracts(beam.DoFn):
     def __init__(self, stage: str):
         self._stage = stage
-        self._kept = Metrics.counter("gap", f"{stage}:kept")
-        self._dropped = Metrics.counter("gap", f"{stage}:has_full_text")
+        self._counters = Counters(stage)
 
     def process(self, item):
         _doc_id, grouped = item
         matches = sorted(set(grouped["match"]))
         for doc in grouped["doc"]:
             if matches:
-                self._dropped.inc()
-                yield beam.pvalue.TaggedOutput("dropped", Drop(
-                    doc_id=doc.id, source=doc.source, subset=doc.subset, stage=self._stage,
-                    reason="has_full_text", chars=len(doc.text), detail=matches[0]))
+                self._counters.inc("has_full_text")
+                yield beam.pvalue.TaggedOutput("dropped", make_drop(doc, self._stage, "has_full_text", matches[0]))
             else:
-                self._kept.inc()
+                self._counters.inc("kept")
                 yield doc
 
 
@@ -349,7 +346,7 @@ class DropAbstractsWithFullText(beam.PTransform):
     """Documents of all subsets in; outputs `kept` (everything but matched abstracts) and `dropped`
     (abstracts whose PMID/PMCID belongs to a paper, reason `has_full_text`, detail the shared id)."""
 
-    def __init__(self, stage: str = "extract"):
+    def __init__(self, stage: str = stages.EXTRACT):
         super().__init__()
         self._stage = stage
 
@@ -381,7 +378,7 @@ class _Outputs(dict):
 
 # ------------------------------------------------------------------------------ PubMed update files
 
-UPDATES_STAGE = "pubmed_updates"
+UPDATES_STAGE = stages.PUBMED_UPDATES
 
 
 def _versioned_key(doc: Document) -> tuple[str, str, int] | None:
@@ -412,9 +409,9 @@ def update_list_events(doc: Document) -> list[tuple[tuple[str, str], tuple[str, 
 
 def update_list_drop(doc: Document, stage: str = UPDATES_STAGE) -> Drop:
     updates = doc.meta[UPDATE_LIST_KEY]
-    return Drop(doc_id=doc.id, source=doc.source, subset=doc.subset, stage=stage, reason="update_list", chars=0,
-                detail=f"file_seq {updates['file_seq']}: {len(updates.get('deleted_pmids', []))} deleted, "
-                       f"{len(updates.get('pmids_without_document', []))} without abstract")
+    return make_drop(doc, stage, "update_list", chars=0,
+                     detail=f"file_seq {updates['file_seq']}: {len(updates.get('deleted_pmids', []))} deleted, "
+                            f"{len(updates.get('pmids_without_document', []))} without abstract")
 
 
 def resolve_citation_versions(docs: Iterable[Document], events: Iterable[tuple[str, int]],
@@ -433,8 +430,7 @@ def resolve_citation_versions(docs: Iterable[Document], events: Iterable[tuple[s
             raise ValueError(f"document {doc.id} is not a versioned PubMed citation")
         versioned.append((key[2], doc.id, (doc.text, doc.meta_json(), doc.title), doc))
     kept, dropped = resolve_versions(versioned, events)
-    return kept, [Drop(doc_id=doc.id, source=doc.source, subset=doc.subset, stage=stage, reason=reason,
-                       chars=len(doc.text), detail=detail) for doc, reason, detail in dropped]
+    return kept, [make_drop(doc, stage, reason, detail) for doc, reason, detail in dropped]
 
 
 def resolve_versions(versions: Iterable[tuple], events: Iterable[tuple[str, int]]) -> tuple[list, list[tuple]]:
@@ -488,21 +484,16 @@ def apply_pubmed_updates(docs: Iterable[Document], stage: str = UPDATES_STAGE) -
 class _ResolveCitations(beam.DoFn):
     def __init__(self, stage: str):
         self._stage = stage
-        self._counters: dict[str, Any] = {}
-
-    def _count(self, reason: str) -> None:
-        if reason not in self._counters:
-            self._counters[reason] = Metrics.counter("gap", f"{self._stage}:{reason}")
-        self._counters[reason].inc()
+        self._counters = Counters(stage)
 
     def process(self, item):
         _key, grouped = item
         kept, dropped = resolve_citation_versions(grouped["doc"], grouped["event"], self._stage)
         for doc in kept:
-            self._count("kept")
+            self._counters.inc("kept")
             yield doc
         for drop in dropped:
-            self._count(drop.reason)
+            self._counters.inc(drop.reason)
             yield beam.pvalue.TaggedOutput("dropped", drop)
 
 
@@ -544,17 +535,17 @@ class ApplyPubmedUpdates(beam.PTransform):
 class _DropUpdateLists(beam.DoFn):
     def __init__(self, stage: str):
         self._stage = stage
-        self._counter = Metrics.counter("gap", f"{stage}:update_list")
+        self._counters = Counters(stage)
 
     def process(self, doc: Document):
-        self._counter.inc()
+        self._counters.inc("update_list")
         yield update_list_drop(doc, self._stage)
 
 
 class _CountKept(beam.DoFn):
     def __init__(self, stage: str):
-        self._counter = Metrics.counter("gap", f"{stage}:kept")
+        self._counters = Counters(stage)
 
     def process(self, doc: Document):
-        self._counter.inc()
+        self._counters.inc("kept")
         yield doc

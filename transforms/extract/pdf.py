@@ -25,6 +25,7 @@ import time
 from collections import Counter
 from typing import Any
 
+from schemas import stages
 from schemas.document import Document, document_id
 from schemas.events import Drop
 from schemas.raw import RawRecord
@@ -492,7 +493,7 @@ def extract_pdf(raw: RawRecord, *, subset: str, options: ExtractOptions,
     meta = raw.meta_dict()
     doc_id = document_id(raw.source, raw.url)
     if not text.strip():
-        return [Drop(doc_id=doc_id, source=raw.source, subset=subset, stage="extract", reason="no_text",
+        return [Drop(doc_id=doc_id, source=raw.source, subset=subset, stage=stages.EXTRACT, reason="no_text",
                      chars=0, detail="PDF text was all page furniture or table debris")]
     title = str(meta.get("title") or "") or info.get("title", "")
     if not title:
