@@ -190,7 +190,7 @@ def build_extract(p: beam.Pipeline, ctx: PhaseContext) -> None:
 def _citation_records(doc: Document, part: int, row: int, priority: dict):
     """Key records for the PubMed-update decision. Documents that are not versioned citations pass it
     untouched: they are only counted (`pubmed_updates:kept`), no key is made for them."""
-    from transforms.extract.medline import (UPDATES_STAGE, _versioned_key, is_update_list, update_list_drop,
+    from transforms.extract.medline import (UPDATES_STAGE, citation_version, is_update_list, update_list_drop,
                                             update_list_events)
     from transforms.keys import doc_key
     if is_update_list(doc):
@@ -198,11 +198,12 @@ def _citation_records(doc: Document, part: int, row: int, priority: dict):
         for event in update_list_events(doc):
             yield beam.pvalue.TaggedOutput("event", event)
         return
-    versioned = _versioned_key(doc)
-    if versioned is None:
+    version = citation_version(doc)
+    if version is None:
         Metrics.counter("gap", f"{UPDATES_STAGE}:kept").inc()
     else:
-        yield beam.pvalue.TaggedOutput("citation", (versioned[:2], (versioned[2], doc_key(doc, part, row, priority))))
+        key = doc_key(doc, part, row, priority)
+        yield beam.pvalue.TaggedOutput("citation", (version.citation, (version.file_seq, key)))
 
 
 def _line_records(doc: Document, _part: int, _row: int):

@@ -22,7 +22,7 @@ file, and drops the update-list documents themselves (reason `update_list`), so 
 """
 from __future__ import annotations
 
-from typing import IO, Any, Iterable, Iterator
+from typing import IO, Any, Iterable, Iterator, NamedTuple
 
 import apache_beam as beam
 from lxml import etree
@@ -381,8 +381,28 @@ class _Outputs(dict):
 UPDATES_STAGE = stages.PUBMED_UPDATES
 
 
-def _versioned_key(doc: Document) -> tuple[str, str, int] | None:
-    """(source, pmid, file_seq) of a citation document from a bulk PubMed file, else None."""
+class CitationVersion(NamedTuple):
+    """Which citation a document from a bulk PubMed file is a version of, and from which file."""
+    source: str
+    pmid: str
+    file_seq: int
+
+    @property
+    def citation(self) -> tuple[str, str]:
+        """(source, pmid): the key all versions of one citation share (a plain tuple, for Beam keys)."""
+        return (self.source, self.pmid)
+
+
+class Version(NamedTuple):
+    """One version of a citation for `resolve_versions`; `item` is what is kept or dropped."""
+    file_seq: int
+    doc_id: str
+    tie_break: Any  # orders two records of one id in the same file (content, never input order)
+    item: Any
+
+
+def citation_version(doc: Document) -> CitationVersion | None:
+    """The citation version of a document from a bulk PubMed file, else None."""
     meta = doc.meta
     if UPDATE_LIST_KEY in meta:
         return None
@@ -390,7 +410,7 @@ def _versioned_key(doc: Document) -> tuple[str, str, int] | None:
     seq = file_seq_of(meta)
     if not pmid or seq is None:
         return None
-    return doc.source, pmid, seq
+    return CitationVersion(doc.source, pmid, seq)
 
 
 def is_update_list(doc: Document) -> bool:
@@ -425,20 +445,20 @@ def resolve_citation_versions(docs: Iterable[Document], events: Iterable[tuple[s
     content, so the result never depends on input order."""
     versioned = []
     for doc in docs:
-        key = _versioned_key(doc)
-        if key is None:
+        version = citation_version(doc)
+        if version is None:
             raise ValueError(f"document {doc.id} is not a versioned PubMed citation")
-        versioned.append((key[2], doc.id, (doc.text, doc.meta_json(), doc.title), doc))
+        versioned.append(Version(version.file_seq, doc.id, (doc.text, doc.meta_json(), doc.title), doc))
     kept, dropped = resolve_versions(versioned, events)
     return kept, [make_drop(doc, stage, reason, detail) for doc, reason, detail in dropped]
 
 
 def resolve_versions(versions: Iterable[tuple], events: Iterable[tuple[str, int]]) -> tuple[list, list[tuple]]:
-    """The decision of `resolve_citation_versions` on light records: `versions` are (file_seq, id,
-    tie-break, item); returns (kept items, [(item, reason, detail)])."""
+    """The decision of `resolve_citation_versions` on light records (`Version`s); returns (kept items,
+    [(item, reason, detail)])."""
     versions = list(versions)
     events = list(events)
-    seqs = [v[0] for v in versions] + [seq for kind, seq in events if kind == "no_document"]
+    seqs = [v.file_seq for v in versions] + [seq for kind, seq in events if kind == "no_document"]
     if not seqs:
         return [], []
     newest = max(seqs)
@@ -446,7 +466,7 @@ def resolve_versions(versions: Iterable[tuple], events: Iterable[tuple[str, int]
     kept: list = []
     dropped: list[tuple] = []
     chosen: set[str] = set()
-    for seq, doc_id, _tie, item in sorted(versions, key=lambda v: (-v[0], v[1], v[2])):
+    for seq, doc_id, _tie, item in sorted(versions, key=lambda v: (-v.file_seq, v.doc_id, v.tie_break)):
         if seq < newest or doc_id in chosen:
             dropped.append((item, "superseded", str(newest)))
         elif deleted_at is not None:
@@ -469,11 +489,11 @@ def apply_pubmed_updates(docs: Iterable[Document], stage: str = UPDATES_STAGE) -
                 events.setdefault(key, []).append(event)
             dropped.append(update_list_drop(doc, stage))
             continue
-        key = _versioned_key(doc)
-        if key is None:
+        version = citation_version(doc)
+        if version is None:
             kept.append(doc)
         else:
-            citations.setdefault(key[:2], []).append(doc)
+            citations.setdefault(version.citation, []).append(doc)
     for key in sorted(citations):
         k, d = resolve_citation_versions(citations[key], events.get(key, []), stage)
         kept.extend(k)
@@ -500,7 +520,7 @@ class _ResolveCitations(beam.DoFn):
 def _kind(doc: Document, _n: int) -> int:
     if is_update_list(doc):
         return 1
-    return 0 if _versioned_key(doc) is not None else 2
+    return 0 if citation_version(doc) is not None else 2
 
 
 class ApplyPubmedUpdates(beam.PTransform):
@@ -520,7 +540,7 @@ class ApplyPubmedUpdates(beam.PTransform):
         stage = self._stage
         parts = docs | "ByKind" >> beam.Partition(_kind, 3)
         versioned, update_lists, others = parts[0], parts[1], parts[2]
-        keyed = versioned | "ByCitation" >> beam.Map(lambda d: (_versioned_key(d)[:2], d))
+        keyed = versioned | "ByCitation" >> beam.Map(lambda d: (citation_version(d).citation, d))
         events = update_lists | "Events" >> beam.FlatMap(update_list_events)
         resolved = ({"doc": keyed, "event": events}
                     | "JoinEvents" >> beam.CoGroupByKey()
