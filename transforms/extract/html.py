@@ -38,9 +38,8 @@ from typing import Any, Iterable
 from lxml import etree
 from lxml import html as lxml_html
 
-from schemas import stages
 from schemas.document import Document, document_id
-from schemas.events import Drop
+from schemas.events import Drop, extract_drop
 from schemas.raw import RawRecord
 from transforms.extract.encoding import decode_page
 from transforms.extract.errors import ExtractError
@@ -731,8 +730,7 @@ def extract_html(raw: RawRecord, *, subset: str, options: ExtractOptions,
         title, body, method = extract_html_text(decoded.text, content, options.tables, meta)
     doc_id = document_id(raw.source, raw.url)
     if not body.strip():
-        return [Drop(doc_id=doc_id, source=raw.source, subset=subset, stage=stages.EXTRACT, reason="no_text",
-                     chars=0, detail=f"{method} extraction found no text")]
+        return [extract_drop(raw, doc_id, subset, "no_text", detail=f"{method} extraction found no text")]
     meta.update({"extractor": method, **decoding})
     return [Document(id=doc_id, source=raw.source, subset=subset, title=title or str(meta.get("title") or ""),
                      text=body, url=raw.url, license=meta.get("license", raw.license),

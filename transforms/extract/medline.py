@@ -29,7 +29,7 @@ from lxml import etree
 
 from schemas import stages
 from schemas.document import Document, document_id
-from schemas.events import Drop, make_drop
+from schemas.events import Drop, extract_drop, make_drop
 from schemas.raw import RawRecord
 from transforms.extract.errors import ExtractError
 from transforms.extract.options import ExtractOptions
@@ -180,16 +180,14 @@ def _record_documents(raw: RawRecord, raw_meta: dict[str, Any], subset: str, rec
                             text=f"{title}\n\n{text}" if title else text, url=raw.url, license=license_name,
                             lang="en", meta=base))
     else:
-        out.append(Drop(doc_id=doc_id, source=raw.source, subset=subset, stage=stages.EXTRACT, reason="no_abstract",
-                        chars=len(title), detail=f"PMID:{pmid}"))
+        out.append(extract_drop(raw, doc_id, subset, "no_abstract", chars=len(title), detail=f"PMID:{pmid}"))
     for n, other in enumerate(citation.findall("OtherAbstract")):
         other_text = abstract_text(other)
         lang = iso_language(other.get("Language", "")) or "und"
         kind = other.get("Type", "")
         other_id = document_id(raw.source, f"PMID:{pmid}#other{n}:{kind}:{lang}")
         if not other_text:
-            out.append(Drop(doc_id=other_id, source=raw.source, subset=subset, stage=stages.EXTRACT,
-                            reason="no_abstract", detail=f"PMID:{pmid} OtherAbstract {n}"))
+            out.append(extract_drop(raw, other_id, subset, "no_abstract", detail=f"PMID:{pmid} OtherAbstract {n}"))
             continue
         other_meta = dict(base, other_abstract_type=kind, abstract_of=doc_id)
         out.append(Document(id=other_id, source=raw.source, subset=subset, title=title, text=other_text,
@@ -218,8 +216,8 @@ def iter_medline(raw: RawRecord, *, subset: str, source: "bytes | str | IO[bytes
             pmid = (book.findtext("PMID") if book is not None else "") or f"{raw.url}#{records}"
             if file_events is not None and book is not None and (book.findtext("PMID") or "").strip():
                 file_events.without_document.append(pmid.strip())
-            yield Drop(doc_id=document_id(raw.source, f"PMID:{pmid.strip()}"), source=raw.source, subset=subset,
-                       stage=stages.EXTRACT, reason="book_record", detail=f"PMID:{pmid.strip()}")
+            yield extract_drop(raw, document_id(raw.source, f"PMID:{pmid.strip()}"), subset, "book_record",
+                               detail=f"PMID:{pmid.strip()}")
             continue
         results = _record_documents(raw, raw_meta, subset, record)
         if file_events is not None and results and isinstance(results[0], Drop):
@@ -273,9 +271,9 @@ def extract_medline(raw: RawRecord, *, subset: str, options: ExtractOptions) -> 
     if seq is not None and (events.deleted or events.without_document):
         out.append(update_list_document(raw, subset, seq, events))
     if not out:
-        return [Drop(doc_id=document_id(raw.source, raw.url), source=raw.source, subset=subset, stage=stages.EXTRACT,
-                     reason="only_deletions" if events.deleted else "no_records",
-                     detail=f"{len(events.deleted)} DeleteCitation PMIDs" if events.deleted else raw.url)]
+        return [extract_drop(raw, document_id(raw.source, raw.url), subset,
+                             "only_deletions" if events.deleted else "no_records",
+                             detail=f"{len(events.deleted)} DeleteCitation PMIDs" if events.deleted else raw.url)]
     return out
 
 
