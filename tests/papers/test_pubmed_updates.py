@@ -139,3 +139,20 @@ def test_apply_updates_beam_matches_pure(realdata):
                     equal_to([(d.id, d.text, d.meta) for d in kept]), label="kept")
         assert_that(result.dropped | "DropJson" >> beam.Map(lambda d: d.to_json()),
                     equal_to([d.to_json() for d in dropped]), label="dropped")
+
+
+def test_apply_updates_beam_counts_every_outcome(realdata):
+    """Each kept document and each drop is counted once as `pubmed_updates:<kept|reason>` (transforms.stage.Counters)."""
+    from collections import Counter
+    docs, _ = _corpus(realdata)
+    kept, dropped = apply_pubmed_updates(docs + OUTSIDERS)
+    p = TestPipeline()
+    _ = p | beam.Create(docs + OUTSIDERS) | ApplyPubmedUpdates(stage="pubmed_updates")
+    result = p.run()
+    result.wait_until_finish()
+    counted = Counter()  # summed over the steps that count (kept: resolved citations and passed-through documents)
+    for c in result.metrics().query()["counters"]:
+        if c.key.metric.name.startswith("pubmed_updates:"):
+            counted[c.key.metric.name] += c.committed
+    expected = Counter(f"pubmed_updates:{d.reason}" for d in dropped) + Counter({"pubmed_updates:kept": len(kept)})
+    assert counted == expected and len(expected) >= 4
