@@ -142,7 +142,8 @@ def test_apply_updates_beam_matches_pure(realdata):
 
 
 def test_apply_updates_beam_counts_every_outcome(realdata):
-    """Each kept document and each drop is counted once as `pubmed_updates:<kept|reason>` (transforms.stage.Counters)."""
+    """Each kept document and each drop is counted once as `pubmed_updates:<kept|reason>`
+    (transforms.stage.Counters)."""
     from collections import Counter
     docs, _ = _corpus(realdata)
     kept, dropped = apply_pubmed_updates(docs + OUTSIDERS)
