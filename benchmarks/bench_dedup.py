@@ -8,7 +8,6 @@ same bands x rows); per-step peak memory of near dedup when the corpus grows 10x
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import statistics
 import sys
@@ -38,7 +37,7 @@ def _documents(lines):
     from schemas.document import Document
 
     return [Document(id=d["id"], source=d["source"], subset=d["source"], title="", text=d["text"],
-                     meta=json.dumps({k: d[k] for k in ("date",) if k in d})) for d in lines]
+                     meta={k: d[k] for k in ("date",) if k in d}) for d in lines]
 
 
 # --------------------------------------------------------------------------- signatures

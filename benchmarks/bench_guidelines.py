@@ -67,7 +67,7 @@ def bench(quick: bool = False) -> str:
         start = time.perf_counter()
         [doc] = extract_pdf(raw, subset="guidelines", options=options, rules={})
         seconds = time.perf_counter() - start
-        n = doc.meta_dict()["pages"]
+        n = doc.meta["pages"]
         pages += n
         total_pdf_s += seconds
         texts.append(doc.text)

@@ -20,9 +20,9 @@ from schemas.events import Drop, drop_from_json
 from schemas.jsonl import jsonl_lines, read_jsonl
 from schemas.manifest import MANIFEST_VERSION, validate_manifest
 from schemas.raw import read_parquet_file
+from schemas import stages
+from schemas.stages import STAGE_ORDER, stage_rank
 
-# Canonical stage order for the report; stages not listed are appended in name order.
-STAGE_ORDER = ("extract", "pubmed_updates", "boilerplate", "clean", "quality", "fulltext", "dedup_exact", "dedup_near", "language", "decontaminate")
 
 
 class AccountingError(RuntimeError):
@@ -62,16 +62,12 @@ def enabled_stages(cfg: dict[str, Any]) -> list[str]:
     """The document stages a config runs (each appears in the manifest, even with no drops)."""
     skip = set()
     if not cfg["dedup"]["exact"]:
-        skip.add("dedup_exact")
+        skip.add(stages.DEDUP_EXACT)
     if not cfg["dedup"]["near"]:
-        skip.add("dedup_near")
+        skip.add(stages.DEDUP_NEAR)
     if not cfg["decontamination"]["benchmarks"]:
-        skip.add("decontaminate")
+        skip.add(stages.DECONTAMINATE)
     return [s for s in STAGE_ORDER if s not in skip]
-
-
-def _stage_rank(stage: str) -> tuple[int, str]:
-    return (STAGE_ORDER.index(stage) if stage in STAGE_ORDER else len(STAGE_ORDER), stage)
 
 
 def iter_quarantined(out_dir: str) -> Iterator[dict[str, Any]]:
@@ -162,7 +158,7 @@ def assemble_manifest(out_dir: str, cfg: dict[str, Any], *, config_hash: str, so
     # Per-stage in/out in pipeline order.
     ordered: dict[str, Any] = {}
     remaining = docs_extracted
-    for stage in sorted(set(stages) | set(enabled_stages(cfg)), key=_stage_rank):
+    for stage in sorted(set(stages) | set(enabled_stages(cfg)), key=stage_rank):
         info = stages[stage]
         n = sum(info["dropped"].values())
         ordered[stage] = {"docs_in": remaining, "docs_out": remaining - n, "dropped": dict(sorted(info["dropped"].items())),

@@ -15,6 +15,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from gap_pipeline.outputs import WriteSorted, encode_json, encode_jsonl, join_path, write_bytes
+from schemas import stages
 from schemas.document import Document
 from schemas.events import Drop, Quarantined
 from schemas.raw import RawRecord
@@ -49,7 +50,7 @@ class ExtractDocuments(beam.DoFn):
         if spec is None:
             self._quarantined.inc()
             yield beam.pvalue.TaggedOutput(QUARANTINE, Quarantined(
-                source=raw.source, url=raw.url, stage="extract", error=f"no source spec named {raw.source!r}",
+                source=raw.source, url=raw.url, stage=stages.EXTRACT, error=f"no source spec named {raw.source!r}",
                 sha256=raw.sha256, content_type=raw.content_type))
             return
         try:
@@ -59,13 +60,13 @@ class ExtractDocuments(beam.DoFn):
         except ExtractError as exc:
             self._quarantined.inc()
             yield beam.pvalue.TaggedOutput(QUARANTINE, Quarantined(
-                source=raw.source, url=raw.url, stage="extract", error=str(exc) or type(exc).__name__,
+                source=raw.source, url=raw.url, stage=stages.EXTRACT, error=str(exc) or type(exc).__name__,
                 sha256=raw.sha256, content_type=raw.content_type))
             return
         except Exception as exc:  # a parser bug must not kill a corpus build: quarantine with the traceback type
             self._quarantined.inc()
             yield beam.pvalue.TaggedOutput(QUARANTINE, Quarantined(
-                source=raw.source, url=raw.url, stage="extract", error=f"{type(exc).__name__}: {exc}",
+                source=raw.source, url=raw.url, stage=stages.EXTRACT, error=f"{type(exc).__name__}: {exc}",
                 sha256=raw.sha256, content_type=raw.content_type))
             return
         yield beam.pvalue.TaggedOutput(STATS, stat("raw_extracted", raw.source))
@@ -77,7 +78,7 @@ class ExtractDocuments(beam.DoFn):
                 continue
             doc = item.with_meta(priority=spec.priority, redistributable=spec.redistributable)
             if raw.content_type == "html":  # guessed encodings are counted, so the manifest shows them
-                origin = doc.meta_dict().get("encoding_origin")
+                origin = doc.meta.get("encoding_origin")
                 if origin in GUESSED_ORIGINS:
                     Metrics.counter("gap", f"extract:encoding_{origin}").inc()
             if not doc.license or doc.license == "unknown":
@@ -189,7 +190,7 @@ def build_extract(p: beam.Pipeline, ctx: PhaseContext) -> None:
 def _citation_records(doc: Document, part: int, row: int, priority: dict):
     """Key records for the PubMed-update decision. Documents that are not versioned citations pass it
     untouched: they are only counted (`pubmed_updates:kept`), no key is made for them."""
-    from transforms.extract.medline import (UPDATES_STAGE, _versioned_key, is_update_list, update_list_drop,
+    from transforms.extract.medline import (UPDATES_STAGE, citation_version, is_update_list, update_list_drop,
                                             update_list_events)
     from transforms.keys import doc_key
     if is_update_list(doc):
@@ -197,11 +198,12 @@ def _citation_records(doc: Document, part: int, row: int, priority: dict):
         for event in update_list_events(doc):
             yield beam.pvalue.TaggedOutput("event", event)
         return
-    versioned = _versioned_key(doc)
-    if versioned is None:
+    version = citation_version(doc)
+    if version is None:
         Metrics.counter("gap", f"{UPDATES_STAGE}:kept").inc()
     else:
-        yield beam.pvalue.TaggedOutput("citation", (versioned[:2], (versioned[2], doc_key(doc, part, row, priority))))
+        key = doc_key(doc, part, row, priority)
+        yield beam.pvalue.TaggedOutput("citation", (version.citation, (version.file_seq, key)))
 
 
 def _line_records(doc: Document, _part: int, _row: int):
@@ -241,12 +243,12 @@ def build_filter(p: beam.Pipeline, ctx: PhaseContext) -> None:
     quality_cfg = cfg["quality"]
     per_source_quality = {name: s.rules.get("quality", {}) for name, s in ctx.sources.items()}
 
-    def stages(boilerplate):
-        return ([("boilerplate", clean.boilerplate_fn(boilerplate)),
-                 ("clean", clean.clean_fn(rules_by_source)),
-                 ("quality", quality.quality_fn(quality_cfg, per_source_quality))], None)
+    def filter_stages(boilerplate):
+        return ([(stages.BOILERPLATE, clean.boilerplate_fn(boilerplate)),
+                 (stages.CLEAN, clean.clean_fn(rules_by_source)),
+                 (stages.QUALITY, quality.quality_fn(quality_cfg, per_source_quality))], None)
 
-    filtered = _pass(p, ctx, "Filter", "filter", extracted, stages, skips=update_refs, write=True,
+    filtered = _pass(p, ctx, "Filter", "filter", extracted, filter_stages, skips=update_refs, write=True,
                      side=(beam.pvalue.AsDict(table),))
     _write_events(ctx, "filter", [update_drops, filtered[DROPPED]], [], [])
 
@@ -284,7 +286,7 @@ def build_dedup(p: beam.Pipeline, ctx: PhaseContext) -> None:
     priority = dict(d["subset_priority"])
     keys = _pass(p, ctx, "DedupKeys", "dedup", filtered,
                  lambda: ([], lambda doc, part, row: _dedup_key(doc, part, row, priority)), tags=(DROPPED, "key"))
-    fulltext = keys.key | "FullText" >> FullTextKeys("fulltext")
+    fulltext = keys.key | "FullText" >> FullTextKeys(stages.FULLTEXT)
     drop_lists = [fulltext[DROPPED]]
     survivors = fulltext[KEPT]
     if d["exact"]:
@@ -311,12 +313,13 @@ def build_dedup(p: beam.Pipeline, ctx: PhaseContext) -> None:
         all_drops.append(near_drops)
         refs = (refs, near_refs) | "AllRefs" >> beam.Flatten()
 
-    stages = [("language", language.language_fn(language.LanguageSettings.from_config(cfg["language"], seed=cfg["seed"])))]
+    doc_stages = [(stages.LANGUAGE, language.language_fn(language.LanguageSettings.from_config(cfg["language"],
+                                                                                               seed=cfg["seed"])))]
     bench = cfg["decontamination"]
     if bench["benchmarks"]:
         index = decontaminate.load_benchmark_ngrams(bench["benchmarks"], bench["ngram"])
-        stages.append(("decontaminate", decontaminate.decontaminate_fn(index, bench["ngram"])))
-    final = _pass(p, ctx, "Finish", "dedup", filtered, lambda: (stages, _kept_stats), skips=refs, write=True,
+        doc_stages.append((stages.DECONTAMINATE, decontaminate.decontaminate_fn(index, bench["ngram"])))
+    final = _pass(p, ctx, "Finish", "dedup", filtered, lambda: (doc_stages, _kept_stats), skips=refs, write=True,
                   tags=(DROPPED, STATS))
     _write_events(ctx, "dedup", all_drops + [final[DROPPED]], [], [final[STATS]])
 

@@ -15,14 +15,16 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from gap_pipeline.export import licence_allows_redistribution
+from schemas import stages
 from schemas.events import drop_from_json
 from schemas.jsonl import jsonl_lines
 from schemas.manifest import read_manifest
+from schemas.stages import stage_rank
 
 SUBSET_ORDER = ("guidelines", "papers", "abstracts", "replay")
 SUBSET_COLOURS = {"guidelines": "#1b9e77", "papers": "#d95f02", "abstracts": "#7570b3", "replay": "#e7298a"}
-NEAR_DEDUP_STAGES = ("dedup_near", "near_dedup")
-EXACT_DEDUP_STAGES = ("dedup_exact", "exact_dedup")
+NEAR_DEDUP_STAGES = (stages.DEDUP_NEAR, "near_dedup")  # and the name older corpora used
+EXACT_DEDUP_STAGES = (stages.DEDUP_EXACT, "exact_dedup")
 
 
 def _subset_key(subset: str) -> tuple[int, str]:
@@ -65,7 +67,7 @@ def collect(out: Path) -> dict[str, Any]:
                 near_winners[drop.detail] += 1
             if drop.stage in EXACT_DEDUP_STAGES and drop.detail:
                 exact_winners[drop.detail] += 1
-            if drop.stage == "language":
+            if drop.stage == stages.LANGUAGE:
                 lang = drop.reason.split(":")[-1]
                 dropped_languages[lang[5:] if lang.startswith("lang_") else lang] += 1
     # A cluster is the survivor plus every document dropped as its duplicate.
@@ -211,9 +213,9 @@ def plot_drops(data: dict[str, Any], path: Path) -> None:
     if items:
         labels = [f"{stage}: {reason}" for (stage, reason), _ in items]
         counts = [n for _, n in items]
-        stages = sorted({stage for (stage, _), _ in items})
+        names = sorted({stage for (stage, _), _ in items})
         palette = plt.get_cmap("tab10")
-        colours = [palette(stages.index(stage) % 10) for (stage, _), _ in items]
+        colours = [palette(names.index(stage) % 10) for (stage, _), _ in items]
         bars = ax.barh(range(len(items)), counts, color=colours)
         _label_bars(ax, bars, counts)
         ax.set_yticks(range(len(items)), labels)
@@ -286,8 +288,6 @@ def render_markdown(data: dict[str, Any], plots: list[tuple[str, str]]) -> str:
     m = data["manifest"]
     tok = m["tokenizer"]
     acc = m.get("accounting", {})
-    sources = m.get("sources", {})
-    publishers = _publishers()
     shards = m.get("shards", [])
     lines = ["# Corpus report", "",
              f"Config hash `{m.get('config_hash', '')[:16]}`, manifest schema {m.get('schema_version')}. "
@@ -304,12 +304,13 @@ def render_markdown(data: dict[str, Any], plots: list[tuple[str, str]]) -> str:
                   f"{docs.get('kept', 0)} kept."]
     lines += [f"- Balanced: **{acc.get('balanced', 'unknown')}**.", ""]
 
-    stages = sorted(m.get("stages", {}).items(), key=lambda kv: (-kv[1].get("docs_in", 0), kv[0]))
-    if stages:
+    # In the build's order, so each stage's "in" is the previous stage's "out".
+    table = sorted(m.get("stages", {}).items(), key=lambda kv: stage_rank(kv[0]))
+    if table:
         lines += _table(["stage", "in", "out", "dropped (reason: count)"],
                         [[name, s.get("docs_in", ""), s.get("docs_out", ""),
                           ", ".join(f"{r}: {n}" for r, n in sorted(s.get("dropped", {}).items())) or "—"]
-                         for name, s in stages])
+                         for name, s in table])
 
     lines += ["## Mixture (train tokens)", ""]
     mix = m.get("mixture", {})
@@ -331,7 +332,7 @@ def render_markdown(data: dict[str, Any], plots: list[tuple[str, str]]) -> str:
                          for name, e in sorted(mix["sources"].items())])
     waste = m.get("pack", {})
     if waste:
-        lines += ["Tail waste of packing (tokens after the last full row of each bucket): " +
+        lines += ["Tail waste of packing (tokens after the last full row of each part's packing group): " +
                   ", ".join(f"{s} {w.get('tail_waste_tokens', 0)}" for s, w in sorted(waste.items())) + ".", ""]
     by_split = collections.defaultdict(lambda: [0, 0, 0])
     for s in shards:

@@ -9,6 +9,8 @@ import dataclasses
 import json
 from typing import Any
 
+from schemas.stages import EXTRACT
+
 
 @dataclasses.dataclass(frozen=True)
 class Drop:
@@ -41,6 +43,20 @@ class Quarantined:
     @classmethod
     def from_json(cls, line: str) -> "Quarantined":
         return cls(**json.loads(line))
+
+
+def make_drop(doc: Any, stage: str, reason: str, detail: str = "", chars: int | None = None) -> Drop:
+    """The drop of a document (anything with id, source, subset and text, e.g. a schemas.document.Document):
+    the one way a stage writes one. `chars` defaults to the length of the document's text."""
+    return Drop(doc_id=doc.id, source=doc.source, subset=doc.subset, stage=stage, reason=reason,
+                chars=len(doc.text) if chars is None else chars, detail=detail)
+
+
+def extract_drop(raw: Any, doc_id: str, subset: str, reason: str, chars: int = 0, detail: str = "") -> Drop:
+    """The drop of a document extraction could not make (no text, no abstract, a book record...), named by
+    the id it would have had and its raw record's source (`raw`: a schemas.raw.RawRecord)."""
+    return Drop(doc_id=doc_id, source=raw.source, subset=subset, stage=EXTRACT, reason=reason, chars=chars,
+                detail=detail)
 
 
 def drop_from_json(line: str) -> Drop:

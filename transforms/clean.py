@@ -31,9 +31,12 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from schemas.document import Document
-from schemas.events import Drop
+from schemas import stages
+from schemas.events import Drop, make_drop
+from transforms.stage import Counters
 
-STAGE = "clean"
+STAGE = stages.CLEAN
+BOILERPLATE_STAGE = stages.BOILERPLATE
 
 _COMPAT = {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl", "\ufb05": "st",
            "\ufb06": "st", "\u00ad": "", "\u200b": "", "\u200c": "", "\u200d": "", "\u2060": "", "\ufeff": "",
@@ -156,12 +159,10 @@ def clean_document(doc: Document, rules: dict[str, Any] | None = None) -> "Docum
     cleaning = cleaning_rules(rules)
     text = clean_text(doc.text, cleaning)
     if not text.strip():
-        return Drop(doc_id=doc.id, source=doc.source, subset=doc.subset, stage=STAGE,
-                    reason="empty_after_clean", chars=len(doc.text))
+        return make_drop(doc, STAGE, "empty_after_clean")
     min_length = cleaning.get("min_length")
     if min_length and len(text) < int(min_length):
-        return Drop(doc_id=doc.id, source=doc.source, subset=doc.subset, stage=STAGE,
-                    reason="too_short_after_clean", chars=len(text), detail=f"{len(text)} < {min_length}")
+        return make_drop(doc, STAGE, "too_short_after_clean", f"{len(text)} < {min_length}", chars=len(text))
     return doc.replace(text=text, title=normalise_unicode(doc.title).strip())
 
 
@@ -214,8 +215,8 @@ def boilerplate_fn(keys_by_source: dict[str, list[str]]) -> Callable[[Document],
     """The per-document half of `BoilerplateLines` for a known table of boilerplate line keys per
     source: remove them; a document left empty is dropped (`empty_after_boilerplate`)."""
     tables = {source: frozenset(keys) for source, keys in keys_by_source.items()}
-    lines_removed = Metrics.counter("gap", "boilerplate:lines_removed")
-    docs_changed = Metrics.counter("gap", "boilerplate:docs_changed")
+    lines_removed = Metrics.counter("gap", f"{BOILERPLATE_STAGE}:lines_removed")
+    docs_changed = Metrics.counter("gap", f"{BOILERPLATE_STAGE}:docs_changed")
 
     def remove(doc: Document) -> "Document | Drop":
         keys = tables.get(doc.source)
@@ -226,8 +227,7 @@ def boilerplate_fn(keys_by_source: dict[str, list[str]]) -> Callable[[Document],
             lines_removed.inc(removed)
             docs_changed.inc()
         if not text.strip():
-            return Drop(doc_id=doc.id, source=doc.source, subset=doc.subset, stage="boilerplate",
-                        reason="empty_after_boilerplate", chars=len(doc.text))
+            return make_drop(doc, BOILERPLATE_STAGE, "empty_after_boilerplate")
         return doc.replace(text=text) if removed else doc
     return remove
 
@@ -248,28 +248,23 @@ def boilerplate_table(docs_per_source, line_counts, min_docs: int, min_fraction:
 
 class _RemoveBoilerplate(beam.DoFn):
     def __init__(self):
-        self._lines = Metrics.counter("gap", "boilerplate:lines_removed")
-        self._changed = Metrics.counter("gap", "boilerplate:docs_changed")
-        self._kept = Metrics.counter("gap", "boilerplate:kept")
-        self._empty = Metrics.counter("gap", "boilerplate:empty_after_boilerplate")
+        self._counters = Counters(BOILERPLATE_STAGE)
 
     def process(self, doc: Document, boilerplate: dict[str, list[str]]):
         keys = boilerplate.get(doc.source)
         if not keys:
-            self._kept.inc()
+            self._counters.inc("kept")
             yield doc
             return
         text, removed = remove_lines(doc.text, frozenset(keys))
         if removed:
-            self._lines.inc(removed)
-            self._changed.inc()
+            self._counters.inc("lines_removed", removed)
+            self._counters.inc("docs_changed")
         if not text.strip():
-            self._empty.inc()
-            yield beam.pvalue.TaggedOutput("dropped", Drop(
-                doc_id=doc.id, source=doc.source, subset=doc.subset, stage="boilerplate",
-                reason="empty_after_boilerplate", chars=len(doc.text)))
+            self._counters.inc("empty_after_boilerplate")
+            yield beam.pvalue.TaggedOutput("dropped", make_drop(doc, BOILERPLATE_STAGE, "empty_after_boilerplate"))
             return
-        self._kept.inc()
+        self._counters.inc("kept")
         yield doc.replace(text=text) if removed else doc
 
 

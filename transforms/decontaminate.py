@@ -14,12 +14,12 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+from schemas import stages
 from schemas.document import Document
 from schemas.jsonl import jsonl_stream_lines
-from schemas.events import Drop
-from transforms.stage import make_drop
+from schemas.events import Drop, make_drop
 
-STAGE = "decontaminate"  # the pipeline's stage name (manifest accounting)
+STAGE = stages.DECONTAMINATE  # the pipeline's stage name (manifest accounting)
 REASON = "benchmark_overlap"
 _TOKEN_RE = re.compile(r"\d+(?:[.,]\d+)*|[^\W_]+", re.UNICODE)
 _TEXT_FIELDS = ("question", "context", "contexts", "options", "choices", "answer", "answers",

@@ -10,14 +10,14 @@ is read again. So what crosses a shuffle grows with the number of documents, nev
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from typing import Iterable, Mapping
 
 import apache_beam as beam
 
+from schemas import stages
 from schemas.document import Document
 from schemas.events import Drop
+from transforms.dedup.survivor import exact_rank, survivor_id
 from transforms.stage import Counters
 
 KEPT = "kept"
@@ -47,12 +47,8 @@ class DocKey:
                     chars=self.chars, detail=detail)
 
 
-def fingerprint(doc: Document) -> str:
-    return hashlib.sha256(json.dumps(doc.to_row(), sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-
-
 def doc_key(doc: Document, part: int, row: int, priority: Mapping[str, int], *, exact: bool = False) -> DocKey:
-    from transforms.dedup.exact import text_hash
+    from transforms.dedup.exact import fingerprint, text_hash
     from transforms.dedup.survivor import survivor_key
     from transforms.extract.medline import full_text_keys
 
@@ -97,11 +93,11 @@ def _resolve_exact(element, stage: str, reason: str):
     winner = grouped["winner"][0]
     winner_emitted = False
     for key in grouped["keys"]:
-        if not winner_emitted and key.survivor + (key.fingerprint,) == winner:
+        if not winner_emitted and exact_rank(key.survivor, key.fingerprint) == winner:
             winner_emitted = True  # an identical second record with the same rank is a duplicate too
             yield KEPT, key, None
         else:
-            yield DROPPED, key, key.drop(stage, reason, detail=winner[3])
+            yield DROPPED, key, key.drop(stage, reason, detail=survivor_id(winner))
 
 
 class ExactDedupKeys(beam.PTransform):
@@ -111,7 +107,7 @@ class ExactDedupKeys(beam.PTransform):
     def expand(self, keys):
         from transforms.dedup.exact import REASON, STAGE
         keyed = keys | "ByTextHash" >> beam.Map(lambda k: (k.text_hash, k))
-        winners = (keyed | "Rank" >> beam.MapTuple(lambda h, k: (h, k.survivor + (k.fingerprint,)))
+        winners = (keyed | "Rank" >> beam.MapTuple(lambda h, k: (h, exact_rank(k.survivor, k.fingerprint)))
                    | "BestPerHash" >> beam.CombinePerKey(min))
         decided = ({"keys": keyed, "winner": winners} | "JoinWinner" >> beam.CoGroupByKey()
                    | "Resolve" >> beam.FlatMap(_resolve_exact, STAGE, REASON))
@@ -141,7 +137,7 @@ class FullTextKeys(beam.PTransform):
     """Abstracts whose PMID/PMCID belongs to a paper are dropped (`has_full_text`, detail: the shared
     key), as `transforms.extract.medline.DropAbstractsWithFullText` does with documents."""
 
-    def __init__(self, stage: str = "fulltext"):
+    def __init__(self, stage: str = stages.FULLTEXT):
         super().__init__()
         self._stage = stage
 
@@ -167,7 +163,7 @@ def _route_near(item, stage: str, reason: str):
     losses = list(grouped["loss"])
     for key in grouped["key"]:
         if losses:
-            yield DROPPED, key, key.drop(stage, reason, detail=losses[0][3])
+            yield DROPPED, key, key.drop(stage, reason, detail=survivor_id(losses[0]))
         else:
             yield KEPT, key, None
 
@@ -176,7 +172,7 @@ def candidate_refs(candidates, keys):
     """The (part, row) of every document a candidate edge names (loser or winner): only these need a
     verify payload, so the payloads shuffled are a few per duplicate, not one per document."""
     named = (candidates
-             | "EdgeIds" >> beam.FlatMap(lambda edge: [(edge[0], True), (edge[1][3], True)])
+             | "EdgeIds" >> beam.FlatMap(lambda edge: [(edge[0], True), (survivor_id(edge[1]), True)])
              | "DistinctIds" >> beam.CombinePerKey(lambda flags: True))
     return ({"named": named, "key": keys | "KeysById" >> beam.Map(lambda k: (k.id, k))}
             | "JoinNamed" >> beam.CoGroupByKey()
@@ -205,9 +201,9 @@ class NearDedupKeys(beam.PTransform):
 # ----------------------------------------------------------------------------------- PubMed updates
 
 def _resolve_citation(item, stage: str):
-    from transforms.extract.medline import resolve_versions
+    from transforms.extract.medline import Version, resolve_versions
     _citation, grouped = item
-    versions = [(seq, key.id, key.fingerprint, key) for seq, key in grouped["key"]]
+    versions = [Version(seq, key.id, key.fingerprint, key) for seq, key in grouped["key"]]
     kept, dropped = resolve_versions(versions, grouped["event"])
     for key in kept:
         yield KEPT, key, None

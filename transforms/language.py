@@ -25,11 +25,11 @@ import threading
 from collections import Counter
 from typing import Any, Callable
 
+from schemas import stages
 from schemas.document import Document
-from schemas.events import Drop
-from transforms.stage import make_drop
+from schemas.events import Drop, make_drop
 
-STAGE = "language"
+STAGE = stages.LANGUAGE
 UNDETERMINED = "und"
 _SPACE_RE = re.compile(r"\s+")
 _LETTER_RE = re.compile(r"[^\W\d_]", re.UNICODE)

@@ -32,10 +32,11 @@ import unicodedata
 from collections import Counter
 from typing import Any, Callable
 
+from schemas import stages
 from schemas.document import Document
-from schemas.events import Drop
+from schemas.events import Drop, make_drop
 
-STAGE = "quality"
+STAGE = stages.QUALITY
 _HEADING_MARK = re.compile(r"^#{1,6} ", re.MULTILINE)
 _BULLET_LINE = re.compile(r"^\s*(?:[-*•●▪◦‣∙]|\d{1,3}[.)])\s")
 _ALPHA = re.compile(r"[^\W\d_]")
@@ -322,7 +323,6 @@ def quality_fn(section: dict[str, Any], source_overrides: dict[str, dict[str, An
         reason = quality_reason(doc.text, thresholds)
         if reason is None:
             return doc
-        return Drop(doc_id=doc.id, source=doc.source, subset=doc.subset, stage=STAGE, reason=reason,
-                    chars=len(doc.text))
+        return make_drop(doc, STAGE, reason)
 
     return check

@@ -18,11 +18,6 @@ DROPPED = "dropped"
 QUARANTINED = "quarantined"
 
 
-def make_drop(doc: Document, stage: str, reason: str, detail: str = "") -> Drop:
-    return Drop(doc_id=doc.id, source=doc.source, subset=doc.subset, stage=stage, reason=reason,
-                chars=len(doc.text), detail=detail)
-
-
 class Counters:
     """Beam counters `gap:<prefix>:<reason>`, created once each (what every stage counts with)."""
 

@@ -49,7 +49,7 @@ def _read_documents(path: str):
                 raise SystemExit(f"gap dedup-eval: {path}:{line_no}: unknown subset {subset!r}")
             meta = {k: obj[k] for k in ("date", "year", "priority") if k in obj}
             docs.append(Document(id=doc_id, source=source, subset=subset, title="", text=obj["text"],
-                                 meta=json.dumps(meta, sort_keys=True)))
+                                 meta=meta))
             if obj.get("cluster") is not None:
                 truth[doc_id] = str(obj["cluster"])
     return docs, truth

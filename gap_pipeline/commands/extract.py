@@ -118,7 +118,8 @@ def _extract_file(path: Path, args, options, out) -> str:
             continue
         kept += 1
         lines.append(json.dumps({"id": item.id, "title": item.title, "text": item.text, "lang": item.lang,
-                                 "meta": item.meta_dict()}, ensure_ascii=False) + "\n")
+                                 # meta as stored: sorted keys at every level
+                                 "meta": json.loads(item.meta_json())}, ensure_ascii=False) + "\n")
     out.writelines(lines)  # all of a file's documents or none of them
     return f"{kind}: {kept} documents, {dropped} dropped"
 

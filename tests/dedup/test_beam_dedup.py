@@ -1,7 +1,6 @@
 """ExactDedup / NearDedup as Beam transforms: survivors, drop details, agreement with the plain reference."""
 from __future__ import annotations
 
-import json
 
 from schemas.document import Document
 from transforms.dedup import ExactDedup, MinHashParams, NearDedup
@@ -18,7 +17,7 @@ BASE = ("Adults with community acquired pneumonia should receive amoxicillin 500
 
 def doc(i, text, subset="papers", **meta):
     return Document(id=f"d{i}", source=f"s{i}", subset=subset, title="", text=text,
-                    meta=json.dumps(meta, sort_keys=True))
+                    meta=meta)
 
 
 def run(transform, docs):

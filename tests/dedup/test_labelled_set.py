@@ -16,7 +16,7 @@ PRIORITY = {"guidelines": 0, "papers": 1, "abstracts": 2, "replay": 3}
 
 def _documents(lines):
     return [Document(id=d["id"], source=d["source"], subset=d["source"], title="", text=d["text"],
-                     meta=json.dumps({k: d[k] for k in ("date",) if k in d})) for d in lines]
+                     meta={k: d[k] for k in ("date",) if k in d}) for d in lines]
 
 
 def _scores(pairs, params):

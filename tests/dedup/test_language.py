@@ -46,7 +46,7 @@ def test_windows_cover_short_texts_and_spread_over_long_ones():
 def test_language_fn_sets_fields_and_drops_with_reasons():
     fn = language_fn(LanguageSettings())
     kept = fn(doc(EN * 3))
-    assert kept.lang == "en" and kept.lang_score == 1.0 and kept.meta_dict()["lang_shares"] == {"en": 1.0}
+    assert kept.lang == "en" and kept.lang_score == 1.0 and kept.meta["lang_shares"] == {"en": 1.0}
     dropped = fn(doc(ES * 3))
     assert dropped.reason == "lang_es" and dropped.stage == "language" and dropped.detail == "es:1.000"
     assert fn(doc("Fig. 3")).reason == "too_short"
@@ -96,7 +96,7 @@ def test_spanish_paper_with_english_abstract_is_dropped_as_mixed():
 def test_english_paper_with_spanish_abstract_is_kept_with_shares():
     kept = language_fn(LanguageSettings())(doc(english_paper_with_spanish_abstract()))
     assert kept.lang == "en" and 0.75 < kept.lang_score < 0.95
-    shares = kept.meta_dict()["lang_shares"]
+    shares = kept.meta["lang_shares"]
     assert list(shares) == ["en", "es"] and shares["en"] == round(kept.lang_score, 3)
     assert abs(sum(shares.values()) - 1.0) < 0.002
     # a higher threshold turns the same document into a mixed one
@@ -140,10 +140,10 @@ def test_shares_are_deterministic_across_order_and_processes():
               "from transforms.language import LanguageSettings, language_fn\n"
               "fn = language_fn(LanguageSettings())\n"
               "t = m.english_paper_with_spanish_abstract()\n"
-              "print(json.dumps(fn(doc(t)).meta_dict()['lang_shares']))\n")
+              "print(json.dumps(fn(doc(t)).meta['lang_shares']))\n")
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-1500:]
-    assert json.loads(proc.stdout) == forward[1].meta_dict()["lang_shares"]
+    assert json.loads(proc.stdout) == forward[1].meta["lang_shares"]
 
 
 def test_same_answer_every_time_for_ambiguous_text():

@@ -2,7 +2,6 @@
 one-phase check (every bucket entry carrying signature + shingle hashes) it replaced."""
 from __future__ import annotations
 
-import json
 import pickle
 import random
 
@@ -47,7 +46,7 @@ def one_phase_reference(docs, params, priority):
 def labelled_docs(realdata):
     lines = documents_with_truth(build_pairs(realdata, passages_per_level=10), 0.8)
     return [Document(id=d["id"], source=d["source"], subset=d["source"], title="", text=d["text"],
-                     meta=json.dumps({k: d[k] for k in ("date",) if k in d})) for d in lines]
+                     meta={k: d[k] for k in ("date",) if k in d}) for d in lines]
 
 
 @pytest.mark.parametrize("verify_hashes", [2048, 64, 0])  # exact, bottom-k estimate, signature estimate

@@ -109,7 +109,7 @@ def test_unsupported_selector_is_a_clear_error(bad):
 def test_document_fields_and_empty_page_drop():
     [doc] = extract_html(_raw(PAGE, meta={"license": "CC0"}), subset="guidelines", options=OPTIONS,
                          rules={"content": {}, "cleaning": {}})
-    assert isinstance(doc, Document) and doc.license == "CC0" and doc.meta_dict()["extractor"] == "heuristic"
+    assert isinstance(doc, Document) and doc.license == "CC0" and doc.meta["extractor"] == "heuristic"
     [drop] = extract_html(_raw("<html><body><nav><a href='/'>Home</a></nav></body></html>"),
                           subset="guidelines", options=OPTIONS, rules={})
     assert isinstance(drop, Drop) and drop.reason == "no_text"
@@ -123,7 +123,7 @@ def test_meta_charset_cp1252_page():
     html = '<html><head><meta charset="windows-1252"></head><body><p>Caf\xe9 \u2013 \u201cquoted\u201d na\xefve</p></body></html>'
     [doc] = extract_html(_raw(html.encode("cp1252")), subset="guidelines", options=OPTIONS, rules={})
     assert "Café – “quoted” naïve" in doc.text
-    assert doc.meta_dict()["encoding"] == "cp1252"
+    assert doc.meta["encoding"] == "cp1252"
 
 
 def test_latin1_label_means_cp1252_and_bom_wins():
@@ -146,7 +146,7 @@ def test_undeclared_cp1252_pages_are_read_as_cp1252_and_say_so():
         best = from_bytes(raw).best()
         detector_wrong += best.encoding != "cp1252" and raw.decode(best.encoding, "replace") != page
         [doc] = extract_html(_raw(raw), subset="guidelines", options=OPTIONS, rules={})
-        meta = doc.meta_dict()
+        meta = doc.meta
         assert (meta["encoding"], meta["encoding_origin"]) == ("cp1252", "latin-default"), name
         assert 0.9 <= meta["encoding_confidence"] <= 1.0
         for word in re.findall(r"\w*[^\x00-\x7f]\w*", page):  # every non-ASCII word survives as written
@@ -169,7 +169,7 @@ def test_encoding_choice_and_origin_are_recorded(text, encoding, declared, expec
     raw = f"<html><body><p>{text} {text}</p></body></html>".encode(encoding)
     [doc] = extract_html(_raw(raw, meta={"charset": declared} if declared else None), subset="guidelines",
                          options=OPTIONS, rules={})
-    meta = doc.meta_dict()
+    meta = doc.meta
     assert (meta["encoding"], meta["encoding_origin"]) == expected
     assert text.split(">")[-1] in doc.text
 
@@ -241,7 +241,7 @@ def test_cdc_mmwr_pages(realdata):
     # The heading is `Notas Desde el Campo</span>: Brote ...`; the page title spells it without the space the
     # old renderer put at every element boundary.
     assert "# Notas Desde el Campo: Brote de Dengue — Perú, 2023" in doc.text
-    assert doc.meta_dict()["extractor"] == "main-content"
+    assert doc.meta["extractor"] == "main-content"
     assert "El dengue, una enfermedad viral transmitida por mosquitos, es endémico en Perú" in doc.text
 
 
@@ -251,7 +251,7 @@ def test_cdc_selector_rules(realdata):
     rules = {"content": {"title_selector": "h1, title", "body_selector": "#content",
                          "remove_selectors": [".pageOptions-horizontal", "#linkPolicy"]}}
     [doc] = extract_html(_raw(html), subset="guidelines", options=OPTIONS, rules=rules)
-    assert doc.meta_dict()["extractor"] == "selector"
+    assert doc.meta["extractor"] == "selector"
     assert len(doc.text.split()) > 3000
     assert "Text size" not in doc.text and "Recommend on Facebook" not in doc.text
 
@@ -265,7 +265,7 @@ def test_ngc_summaries_escaped_html_decoded(realdata, name):
     [doc] = extract_html(_raw(path.read_bytes(), url=f"https://guideline.gov/{name}"), subset="guidelines",
                          options=OPTIONS, rules={})
     text = doc.text
-    assert doc.meta_dict()["extractor"] == "ngc-summary"
+    assert doc.meta["extractor"] == "ngc-summary"
     assert "## Major Recommendations" in text.splitlines()
     recs = text.split("## Major Recommendations", 1)[1]
     assert len(recs.split()) > 50

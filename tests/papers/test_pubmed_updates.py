@@ -7,7 +7,6 @@ re-add a deleted one. The raw records carry meta the way scrapers.bulk.pubmed wr
 from __future__ import annotations
 
 import gzip
-import json
 import re
 
 import apache_beam as beam
@@ -72,15 +71,15 @@ def _pid(pmid: str) -> str:
 OUTSIDERS = [
     # pubmed_guidelines records come from E-utilities, not bulk files: no file_seq, never touched.
     Document(id="guide", source="pubmed_guidelines", subset="guidelines", title="t", text="guideline text",
-             meta=json.dumps({"pmid": "36400559"})),
+             meta={"pmid": "36400559"}),
     Document(id="paper", source="pmc", subset="papers", title="p", text="paper text",
-             meta=json.dumps({"pmid": "28786991", "pmcid": "PMC1"})),
+             meta={"pmid": "28786991", "pmcid": "PMC1"}),
 ]
 
 
 def _expected_drops(docs: list[Document]) -> list[tuple[str, str, str]]:
     a, b, c, d = _pid("36400559"), _pid("2930949"), _pid("28786991"), _pid("23657305")
-    lists = sorted((x.id, "update_list") for x in docs if "pubmed_updates" in x.meta_dict())
+    lists = sorted((x.id, "update_list") for x in docs if "pubmed_updates" in x.meta)
     assert len(lists) == 3  # baseline: an abstract-less record; updates: deletions
     return sorted([(a, "superseded", "2"), (a, "deleted_citation", "3"), (b, "superseded", "2"),
                    (c, "superseded", "3")] + [(i, r, "") for i, r in lists])
@@ -88,32 +87,32 @@ def _expected_drops(docs: list[Document]) -> list[tuple[str, str, str]]:
 
 def test_extract_carries_file_seq_not_deletion_lists(realdata):
     docs, extract_drops = _corpus(realdata)
-    citations = [d for d in docs if "pubmed_updates" not in d.meta_dict()]
-    assert all(d.meta_dict()["file_seq"] in (1, 2, 3) for d in citations)
-    assert all("deleted_pmids" not in d.meta_dict() for d in citations)  # not copied into every document
-    lists = {d.meta_dict()["file_seq"]: d.meta_dict()["pubmed_updates"] for d in docs
-             if "pubmed_updates" in d.meta_dict()}
+    citations = [d for d in docs if "pubmed_updates" not in d.meta]
+    assert all(d.meta["file_seq"] in (1, 2, 3) for d in citations)
+    assert all("deleted_pmids" not in d.meta for d in citations)  # not copied into every document
+    lists = {d.meta["file_seq"]: d.meta["pubmed_updates"] for d in docs
+             if "pubmed_updates" in d.meta}
     assert lists[2]["deleted_pmids"] == ["28786991", "99999999"]
     assert lists[2]["pmids_without_document"] == ["2930949"]
     assert lists[1]["pmids_without_document"] == ["11446611"] and lists[1]["deleted_pmids"] == []
     assert lists[3]["deleted_pmids"] == ["36400559"]
-    assert all(d.text == "" for d in docs if "pubmed_updates" in d.meta_dict())
+    assert all(d.text == "" for d in docs if "pubmed_updates" in d.meta)
     assert sorted(d.detail for d in extract_drops if d.reason == "no_abstract") == ["PMID:11446611", "PMID:2930949"]
 
 
 def test_apply_updates_keeps_newest_and_drops_deleted(realdata):
     docs, _ = _corpus(realdata)
     kept, dropped = apply_pubmed_updates(docs + OUTSIDERS)
-    by_pmid = {d.meta_dict().get("pmid"): d for d in kept if d.source == "pubmed"}
+    by_pmid = {d.meta.get("pmid"): d for d in kept if d.source == "pubmed"}
     # A was revised at 2 and deleted at 3; B's newest version has no abstract; C deleted at 2, back at 3.
     assert sorted(by_pmid) == ["23657305", "28786991"]
-    assert by_pmid["28786991"].meta_dict()["file_seq"] == 3 and by_pmid["23657305"].meta_dict()["file_seq"] == 1
+    assert by_pmid["28786991"].meta["file_seq"] == 3 and by_pmid["23657305"].meta["file_seq"] == 1
     assert [d.id for d in kept if d.source != "pubmed"] == ["guide", "paper"]
     assert OUTSIDERS[0] in kept and OUTSIDERS[1] in kept  # untouched
     got = sorted((d.doc_id, d.reason, d.detail if d.reason != "update_list" else "") for d in dropped)
     assert got == _expected_drops(docs)
     assert all(d.stage == "pubmed_updates" for d in dropped)
-    revised = [d for d in docs if d.id == _pid("36400559") and d.meta_dict()["file_seq"] == 2]
+    revised = [d for d in docs if d.id == _pid("36400559") and d.meta["file_seq"] == 2]
     assert "Back pain (revised) is" in revised[0].text  # the superseded/deleted versions really differ
     # every input ends exactly once
     assert len(kept) + len(dropped) == len(docs) + len(OUTSIDERS)
@@ -141,3 +140,21 @@ def test_apply_updates_beam_matches_pure(realdata):
                     equal_to([(d.id, d.text, d.meta) for d in kept]), label="kept")
         assert_that(result.dropped | "DropJson" >> beam.Map(lambda d: d.to_json()),
                     equal_to([d.to_json() for d in dropped]), label="dropped")
+
+
+def test_apply_updates_beam_counts_every_outcome(realdata):
+    """Each kept document and each drop is counted once as `pubmed_updates:<kept|reason>`
+    (transforms.stage.Counters)."""
+    from collections import Counter
+    docs, _ = _corpus(realdata)
+    kept, dropped = apply_pubmed_updates(docs + OUTSIDERS)
+    p = TestPipeline()
+    _ = p | beam.Create(docs + OUTSIDERS) | ApplyPubmedUpdates(stage="pubmed_updates")
+    result = p.run()
+    result.wait_until_finish()
+    counted = Counter()  # summed over the steps that count (kept: resolved citations and passed-through documents)
+    for c in result.metrics().query()["counters"]:
+        if c.key.metric.name.startswith("pubmed_updates:"):
+            counted[c.key.metric.name] += c.committed
+    expected = Counter(f"pubmed_updates:{d.reason}" for d in dropped) + Counter({"pubmed_updates:kept": len(kept)})
+    assert counted == expected and len(expected) >= 4

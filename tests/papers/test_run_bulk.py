@@ -92,8 +92,8 @@ def test_gap_scrape_bulk_sources(realdata, server, tmp_path, capsys):
     docs = [d for r in read_raw_store(out, sources=["pubmed"])
             for d in extract_medline(r, subset="abstracts", options=ExtractOptions()) if isinstance(d, Document)]
     kept, dropped = apply_pubmed_updates(docs)
-    assert "36400559" in {d.meta_dict().get("pmid") for d in docs}
-    assert "36400559" not in {d.meta_dict().get("pmid") for d in kept}
+    assert "36400559" in {d.meta.get("pmid") for d in docs}
+    assert "36400559" not in {d.meta.get("pmid") for d in kept}
     assert [(d.reason, d.detail) for d in dropped if d.reason == "deleted_citation"] == [("deleted_citation", "2")]
 
 

@@ -113,6 +113,40 @@ def test_decoded_tokens_come_from_the_input_documents(builds):
     assert checked >= 5
 
 
+def _report_stage_table(markdown: str) -> list[tuple[str, int, int]]:
+    """(stage, in, out) rows of the report's stage table."""
+    lines = markdown.split("\n")
+    start = lines.index(next(l for l in lines if l.startswith("| stage | in | out |")))
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        name, docs_in, docs_out = [c.strip() for c in line.strip("|").split("|")][:3]
+        rows.append((name, int(docs_in), int(docs_out)))
+    return rows
+
+
+def test_the_report_stage_table_chains_in_the_build_order(builds):
+    """Each stage's docs_in is the previous stage's docs_out, from the extracted documents to the kept
+    ones, and the stages come in the order the build runs them (schemas/stages.py) -- the table once sorted
+    by docs_in put pubmed_updates after clean and fulltext after dedup_exact."""
+    from gap_pipeline.report import collect, render_markdown
+    from schemas.stages import STAGE_ORDER
+
+    (out, manifest), _ = builds
+    rows = _report_stage_table(render_markdown(collect(out), []))
+    assert [name for name, _, _ in rows] == manifest["stage_order"] == [s for s in STAGE_ORDER if s in manifest["stages"]]
+    assert len(rows) == len(STAGE_ORDER)  # the sample config runs every stage
+    docs = manifest["accounting"]["documents"]
+    assert rows[0][1] == docs["extracted"] and rows[-1][2] == docs["kept"]
+    for (name, _, before), (after_name, after, _) in zip(rows, rows[1:]):
+        assert after == before, f"{after_name}: in = {after} after an out of {before} ({name})"
+    assert any(docs_in == docs_out for _, docs_in, docs_out in rows)  # ties that name order used to scramble
+    drops = [json.loads(line) for f in sorted((out / "dropped").glob("*.jsonl"))
+             for line in f.read_text(encoding="utf-8").split("\n") if line]
+    assert {d["stage"] for d in drops} <= set(STAGE_ORDER)  # every stage name comes from the one declaration
+
+
 def test_two_builds_are_byte_identical_across_worker_counts(builds):
     (one, m1), (two, m2) = builds
     assert m1["shards"] == m2["shards"]

@@ -98,7 +98,7 @@ def test_code_paths_that_read_python_files_use_the_calling_thread(parquet_file, 
     from transforms import docfiles, parts
     docs_path = str(tmp_path / "docs.parquet")
     docfiles.write_documents(docs_path, (Document(id=str(i), source="s", subset="replay", title="", text="x" * 50,
-                                                  url="", license="", lang="en", lang_score=1.0, meta="{}")
+                                                  url="", license="", lang="en", lang_score=1.0, meta={})
                                          for i in range(3000)))
     monkeypatch.setattr(filesystems.FileSystems, "open", staticmethod(lambda path: FS().open(path)))
     assert sum(1 for _ in parts.iter_raw_rows(str(part))) == 3000

@@ -313,7 +313,7 @@ def test_http_charset_is_stored_for_the_extractor(tmp_path):
     [raw] = list(read_raw_store(tmp_path))
     assert raw.meta_dict()["charset"] == "windows-1250"
     [doc] = extract_record(raw, subset="guidelines", options=ExtractOptions(), rules={})
-    assert text in doc.text and doc.meta_dict()["encoding_origin"] == "declared-http"
+    assert text in doc.text and doc.meta["encoding_origin"] == "declared-http"
 
 
 def _budget_spec(base: str) -> dict:

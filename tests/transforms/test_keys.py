@@ -2,7 +2,6 @@
 whole documents: exact dedup, near dedup, abstracts with full text, PubMed update files."""
 from __future__ import annotations
 
-import json
 import random
 
 import apache_beam as beam
@@ -25,7 +24,7 @@ def _text(rng: random.Random, n: int = 120) -> str:
 
 def _doc(i: int, subset: str, text: str, **meta) -> Document:
     return Document(id=f"d{i:03d}", source=f"s{i % 3}", subset=subset, title="", text=text, url="", license="cc0",
-                    lang="en", lang_score=1.0, meta=json.dumps(meta, sort_keys=True))
+                    lang="en", lang_score=1.0, meta=meta)
 
 
 def _corpus() -> list[Document]:

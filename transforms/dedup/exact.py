@@ -18,11 +18,13 @@ from typing import Mapping
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from schemas import stages
 from schemas.document import Document
-from transforms.dedup.survivor import survivor_key
-from transforms.stage import DROPPED, make_drop
+from schemas.events import make_drop
+from transforms.dedup.survivor import exact_rank, survivor_id, survivor_key
+from transforms.stage import DROPPED
 
-STAGE = "dedup_exact"
+STAGE = stages.DEDUP_EXACT
 REASON = "exact_duplicate"
 _SPACE_RE = re.compile(r"\s+")
 
@@ -36,13 +38,13 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(normalize_text(text).encode("utf-8")).hexdigest()
 
 
-def _fingerprint(doc: Document) -> str:
-    """Tie-break for two records with the same id (re-scraped page): total order, so deterministic."""
+def fingerprint(doc: Document) -> str:
+    """sha256 of the whole stored row: tie-break for two records with the same id (re-scraped page)."""
     return hashlib.sha256(json.dumps(doc.to_row(), sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 def ranked(doc: Document, priority: Mapping[str, int]) -> tuple:
-    return survivor_key(doc, priority) + (_fingerprint(doc),)
+    return exact_rank(survivor_key(doc, priority), fingerprint(doc))
 
 
 def choose_survivors(docs: list[Document], priority: Mapping[str, int]) -> tuple[list[Document], list[tuple[Document, str]]]:
@@ -63,7 +65,7 @@ def choose_survivors(docs: list[Document], priority: Mapping[str, int]) -> tuple
             emitted.add(key)
             kept.append(doc)
         else:
-            dropped.append((doc, win[3]))
+            dropped.append((doc, survivor_id(win)))
     return kept, dropped
 
 
@@ -84,7 +86,7 @@ class _Resolve(beam.DoFn):
                 yield doc
             else:
                 self._dropped.inc()
-                yield beam.pvalue.TaggedOutput(DROPPED, make_drop(doc, STAGE, REASON, detail=winner[3]))
+                yield beam.pvalue.TaggedOutput(DROPPED, make_drop(doc, STAGE, REASON, detail=survivor_id(winner)))
 
 
 class ExactDedup(beam.PTransform):

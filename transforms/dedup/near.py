@@ -27,15 +27,17 @@ from typing import Iterable, Mapping
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from schemas import stages
 from schemas.document import Document
+from schemas.events import make_drop
 from transforms.dedup.minhash import (MinHashParams, band_keys, dedup_manifest_info, estimated_jaccard,
                                       sample_jaccard, shingles, signatures_and_samples)
-from transforms.dedup.survivor import survivor_key
-from transforms.stage import DROPPED, make_drop
+from transforms.dedup.survivor import survivor_id, survivor_key
+from transforms.stage import DROPPED
 
 __all__ = ["NearDedup", "MinHashParams", "dedup_manifest_info", "near_duplicates", "sketch", "sketch_documents"]
 
-STAGE = "dedup_near"
+STAGE = stages.DEDUP_NEAR
 REASON = "near_duplicate"
 PAYLOAD = "payload"  # tagged output of the sketch step: (document id, verify payload bytes)
 _BATCH = 64  # documents per vectorised signature call
@@ -77,7 +79,7 @@ def star_edges(members: Iterable[tuple], best: tuple, params: MinHashParams | No
     """Candidate edges (loser id, winner survivor key): each bucket member to the bucket's best."""
     for member in members:
         if member != best:
-            yield member[3], best
+            yield survivor_id(member), best
 
 
 def verified(loser_payload: bytes, winner_payload: bytes, params: MinHashParams) -> bool:
@@ -99,10 +101,10 @@ def near_duplicates(docs: list[Document], params: MinHashParams, priority: Mappi
             candidates.update(star_edges(members, min(members)))
     losses: dict[str, tuple] = {}
     for loser, winner in candidates:
-        if verified(payloads[loser], payloads[winner[3]], params):
+        if verified(payloads[loser], payloads[survivor_id(winner)], params):
             if loser not in losses or winner < losses[loser]:
                 losses[loser] = winner
-    return {loser: winner[3] for loser, winner in losses.items()}
+    return {loser: survivor_id(winner) for loser, winner in losses.items()}
 
 
 class _Sketch(beam.DoFn):
@@ -143,7 +145,7 @@ class _SendLoserToWinners(beam.DoFn):
             return
         payload = min(payloads)
         for winner in sorted(winners):
-            yield winner[3], (loser, winner, payload)
+            yield survivor_id(winner), (loser, winner, payload)
 
 
 class _VerifyAtWinner(beam.DoFn):
@@ -177,7 +179,7 @@ class _Route(beam.DoFn):
         for doc in grouped["doc"]:
             if losses:
                 self._dropped.inc()
-                yield beam.pvalue.TaggedOutput(DROPPED, make_drop(doc, STAGE, REASON, detail=losses[0][3]))
+                yield beam.pvalue.TaggedOutput(DROPPED, make_drop(doc, STAGE, REASON, detail=survivor_id(losses[0])))
             else:
                 self._kept.inc()
                 yield doc

@@ -29,7 +29,6 @@ behind on the first set (it keeps too much around the main text: P 0.79 vs 0.91)
 """
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from functools import lru_cache
@@ -40,7 +39,7 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from schemas.document import Document, document_id
-from schemas.events import Drop
+from schemas.events import Drop, extract_drop
 from schemas.raw import RawRecord
 from transforms.extract.encoding import decode_page
 from transforms.extract.errors import ExtractError
@@ -731,9 +730,8 @@ def extract_html(raw: RawRecord, *, subset: str, options: ExtractOptions,
         title, body, method = extract_html_text(decoded.text, content, options.tables, meta)
     doc_id = document_id(raw.source, raw.url)
     if not body.strip():
-        return [Drop(doc_id=doc_id, source=raw.source, subset=subset, stage="extract", reason="no_text",
-                     chars=0, detail=f"{method} extraction found no text")]
+        return [extract_drop(raw, doc_id, subset, "no_text", detail=f"{method} extraction found no text")]
     meta.update({"extractor": method, **decoding})
     return [Document(id=doc_id, source=raw.source, subset=subset, title=title or str(meta.get("title") or ""),
                      text=body, url=raw.url, license=meta.get("license", raw.license),
-                     meta=json.dumps(meta, sort_keys=True, ensure_ascii=False))]
+                     meta=meta)]

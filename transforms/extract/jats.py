@@ -22,14 +22,13 @@ competing interests, author contributions...) are removed. Works on NLM Journal 
 """
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Iterator
 
 from lxml import etree
 
 from schemas.document import Document, document_id
-from schemas.events import Drop
+from schemas.events import Drop, extract_drop
 from schemas.raw import RawRecord
 from transforms.extract.errors import ExtractError
 from transforms.extract.options import ExtractOptions
@@ -740,9 +739,8 @@ def _make(raw: RawRecord, subset: str, doc_id: str, title: str, blocks: list[str
     blocks = [b for b in blocks if b and b.strip()]
     has_text = any(not b.startswith("#") for b in blocks)
     if not has_text:
-        return Drop(doc_id=doc_id, source=raw.source, subset=subset, stage="extract", reason="no_text",
-                    chars=len(title), detail=raw.url)
+        return extract_drop(raw, doc_id, subset, "no_text", chars=len(title), detail=raw.url)
     text = "\n\n".join(([title] if title else []) + blocks)
     return Document(id=doc_id, source=raw.source, subset=subset, title=title, text=text, url=raw.url,
                     license=license_name or "unknown", lang=lang,
-                    meta=json.dumps(meta, sort_keys=True, ensure_ascii=False))
+                    meta=meta)

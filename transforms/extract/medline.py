@@ -22,19 +22,19 @@ file, and drops the update-list documents themselves (reason `update_list`), so 
 """
 from __future__ import annotations
 
-import json
-from typing import IO, Any, Iterable, Iterator
+from typing import IO, Any, Iterable, Iterator, NamedTuple
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 from lxml import etree
 
+from schemas import stages
 from schemas.document import Document, document_id
-from schemas.events import Drop
+from schemas.events import Drop, extract_drop, make_drop
 from schemas.raw import RawRecord
 from transforms.extract.errors import ExtractError
 from transforms.extract.options import ExtractOptions
 from transforms.extract.xmlsafe import MAX_DECOMPRESSED_BYTES, entity_text, iter_elements
+from transforms.stage import Counters
 
 RECORD_TAGS = ("PubmedArticle", "MedlineCitation", "PubmedBookArticle", "DeleteCitation")
 UPDATE_LIST_KEY = "pubmed_updates"  # meta key of the per-file update-list document
@@ -178,23 +178,21 @@ def _record_documents(raw: RawRecord, raw_meta: dict[str, Any], subset: str, rec
     if text:
         out.append(Document(id=doc_id, source=raw.source, subset=subset, title=title,
                             text=f"{title}\n\n{text}" if title else text, url=raw.url, license=license_name,
-                            lang="en", meta=json.dumps(base, sort_keys=True, ensure_ascii=False)))
+                            lang="en", meta=base))
     else:
-        out.append(Drop(doc_id=doc_id, source=raw.source, subset=subset, stage="extract", reason="no_abstract",
-                        chars=len(title), detail=f"PMID:{pmid}"))
+        out.append(extract_drop(raw, doc_id, subset, "no_abstract", chars=len(title), detail=f"PMID:{pmid}"))
     for n, other in enumerate(citation.findall("OtherAbstract")):
         other_text = abstract_text(other)
         lang = iso_language(other.get("Language", "")) or "und"
         kind = other.get("Type", "")
         other_id = document_id(raw.source, f"PMID:{pmid}#other{n}:{kind}:{lang}")
         if not other_text:
-            out.append(Drop(doc_id=other_id, source=raw.source, subset=subset, stage="extract",
-                            reason="no_abstract", detail=f"PMID:{pmid} OtherAbstract {n}"))
+            out.append(extract_drop(raw, other_id, subset, "no_abstract", detail=f"PMID:{pmid} OtherAbstract {n}"))
             continue
         other_meta = dict(base, other_abstract_type=kind, abstract_of=doc_id)
         out.append(Document(id=other_id, source=raw.source, subset=subset, title=title, text=other_text,
                             url=raw.url, license=license_name, lang=lang,
-                            meta=json.dumps(other_meta, sort_keys=True, ensure_ascii=False)))
+                            meta=other_meta))
     return out
 
 
@@ -218,8 +216,8 @@ def iter_medline(raw: RawRecord, *, subset: str, source: "bytes | str | IO[bytes
             pmid = (book.findtext("PMID") if book is not None else "") or f"{raw.url}#{records}"
             if file_events is not None and book is not None and (book.findtext("PMID") or "").strip():
                 file_events.without_document.append(pmid.strip())
-            yield Drop(doc_id=document_id(raw.source, f"PMID:{pmid.strip()}"), source=raw.source, subset=subset,
-                       stage="extract", reason="book_record", detail=f"PMID:{pmid.strip()}")
+            yield extract_drop(raw, document_id(raw.source, f"PMID:{pmid.strip()}"), subset, "book_record",
+                               detail=f"PMID:{pmid.strip()}")
             continue
         results = _record_documents(raw, raw_meta, subset, record)
         if file_events is not None and results and isinstance(results[0], Drop):
@@ -254,7 +252,7 @@ def update_list_document(raw: RawRecord, subset: str, seq: int, events: FileEven
     meta = {"format": "medline", "file_seq": seq, "file": raw_meta.get("file", ""), UPDATE_LIST_KEY: updates}
     return Document(id=document_id(raw.source, f"{raw.url}#pubmed-updates"), source=raw.source, subset=subset,
                     title="", text="", url=raw.url, license=raw_meta.get("license") or raw.license, lang="",
-                    meta=json.dumps(meta, sort_keys=True, ensure_ascii=False))
+                    meta=meta)
 
 
 def _pmid_order(pmid: str) -> tuple[int, str]:
@@ -273,9 +271,9 @@ def extract_medline(raw: RawRecord, *, subset: str, options: ExtractOptions) -> 
     if seq is not None and (events.deleted or events.without_document):
         out.append(update_list_document(raw, subset, seq, events))
     if not out:
-        return [Drop(doc_id=document_id(raw.source, raw.url), source=raw.source, subset=subset, stage="extract",
-                     reason="only_deletions" if events.deleted else "no_records",
-                     detail=f"{len(events.deleted)} DeleteCitation PMIDs" if events.deleted else raw.url)]
+        return [extract_drop(raw, document_id(raw.source, raw.url), subset,
+                             "only_deletions" if events.deleted else "no_records",
+                             detail=f"{len(events.deleted)} DeleteCitation PMIDs" if events.deleted else raw.url)]
     return out
 
 
@@ -291,7 +289,7 @@ def deleted_pmids(source: "bytes | str | IO[bytes]") -> list[str]:
 
 def full_text_keys(doc: Document) -> list[str]:
     """Identifiers that link an abstract to its full-text paper: 'pmid:<n>' and 'pmcid:PMC<n>'."""
-    meta = doc.meta_dict()
+    meta = doc.meta
     keys = []
     pmid = str(meta.get("pmid") or "").strip()
     if pmid:
@@ -302,7 +300,7 @@ def full_text_keys(doc: Document) -> list[str]:
     return keys
 
 
-def drop_abstracts_with_full_text(docs: Iterable[Document], stage: str = "extract"
+def drop_abstracts_with_full_text(docs: Iterable[Document], stage: str = stages.EXTRACT
                                   ) -> tuple[list[Document], list[Drop]]:
     """Plain-Python version of DropAbstractsWithFullText: (kept, dropped)."""
     docs = list(docs)
@@ -312,8 +310,7 @@ def drop_abstracts_with_full_text(docs: Iterable[Document], stage: str = "extrac
     for doc in docs:
         match = next((k for k in full_text_keys(doc) if k in paper_keys), None) if doc.subset == "abstracts" else None
         if match:
-            dropped.append(Drop(doc_id=doc.id, source=doc.source, subset=doc.subset, stage=stage,
-                                reason="has_full_text", chars=len(doc.text), detail=match))
+            dropped.append(make_drop(doc, stage, "has_full_text", detail=match))
         else:
             kept.append(doc)
     return kept, dropped
@@ -322,20 +319,17 @@ def drop_abstracts_with_full_text(docs: Iterable[Document], stage: str = "extrac
 class _RouteAbstracts(beam.DoFn):
     def __init__(self, stage: str):
         self._stage = stage
-        self._kept = Metrics.counter("gap", f"{stage}:kept")
-        self._dropped = Metrics.counter("gap", f"{stage}:has_full_text")
+        self._counters = Counters(stage)
 
     def process(self, item):
         _doc_id, grouped = item
         matches = sorted(set(grouped["match"]))
         for doc in grouped["doc"]:
             if matches:
-                self._dropped.inc()
-                yield beam.pvalue.TaggedOutput("dropped", Drop(
-                    doc_id=doc.id, source=doc.source, subset=doc.subset, stage=self._stage,
-                    reason="has_full_text", chars=len(doc.text), detail=matches[0]))
+                self._counters.inc("has_full_text")
+                yield beam.pvalue.TaggedOutput("dropped", make_drop(doc, self._stage, "has_full_text", matches[0]))
             else:
-                self._kept.inc()
+                self._counters.inc("kept")
                 yield doc
 
 
@@ -350,7 +344,7 @@ class DropAbstractsWithFullText(beam.PTransform):
     """Documents of all subsets in; outputs `kept` (everything but matched abstracts) and `dropped`
     (abstracts whose PMID/PMCID belongs to a paper, reason `has_full_text`, detail the shared id)."""
 
-    def __init__(self, stage: str = "extract"):
+    def __init__(self, stage: str = stages.EXTRACT):
         super().__init__()
         self._stage = stage
 
@@ -382,29 +376,49 @@ class _Outputs(dict):
 
 # ------------------------------------------------------------------------------ PubMed update files
 
-UPDATES_STAGE = "pubmed_updates"
+UPDATES_STAGE = stages.PUBMED_UPDATES
 
 
-def _versioned_key(doc: Document) -> tuple[str, str, int] | None:
-    """(source, pmid, file_seq) of a citation document from a bulk PubMed file, else None."""
-    meta = doc.meta_dict()
+class CitationVersion(NamedTuple):
+    """Which citation a document from a bulk PubMed file is a version of, and from which file."""
+    source: str
+    pmid: str
+    file_seq: int
+
+    @property
+    def citation(self) -> tuple[str, str]:
+        """(source, pmid): the key all versions of one citation share (a plain tuple, for Beam keys)."""
+        return (self.source, self.pmid)
+
+
+class Version(NamedTuple):
+    """One version of a citation for `resolve_versions`; `item` is what is kept or dropped."""
+    file_seq: int
+    doc_id: str
+    tie_break: Any  # orders two records of one id in the same file (content, never input order)
+    item: Any
+
+
+def citation_version(doc: Document) -> CitationVersion | None:
+    """The citation version of a document from a bulk PubMed file, else None."""
+    meta = doc.meta
     if UPDATE_LIST_KEY in meta:
         return None
     pmid = str(meta.get("pmid") or "").strip()
     seq = file_seq_of(meta)
     if not pmid or seq is None:
         return None
-    return doc.source, pmid, seq
+    return CitationVersion(doc.source, pmid, seq)
 
 
 def is_update_list(doc: Document) -> bool:
-    return UPDATE_LIST_KEY in doc.meta_dict()
+    return UPDATE_LIST_KEY in doc.meta
 
 
 def update_list_events(doc: Document) -> list[tuple[tuple[str, str], tuple[str, int]]]:
     """((source, pmid), (kind, file_seq)) for every PMID an update-list document names;
     kind is `deleted` or `no_document` (a version of the citation without a main document)."""
-    updates = doc.meta_dict()[UPDATE_LIST_KEY]
+    updates = doc.meta[UPDATE_LIST_KEY]
     seq = int(updates["file_seq"])
     events = [((doc.source, p), ("deleted", seq)) for p in updates.get("deleted_pmids", [])]
     events += [((doc.source, p), ("no_document", seq)) for p in updates.get("pmids_without_document", [])]
@@ -412,10 +426,10 @@ def update_list_events(doc: Document) -> list[tuple[tuple[str, str], tuple[str, 
 
 
 def update_list_drop(doc: Document, stage: str = UPDATES_STAGE) -> Drop:
-    updates = doc.meta_dict()[UPDATE_LIST_KEY]
-    return Drop(doc_id=doc.id, source=doc.source, subset=doc.subset, stage=stage, reason="update_list", chars=0,
-                detail=f"file_seq {updates['file_seq']}: {len(updates.get('deleted_pmids', []))} deleted, "
-                       f"{len(updates.get('pmids_without_document', []))} without abstract")
+    updates = doc.meta[UPDATE_LIST_KEY]
+    return make_drop(doc, stage, "update_list", chars=0,
+                     detail=f"file_seq {updates['file_seq']}: {len(updates.get('deleted_pmids', []))} deleted, "
+                            f"{len(updates.get('pmids_without_document', []))} without abstract")
 
 
 def resolve_citation_versions(docs: Iterable[Document], events: Iterable[tuple[str, int]],
@@ -429,21 +443,20 @@ def resolve_citation_versions(docs: Iterable[Document], events: Iterable[tuple[s
     content, so the result never depends on input order."""
     versioned = []
     for doc in docs:
-        key = _versioned_key(doc)
-        if key is None:
+        version = citation_version(doc)
+        if version is None:
             raise ValueError(f"document {doc.id} is not a versioned PubMed citation")
-        versioned.append((key[2], doc.id, (doc.text, doc.meta, doc.title), doc))
+        versioned.append(Version(version.file_seq, doc.id, (doc.text, doc.meta_json(), doc.title), doc))
     kept, dropped = resolve_versions(versioned, events)
-    return kept, [Drop(doc_id=doc.id, source=doc.source, subset=doc.subset, stage=stage, reason=reason,
-                       chars=len(doc.text), detail=detail) for doc, reason, detail in dropped]
+    return kept, [make_drop(doc, stage, reason, detail) for doc, reason, detail in dropped]
 
 
 def resolve_versions(versions: Iterable[tuple], events: Iterable[tuple[str, int]]) -> tuple[list, list[tuple]]:
-    """The decision of `resolve_citation_versions` on light records: `versions` are (file_seq, id,
-    tie-break, item); returns (kept items, [(item, reason, detail)])."""
+    """The decision of `resolve_citation_versions` on light records (`Version`s); returns (kept items,
+    [(item, reason, detail)])."""
     versions = list(versions)
     events = list(events)
-    seqs = [v[0] for v in versions] + [seq for kind, seq in events if kind == "no_document"]
+    seqs = [v.file_seq for v in versions] + [seq for kind, seq in events if kind == "no_document"]
     if not seqs:
         return [], []
     newest = max(seqs)
@@ -451,7 +464,7 @@ def resolve_versions(versions: Iterable[tuple], events: Iterable[tuple[str, int]
     kept: list = []
     dropped: list[tuple] = []
     chosen: set[str] = set()
-    for seq, doc_id, _tie, item in sorted(versions, key=lambda v: (-v[0], v[1], v[2])):
+    for seq, doc_id, _tie, item in sorted(versions, key=lambda v: (-v.file_seq, v.doc_id, v.tie_break)):
         if seq < newest or doc_id in chosen:
             dropped.append((item, "superseded", str(newest)))
         elif deleted_at is not None:
@@ -474,11 +487,11 @@ def apply_pubmed_updates(docs: Iterable[Document], stage: str = UPDATES_STAGE) -
                 events.setdefault(key, []).append(event)
             dropped.append(update_list_drop(doc, stage))
             continue
-        key = _versioned_key(doc)
-        if key is None:
+        version = citation_version(doc)
+        if version is None:
             kept.append(doc)
         else:
-            citations.setdefault(key[:2], []).append(doc)
+            citations.setdefault(version.citation, []).append(doc)
     for key in sorted(citations):
         k, d = resolve_citation_versions(citations[key], events.get(key, []), stage)
         kept.extend(k)
@@ -489,28 +502,23 @@ def apply_pubmed_updates(docs: Iterable[Document], stage: str = UPDATES_STAGE) -
 class _ResolveCitations(beam.DoFn):
     def __init__(self, stage: str):
         self._stage = stage
-        self._counters: dict[str, Any] = {}
-
-    def _count(self, reason: str) -> None:
-        if reason not in self._counters:
-            self._counters[reason] = Metrics.counter("gap", f"{self._stage}:{reason}")
-        self._counters[reason].inc()
+        self._counters = Counters(stage)
 
     def process(self, item):
         _key, grouped = item
         kept, dropped = resolve_citation_versions(grouped["doc"], grouped["event"], self._stage)
         for doc in kept:
-            self._count("kept")
+            self._counters.inc("kept")
             yield doc
         for drop in dropped:
-            self._count(drop.reason)
+            self._counters.inc(drop.reason)
             yield beam.pvalue.TaggedOutput("dropped", drop)
 
 
 def _kind(doc: Document, _n: int) -> int:
     if is_update_list(doc):
         return 1
-    return 0 if _versioned_key(doc) is not None else 2
+    return 0 if citation_version(doc) is not None else 2
 
 
 class ApplyPubmedUpdates(beam.PTransform):
@@ -530,7 +538,7 @@ class ApplyPubmedUpdates(beam.PTransform):
         stage = self._stage
         parts = docs | "ByKind" >> beam.Partition(_kind, 3)
         versioned, update_lists, others = parts[0], parts[1], parts[2]
-        keyed = versioned | "ByCitation" >> beam.Map(lambda d: (_versioned_key(d)[:2], d))
+        keyed = versioned | "ByCitation" >> beam.Map(lambda d: (citation_version(d).citation, d))
         events = update_lists | "Events" >> beam.FlatMap(update_list_events)
         resolved = ({"doc": keyed, "event": events}
                     | "JoinEvents" >> beam.CoGroupByKey()
@@ -545,17 +553,17 @@ class ApplyPubmedUpdates(beam.PTransform):
 class _DropUpdateLists(beam.DoFn):
     def __init__(self, stage: str):
         self._stage = stage
-        self._counter = Metrics.counter("gap", f"{stage}:update_list")
+        self._counters = Counters(stage)
 
     def process(self, doc: Document):
-        self._counter.inc()
+        self._counters.inc("update_list")
         yield update_list_drop(doc, self._stage)
 
 
 class _CountKept(beam.DoFn):
     def __init__(self, stage: str):
-        self._counter = Metrics.counter("gap", f"{stage}:kept")
+        self._counters = Counters(stage)
 
     def process(self, doc: Document):
-        self._counter.inc()
+        self._counters.inc("kept")
         yield doc

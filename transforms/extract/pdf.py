@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
 import re
 import time
 from collections import Counter
 from typing import Any
 
 from schemas.document import Document, document_id
-from schemas.events import Drop
+from schemas.events import Drop, extract_drop
 from schemas.raw import RawRecord
 from transforms.extract import pdf_guard
 from transforms.extract.errors import ExtractError
@@ -493,8 +492,7 @@ def extract_pdf(raw: RawRecord, *, subset: str, options: ExtractOptions,
     meta = raw.meta_dict()
     doc_id = document_id(raw.source, raw.url)
     if not text.strip():
-        return [Drop(doc_id=doc_id, source=raw.source, subset=subset, stage="extract", reason="no_text",
-                     chars=0, detail="PDF text was all page furniture or table debris")]
+        return [extract_drop(raw, doc_id, subset, "no_text", detail="PDF text was all page furniture or table debris")]
     title = str(meta.get("title") or "") or info.get("title", "")
     if not title:
         first_heading = next((b for b in text.split("\n\n") if b.startswith("#")), "")
@@ -502,4 +500,4 @@ def extract_pdf(raw: RawRecord, *, subset: str, options: ExtractOptions,
     meta.update({"extractor": "pdfminer", "pages": result.pages})
     return [Document(id=doc_id, source=raw.source, subset=subset, title=title, text=text, url=raw.url,
                      license=meta.get("license", raw.license),
-                     meta=json.dumps(meta, sort_keys=True, ensure_ascii=False))]
+                     meta=meta)]

@@ -24,7 +24,7 @@ def _doc(raw: RawRecord, subset: str, locator: str, title: str, text: str, meta:
     base.update(meta)
     return Document(id=document_id(raw.source, locator), source=raw.source, subset=subset, title=title,
                     text=text, url=raw.url, license=base.get("license", raw.license),
-                    meta=json.dumps(base, sort_keys=True, ensure_ascii=False))
+                    meta=base)
 
 
 def extract_plain(raw: RawRecord, *, subset: str, options: ExtractOptions) -> list[Document | Drop]:
