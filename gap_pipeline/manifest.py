@@ -211,7 +211,7 @@ def assemble_manifest(out_dir: str, cfg: dict[str, Any], *, config_hash: str, so
 
 
 def pack_waste(stats: dict[tuple[str, ...], tuple[int, int, int]]) -> dict[str, dict[str, int]]:
-    """Tokens left after the last full row of each bucket, per subset (total and per split)."""
+    """Tokens left after the last full row of each packing group of each part, per subset (total and per split)."""
     out: dict[str, dict[str, int]] = {}
     for key, (_, _, tokens) in sorted(stats.items()):
         if key[0] != "pack_waste":
