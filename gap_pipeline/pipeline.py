@@ -18,9 +18,6 @@ from gap_pipeline.outputs import WriteSorted, encode_json, encode_jsonl, join_pa
 from schemas import stages
 from schemas.document import Document
 from schemas.events import Drop, Quarantined
-from schemas.raw import RawRecord
-from transforms.extract import ExtractError, ExtractOptions, extract_record
-from transforms.extract.encoding import GUESSED_ORIGINS
 from transforms.keys import KEPT
 from transforms.parts import DROPPED, QUARANTINE, STATS, stat, sum_stats as _sum_stats
 
@@ -36,63 +33,12 @@ class SourceRules:
     rules: dict  # the spec's content + cleaning sections
 
 
-# --------------------------------------------------------------------------- extract
-
-class ExtractDocuments(beam.DoFn):
-    """Raw record -> documents (and extract-stage drops); unusable records go to quarantine."""
-
-    def __init__(self, sources: dict[str, SourceRules], options: ExtractOptions):
-        self._sources, self._options = sources, options
-        self._quarantined = Metrics.counter("gap", "extract:quarantined")
-
-    def process(self, raw: RawRecord):
-        spec = self._sources.get(raw.source)
-        if spec is None:
-            self._quarantined.inc()
-            yield beam.pvalue.TaggedOutput(QUARANTINE, Quarantined(
-                source=raw.source, url=raw.url, stage=stages.EXTRACT, error=f"no source spec named {raw.source!r}",
-                sha256=raw.sha256, content_type=raw.content_type))
-            return
-        try:
-            results = extract_record(raw, subset=spec.subset, options=self._options, rules=spec.rules)
-            if not results:
-                raise ExtractError("no documents found in record")
-        except ExtractError as exc:
-            self._quarantined.inc()
-            yield beam.pvalue.TaggedOutput(QUARANTINE, Quarantined(
-                source=raw.source, url=raw.url, stage=stages.EXTRACT, error=str(exc) or type(exc).__name__,
-                sha256=raw.sha256, content_type=raw.content_type))
-            return
-        except Exception as exc:  # a parser bug must not kill a corpus build: quarantine with the traceback type
-            self._quarantined.inc()
-            yield beam.pvalue.TaggedOutput(QUARANTINE, Quarantined(
-                source=raw.source, url=raw.url, stage=stages.EXTRACT, error=f"{type(exc).__name__}: {exc}",
-                sha256=raw.sha256, content_type=raw.content_type))
-            return
-        yield beam.pvalue.TaggedOutput(STATS, stat("raw_extracted", raw.source))
-        for item in results:
-            if isinstance(item, Drop):
-                Metrics.counter("gap", f"extract:{item.reason}").inc()
-                yield beam.pvalue.TaggedOutput(STATS, stat("extracted", item.source, item.subset, chars=item.chars))
-                yield beam.pvalue.TaggedOutput(DROPPED, item)
-                continue
-            doc = item.with_meta(priority=spec.priority, redistributable=spec.redistributable)
-            if raw.content_type == "html":  # guessed encodings are counted, so the manifest shows them
-                origin = doc.meta.get("encoding_origin")
-                if origin in GUESSED_ORIGINS:
-                    Metrics.counter("gap", f"extract:encoding_{origin}").inc()
-            if not doc.license or doc.license == "unknown":
-                doc = doc.replace(license=spec.license)
-            yield beam.pvalue.TaggedOutput(STATS, stat("extracted", doc.source, doc.subset, chars=len(doc.text)))
-            yield doc
-
-
 # --------------------------------------------------------------------------- phases
 #
 # A build is four phases, each a plain Beam pipeline whose outputs are files (so any runner runs it,
 # and a build that dies resumes at the first unfinished phase). Texts live in per-part files
 # (transforms/docfiles.py) and are read in one DoFn call per part; what crosses a shuffle is small:
-# keys for versions and dedup decisions, drops, statistics, and tokens once for packing.
+# keys for versions and dedup decisions, drops, statistics; token rows go through per-part row files.
 #
 #   extract  raw parts -> newest versions (keys) -> extract -> work/extract/part-N
 #   filter   PubMed updates (keys) -> boilerplate line counts -> boilerplate, clean, quality -> work/filter/part-N
@@ -172,7 +118,8 @@ def _refs(dropped, label: str):
 def build_extract(p: beam.Pipeline, ctx: PhaseContext) -> None:
     """Raw parts -> the newest version of each page (decided on keys) -> documents per part."""
     from transforms.extract import ExtractOptions
-    from transforms.parts import ExtractPart, ProgressMarker, ScanRawPart, newest_versions, parts_with_skips
+    from transforms.parts import (ExtractDocuments, ExtractPart, ProgressMarker, ScanRawPart, newest_versions,
+                                  parts_with_skips)
 
     selected = tuple(ctx.cfg["sources"])
     scan = (p | "ListParts" >> beam.Create(list(enumerate(ctx.parts))) | "Reshuffle" >> beam.Reshuffle()

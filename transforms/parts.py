@@ -12,10 +12,15 @@ from __future__ import annotations
 from typing import Callable, Iterable, Sequence
 
 import apache_beam as beam
+from apache_beam.metrics import Metrics
 
+from schemas import stages
 from schemas.document import Document
 from schemas.events import Drop, Quarantined
+from schemas.raw import RawRecord
 from schemas.raw_store import iter_raw_rows
+from transforms.extract import ExtractError, ExtractOptions, extract_record
+from transforms.extract.encoding import GUESSED_ORIGINS
 from transforms.docfiles import DocumentWriter, part_file, read_documents
 from transforms.stage import Counters
 
@@ -203,6 +208,53 @@ def newest_versions(keyed):
 
     return (keyed | "GroupVersions" >> beam.GroupByKey()
             | "Superseded" >> beam.FlatMap(losers).with_outputs(STATS, main="losers"))
+
+
+class ExtractDocuments(beam.DoFn):
+    """Raw record -> documents (and extract-stage drops); unusable records go to quarantine. `sources`
+    maps a source name to its rules (gap_pipeline.pipeline.SourceRules: subset, priority, licence, ...)."""
+
+    def __init__(self, sources: dict, options: ExtractOptions):
+        self._sources, self._options = sources, options
+        self._quarantined = Metrics.counter("gap", "extract:quarantined")
+
+    def _quarantine(self, raw: RawRecord, error: str):
+        self._quarantined.inc()
+        return beam.pvalue.TaggedOutput(QUARANTINE, Quarantined(
+            source=raw.source, url=raw.url, stage=stages.EXTRACT, error=error, sha256=raw.sha256,
+            content_type=raw.content_type))
+
+    def process(self, raw: RawRecord):
+        spec = self._sources.get(raw.source)
+        if spec is None:
+            yield self._quarantine(raw, f"no source spec named {raw.source!r}")
+            return
+        try:
+            results = extract_record(raw, subset=spec.subset, options=self._options, rules=spec.rules)
+            if not results:
+                raise ExtractError("no documents found in record")
+        except ExtractError as exc:
+            yield self._quarantine(raw, str(exc) or type(exc).__name__)
+            return
+        except Exception as exc:  # a parser bug must not kill a corpus build: quarantine with the traceback type
+            yield self._quarantine(raw, f"{type(exc).__name__}: {exc}")
+            return
+        yield beam.pvalue.TaggedOutput(STATS, stat("raw_extracted", raw.source))
+        for item in results:
+            if isinstance(item, Drop):
+                Metrics.counter("gap", f"extract:{item.reason}").inc()
+                yield beam.pvalue.TaggedOutput(STATS, stat("extracted", item.source, item.subset, chars=item.chars))
+                yield beam.pvalue.TaggedOutput(DROPPED, item)
+                continue
+            doc = item.with_meta(priority=spec.priority, redistributable=spec.redistributable)
+            if raw.content_type == "html":  # guessed encodings are counted, so the manifest shows them
+                origin = doc.meta.get("encoding_origin")
+                if origin in GUESSED_ORIGINS:
+                    Metrics.counter("gap", f"extract:encoding_{origin}").inc()
+            if not doc.license or doc.license == "unknown":
+                doc = doc.replace(license=spec.license)
+            yield beam.pvalue.TaggedOutput(STATS, stat("extracted", doc.source, doc.subset, chars=len(doc.text)))
+            yield doc
 
 
 class ExtractPart(beam.DoFn):
