@@ -400,23 +400,28 @@ def tree_rss_kb(pid: int) -> int:
     return total
 
 
+def run_sampled(args: list[str], cwd: str | Path, env: dict, what: str) -> dict:
+    """Run a child that prints a JSON summary as its last line; the summary, with the whole process tree's
+    peak memory (`rss_tree_mb`, the child and its workers summed, sampled every 0.2 s from /proc)."""
+    proc = subprocess.Popen(args, cwd=str(cwd), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, tree_rss_kb(proc.pid))
+        time.sleep(0.2)
+    stdout, stderr = proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{what} failed:\n{stderr[-4000:]}")
+    result = json.loads(stdout.strip().split("\n")[-1])
+    result["rss_tree_mb"] = peak / 1024
+    return result
+
+
 def build_in_child(raw: str, workers: int, code_root: str | Path = REPO) -> dict:
-    """Build `raw` in a fresh process with the code under `code_root` (the repository, or an older checkout);
-    the whole build's memory (runner + workers, summed) is sampled every 0.2 s."""
+    """Build `raw` in a fresh process with the code under `code_root` (the repository, or an older checkout)."""
     env = dict(os.environ, PYTHONPATH=str(code_root))
     with tempfile.TemporaryDirectory() as out:
-        proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--child", raw, out, str(workers)],
-                                cwd=str(code_root), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        peak = 0
-        while proc.poll() is None:
-            peak = max(peak, tree_rss_kb(proc.pid))
-            time.sleep(0.2)
-        stdout, stderr = proc.communicate()
-        if proc.returncode != 0:
-            raise RuntimeError(f"build of {raw} failed:\n{stderr[-4000:]}")
-        result = json.loads(stdout.strip().split("\n")[-1])
-        result["rss_tree_mb"] = peak / 1024
-        return result
+        return run_sampled([sys.executable, str(Path(__file__).resolve()), "--child", raw, out, str(workers)],
+                           code_root, env, f"build of {raw}")
 
 
 # --------------------------------------------------------------------------------------- report

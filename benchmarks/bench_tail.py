@@ -165,22 +165,12 @@ def _child(docs_dir: str, parts: int, out: str, workers: int, model_path: str, s
 
 
 def _run(docs_dir: str, parts: int, workers: int, model_path: str, seq_len: int, target: int) -> dict:
-    from bench_pipeline import tree_rss_kb
+    from bench_pipeline import run_sampled
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), str(HERE)]))
     with tempfile.TemporaryDirectory() as out:
         args = [sys.executable, str(Path(__file__).resolve()), "--child", docs_dir, str(parts), out, str(workers),
                 model_path, str(seq_len), str(target)]
-        proc = subprocess.Popen(args, cwd=str(REPO), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        peak = 0
-        while proc.poll() is None:
-            peak = max(peak, tree_rss_kb(proc.pid))
-            time.sleep(0.2)
-        stdout, stderr = proc.communicate()
-        if proc.returncode != 0:
-            raise RuntimeError(f"tokens phase with {workers} workers failed:\n{stderr[-4000:]}")
-    result = json.loads(stdout.strip().split("\n")[-1])
-    result["rss_tree_mb"] = peak / 1024
-    return result
+        return run_sampled(args, REPO, env, f"tokens phase with {workers} workers")
 
 
 def bench(quick: bool = False) -> str:
