@@ -20,7 +20,6 @@ import json
 import math
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
