@@ -14,8 +14,9 @@ operation through files: an external sort.
         partition merges its sorted runs (heapq.merge) and yields (key, values sorted by their encoding)
         or (key, combined value).
 
-What a worker holds: one spill buffer while writing; one buffered reader per run plus one group while
-reading; nothing grows with the corpus. Results are those of Beam's GroupByKey (same key encoding,
+What a worker holds: one spill buffer while writing; while reading, one buffered reader per run (at most
+FAN_IN: beyond that, runs are first merged into longer ones, FAN_IN at a time) plus one group; nothing
+grows with the corpus. Results are those of Beam's GroupByKey (same key encoding,
 values in a fixed order), so outputs are byte-identical with or without it. Cluster runners
 (Dataflow, Flink, Spark) shuffle through their own disk-backed services and are left alone.
 """
@@ -40,6 +41,7 @@ from apache_beam.transforms.window import GlobalWindows
 SPILL_BYTES = 8 << 20    # bytes a writer buffers (records + their Python overhead) before writing a sorted run
 MAX_KEYS = 20_000        # accumulators a combining writer keeps before spilling them
 PARTITIONS = 8           # readers per shuffle (parallelism only: results do not depend on it)
+FAN_IN = 64              # runs merged at once; more are first merged into longer runs, FAN_IN at a time
 _HEADER = struct.Struct(">II")
 _OVERHEAD = 130  # a buffered record's Python cost beyond its bytes: two bytes objects, a tuple, a list slot
 
@@ -54,10 +56,13 @@ def _encode_key(key) -> bytes:
 
 def _write_run(path: str, records: list[tuple[bytes, bytes]]) -> None:
     records.sort()
-    local = "://" not in path
-    if local:
+    if "://" not in path:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-    with (open(path, "wb", buffering=1 << 20) if local else FileSystems.create(path)) as fh:
+    _write_records(path, records)
+
+
+def _write_records(path: str, records) -> None:
+    with (open(path, "wb", buffering=1 << 20) if "://" not in path else FileSystems.create(path)) as fh:
         for kb, vb in records:
             fh.write(_HEADER.pack(len(kb), len(vb)))
             fh.write(kb)
@@ -77,6 +82,13 @@ def _read_run(path: str) -> Iterator[tuple[bytes, bytes]]:
             if len(kb) != klen or len(vb) != vlen:
                 raise IOError(f"shuffle run {path} is truncated")
             yield kb, vb
+
+
+def _merge_runs(paths: list[str]) -> str:
+    """One longer sorted run from several (a merge pass), written beside them."""
+    path = FileSystems.join(paths[0].rsplit("/", 1)[0], f"merged-{uuid.uuid4().hex}")
+    _write_records(path, heapq.merge(*(_read_run(p) for p in paths)))
+    return path
 
 
 class _WriteRuns(beam.DoFn):
@@ -160,6 +172,8 @@ class _ReadGroups(beam.DoFn):
         mine = sorted(p for r, p in runs if r == partition)
         if path != mine[0]:
             return
+        while len(mine) > FAN_IN:  # a reader holds one buffer per run: merge in passes, FAN_IN runs at a time
+            mine = [_merge_runs(mine[i:i + FAN_IN]) for i in range(0, len(mine), FAN_IN)]
         merged = heapq.merge(*(_read_run(p) for p in mine))
         for kb, records in itertools.groupby(merged, key=lambda record: record[0]):
             key = KEY_CODER.decode(kb)

@@ -33,8 +33,10 @@ def _records(n=3000, keys=200, seed=1):
 
 @pytest.fixture
 def tiny_spills(monkeypatch):
-    """Spill every few records and keep few accumulators, so many runs are merged."""
+    """Spill every few records, keep few accumulators and merge 3 runs at a time, so many runs are
+    merged in several passes."""
     monkeypatch.setattr(exchange, "SPILL_BYTES", 2000)
+    monkeypatch.setattr(exchange, "FAN_IN", 3)
     monkeypatch.setattr(exchange, "MAX_KEYS", 7)
     monkeypatch.setattr(exchange, "PARTITIONS", 3)
 
@@ -54,6 +56,7 @@ def test_group_by_key_gives_beams_groups(tmp_path, tiny_spills):
     assert got == _run(build, tmp_path, files=False)
     runs = list((tmp_path / "shuffle").rglob("run-*"))
     assert len(runs) > 10  # the tiny spill size made many sorted runs, and they were merged
+    assert list((tmp_path / "shuffle").rglob("merged-*"))  # in passes of FAN_IN runs
 
 
 def test_combiners_and_cogroup_match_beam(tmp_path, tiny_spills):
