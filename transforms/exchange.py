@@ -4,7 +4,8 @@ Beam's local runner (FnApiRunner, what `gap build` uses without --runner) keeps 
 a GroupByKey's whole input sits in the runner process until the group is consumed, so a local build's
 memory would follow the corpus (dedup keys, bucket entries, drops). `use_file_shuffles(pipeline, folder)`
 replaces every GroupByKey, CombinePerKey and Reshuffle of a pipeline, before it runs, with the same
-operation through files: an external sort.
+operation through files: an external sort. Flattens go through files too (`FileFlatten`): the local
+runner buffers a Flatten of several stages' outputs in RAM, and CoGroupByKey is one.
 
     writer (fused with the producer): records encoded with Beam's deterministic coder, buffered per
         partition (crc32 of the key), sorted and written as a run file each time the buffer reaches
@@ -216,6 +217,64 @@ class FileReshuffle(beam.PTransform):
                 | "Values" >> beam.FlatMap(lambda kv: kv[1]))
 
 
+class _Spool(beam.DoFn):
+    """Elements -> run files of their encodings, in arrival order (no keys); yields each file's path at the
+    end of the bundle, once it is complete."""
+
+    def __init__(self, folder: str, spill_bytes: int):
+        self._folder, self._spill_bytes = folder, spill_bytes
+
+    def start_bundle(self):
+        self._records: list[tuple[bytes, bytes]] = []
+        self._bytes = 0
+        self._paths: list[str] = []
+
+    def process(self, element):
+        vb = VALUE_CODER.encode(element)
+        self._records.append((b"", vb))
+        self._bytes += len(vb) + _OVERHEAD
+        if self._bytes >= self._spill_bytes:
+            self._spill()
+
+    def _spill(self):
+        if self._records:
+            path = FileSystems.join(self._folder, f"spool-{uuid.uuid4().hex}")
+            if "://" not in path:
+                os.makedirs(self._folder, exist_ok=True)
+            _write_records(path, self._records)
+            self._paths.append(path)
+        self._records, self._bytes = [], 0
+
+    def finish_bundle(self):
+        self._spill()
+        for path in self._paths:
+            yield GlobalWindows.windowed_value(path)
+
+
+class _FlattenPaths(beam.Flatten):
+    """Beam's Flatten, for the small lists of spool files (a type of its own: never replaced)."""
+
+
+class FileFlatten(beam.PTransform):
+    """Flatten through spool files. The local runner materialises a Flatten whose inputs come from
+    different stages in RAM (every producer writes into one buffer, read by the consumer's stage);
+    here each input is spooled to files by a writer fused with its producer, and the files are read
+    back, one element per file, by the consumer."""
+
+    def __init__(self, folder: str):
+        super().__init__()
+        self._folder = folder
+
+    def expand(self, pcolls):
+        if isinstance(pcolls, beam.pvalue.PBegin):
+            return pcolls | "Nothing" >> beam.Create([])
+        if isinstance(pcolls, beam.pvalue.PCollection):
+            pcolls = (pcolls,)
+        paths = [pc | f"Spool{i}" >> beam.ParDo(_Spool(self._folder, SPILL_BYTES)) for i, pc in enumerate(pcolls)]
+        return (paths | "Paths" >> _FlattenPaths()
+                | "Read" >> beam.FlatMap(lambda path: (VALUE_CODER.decode(vb) for _, vb in _read_run(path))))
+
+
 def _folder_for(root: str, applied) -> str:
     return FileSystems.join(root, hashlib.sha1(applied.full_label.encode()).hexdigest()[:16])
 
@@ -238,10 +297,11 @@ def _combine(folder: str, transform):
 
 
 def use_file_shuffles(pipeline: beam.Pipeline, folder: str) -> None:
-    """Replace every Reshuffle, CombinePerKey and GroupByKey of `pipeline` (in that order: a composite
-    goes before the GroupByKey inside it) by its file-backed form, with run files under `folder`."""
+    """Replace every Reshuffle, CombinePerKey, GroupByKey and Flatten of `pipeline` (in that order: a
+    composite goes before the GroupByKey inside it) by its file-backed form, with files under `folder`."""
     pipeline.replace_all([
         _Override(folder, beam.Reshuffle, lambda f, _t: FileReshuffle(f)),
         _Override(folder, beam.CombinePerKey, _combine),
         _Override(folder, beam.GroupByKey, lambda f, _t: FileGroupByKey(f)),
+        _Override(folder, beam.Flatten, lambda f, _t: FileFlatten(f)),
     ])

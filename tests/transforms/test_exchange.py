@@ -1,4 +1,5 @@
-"""File shuffles (transforms/exchange.py): the same groups as Beam's own, through sorted run files."""
+"""File shuffles (transforms/exchange.py): the same groups as Beam's own, through sorted run files, and
+flattens through spool files."""
 from __future__ import annotations
 
 import collections
@@ -77,7 +78,7 @@ def test_combiners_and_cogroup_match_beam(tmp_path, tiny_spills):
     assert repr(len(records)) in got
 
 
-def test_no_group_by_key_is_left(tmp_path):
+def test_no_shuffle_or_flatten_is_left(tmp_path):
     p = beam.Pipeline(runner="FnApiRunner")
     pc = p | beam.Create(_records(50))
     ({"a": pc, "b": pc | beam.CombinePerKey(sum)} | beam.CoGroupByKey())
@@ -93,8 +94,22 @@ def test_no_group_by_key_is_left(tmp_path):
             kinds[type(node.transform).__name__] += 1
 
     p.visit(Visit())
-    assert kinds["FileGroupByKey"] >= 4
-    assert not {"GroupByKey", "CombinePerKey", "Reshuffle"} & set(kinds)
+    assert kinds["FileGroupByKey"] >= 4 and kinds["FileFlatten"] >= 1  # CoGroupByKey flattens its inputs
+    assert not {"GroupByKey", "CombinePerKey", "Reshuffle", "Flatten"} & set(kinds)
+
+
+def test_flatten_of_several_stages_keeps_every_element(tmp_path, tiny_spills):
+    records = _records(seed=4)
+
+    def build(p):
+        pc = p | beam.Create(records)
+        grouped = pc | beam.GroupByKey() | beam.MapTuple(lambda k, vs: (k, len(vs)))  # another stage
+        return (pc, grouped, pc | "Again" >> beam.Map(lambda kv: kv[1])) | beam.Flatten()
+
+    got = _run(build, tmp_path, files=True)
+    assert got == _run(build, tmp_path, files=False)
+    assert len(got) == 2 * len(records) + len({k for k, _ in records})
+    assert list((tmp_path / "shuffle").rglob("spool-*"))
 
 
 def test_two_workers_give_the_same_groups(tmp_path, tiny_spills):
