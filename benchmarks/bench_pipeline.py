@@ -380,6 +380,11 @@ def shuffle_bytes(pipeline_obj, result) -> dict[str, int]:
 
 def tree_rss_kb(pid: int) -> int:
     """Resident memory of a process and all its descendants (kB), from /proc."""
+    return sum(tree_rss_by_pid(pid).values())
+
+
+def tree_rss_by_pid(pid: int) -> dict[int, int]:
+    """Resident memory (kB) of a process and each of its descendants, from /proc."""
     children: dict[int, list[int]] = defaultdict(list)
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -388,31 +393,34 @@ def tree_rss_kb(pid: int) -> int:
                     children[int(fh.read().rsplit(")", 1)[1].split()[1])].append(int(entry))
             except (OSError, IndexError, ValueError):
                 pass
-    total, todo = 0, [pid]
+    out, todo = {}, [pid]
     while todo:
         current = todo.pop()
         try:
             with open(f"/proc/{current}/status") as fh:
-                total += next((int(line.split()[1]) for line in fh if line.startswith("VmRSS:")), 0)
+                out[current] = next((int(line.split()[1]) for line in fh if line.startswith("VmRSS:")), 0)
         except OSError:
             pass
         todo += children.get(current, [])
-    return total
+    return out
 
 
 def run_sampled(args: list[str], cwd: str | Path, env: dict, what: str) -> dict:
     """Run a child that prints a JSON summary as its last line; the summary, with the whole process tree's
     peak memory (`rss_tree_mb`, the child and its workers summed, sampled every 0.2 s from /proc)."""
     proc = subprocess.Popen(args, cwd=str(cwd), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = 0
+    peak = largest = 0
     while proc.poll() is None:
-        peak = max(peak, tree_rss_kb(proc.pid))
+        sizes = tree_rss_by_pid(proc.pid)
+        peak = max(peak, sum(sizes.values()))
+        largest = max([largest, *sizes.values()])
         time.sleep(0.2)
     stdout, stderr = proc.communicate()
     if proc.returncode != 0:
         raise RuntimeError(f"{what} failed:\n{stderr[-4000:]}")
     result = json.loads(stdout.strip().split("\n")[-1])
     result["rss_tree_mb"] = peak / 1024
+    result["rss_largest_mb"] = largest / 1024
     return result
 
 
@@ -504,8 +512,9 @@ def _scale_section(quick: bool) -> list[str]:
         "otherwise (vocab 4,000, seq_len 256, tokenizer trained in the build, decontamination on). Each build runs in "
         "a fresh process, all four phases; 1 and 2 workers one after the other. MB/s counts extracted characters, "
         "tokens/s tokens before mixing. Peak RSS, whole build: the build process and every worker process, "
-        "summed, sampled every 0.2 s from /proc; largest process: the larger of the build process's and its "
-        "biggest worker's own peak (getrusage). Shuffled: what the local runner's shuffles wrote to sorted run "
+        "summed, sampled every 0.2 s from /proc; largest process: the largest single process in those samples "
+        "(not getrusage: on Linux a child's ru_maxrss starts at its parent's size at fork time, and this "
+        "benchmark's own process holds the generated raw store). Shuffled: what the local runner's shuffles wrote to sorted run "
         "files (transforms/exchange.py: keys, bucket entries, drops, statistics, the tokens phase's range "
         "records; texts and token rows never shuffle), per extracted document, counted by the writers. "
         f"1-minute load average before the runs: {load:.2f}.",
@@ -520,7 +529,7 @@ def _scale_section(quick: bool) -> list[str]:
             lines.append(f"| {n:,} | {info['raw_bytes'] / 1e6:.1f} | {info['parts']} | {w} | {r['wall']:.1f} | "
                          f"{docs / r['wall']:.0f} | {r['chars'] / r['wall'] / 1e6:.2f} | "
                          f"{r['tokens'] / r['wall']:,.0f} | {r['rss_tree_mb']:,.0f} | "
-                         f"{max(r['rss_main_mb'], r['rss_worker_mb']):,.0f} | {r['runs']['bytes'] / docs:,.0f} |")
+                         f"{r['rss_largest_mb']:,.0f} | {r['runs']['bytes'] / docs:,.0f} |")
     last = runs[-1][3][1]
     lines += ["", f"Shuffled bytes per document by phase at N = {runs[-1][0]:,}, 1 worker: " + ", ".join(
         f"{phase} {b / last['accounting']['documents']['extracted']:,.0f}" for phase, b in last["runs_by_phase"].items())
@@ -571,7 +580,7 @@ def _scale_notes(runs: list) -> list[str]:
     hours_docs = GAP_DOCS / rate / 3600
     hours_tokens = GAP_TOKENS / tok_rate / 3600
     shuffle_gb = shuffled_per_doc * GAP_DOCS / 1e9
-    largest = max(one["rss_main_mb"], one["rss_worker_mb"])
+    largest = one["rss_largest_mb"]
     notes += [
         "",
         "Projection to MEDITRON's GAP-Replay (21.7M documents, 48B tokens) on Dataflow, from the 1-worker run at "
