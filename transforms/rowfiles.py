@@ -27,9 +27,10 @@ def row_file(folder: str, part: int) -> str:
     return FileSystems.join(folder, f"part-{part:06d}.arrow")
 
 
-def row_schema(seq_len: int, vocab_size: int, positioned: bool = False) -> pa.Schema:
+def row_schema(seq_len: int, vocab_size: int) -> pa.Schema:
     """Packed rows: the packing group (subset, split, source: "" unless packed by source), `index` (the
-    row's number in its (part, group)), the row as the shards store it; `position` once routed."""
+    row's number in its (part, group)), the row as the shards store it. Routing appends `position`
+    (transforms.shards.route_part)."""
     fields = [
         pa.field("subset", pa.string(), nullable=False),
         pa.field("split", pa.string(), nullable=False),
@@ -39,8 +40,6 @@ def row_schema(seq_len: int, vocab_size: int, positioned: bool = False) -> pa.Sc
         pa.field("doc_ids", pa.list_(pa.string()), nullable=False),
         pa.field("doc_starts", pa.list_(pa.int32()), nullable=False),
     ]
-    if positioned:
-        fields.append(pa.field("position", pa.int64(), nullable=False))
     return pa.schema(fields)
 
 
