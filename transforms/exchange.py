@@ -55,8 +55,9 @@ def _encode_key(key) -> bytes:
     return KEY_CODER.encode(key)
 
 
-def _write_run(path: str, records: list[tuple[bytes, bytes]]) -> None:
-    records.sort()
+def _write_run(path: str, records: list[tuple[bytes, bytes]], sort: bool = True) -> None:
+    if sort:
+        records.sort()
     if "://" not in path:
         os.makedirs(os.path.dirname(path), exist_ok=True)
     _write_records(path, records)
@@ -239,9 +240,7 @@ class _Spool(beam.DoFn):
     def _spill(self):
         if self._records:
             path = FileSystems.join(self._folder, f"spool-{uuid.uuid4().hex}")
-            if "://" not in path:
-                os.makedirs(self._folder, exist_ok=True)
-            _write_records(path, self._records)
+            _write_run(path, self._records, sort=False)
             self._paths.append(path)
         self._records, self._bytes = [], 0
 
