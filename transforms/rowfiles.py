@@ -67,6 +67,12 @@ class _Sink:
             os.remove(self._tmp)
 
 
+def batch_rows(schema: pa.Schema) -> int:
+    """Rows per record batch of a row file: ~BATCH_BYTES of tokens, from the row width only."""
+    ids_type = schema.field("input_ids").type
+    return max(1, BATCH_BYTES // (ids_type.list_size * ids_type.value_type.byte_width))
+
+
 class RowWriter:
     """Streams rows into one row file, ~BATCH_BYTES of tokens per record batch (a function of the row
     width only, so files are the same whatever the bundles)."""
@@ -76,7 +82,7 @@ class RowWriter:
         ids_type = schema.field("input_ids").type
         self._dtype = ids_type.value_type.to_pandas_dtype()
         self._vocab = vocab_size  # ids are checked against it when given
-        self._batch = max(1, BATCH_BYTES // (ids_type.list_size * ids_type.value_type.byte_width))
+        self.batch_rows = batch_rows(schema)
         self._buffer: dict[str, list] = {name: [] for name in self.schema.names}
         self.rows = 0
         self._sink = _Sink(path)
@@ -86,12 +92,13 @@ class RowWriter:
         for name, values in self._buffer.items():
             values.append(row[name])
         self.rows += 1
-        if len(self._buffer["index"]) >= self._batch:
+        if len(self._buffer["index"]) >= self.batch_rows:
             self._flush()
 
     def add_table(self, table: pa.Table) -> None:
-        """Append rows that are already a table of this file's schema (routing), in batches."""
-        for batch in table.select(self.schema.names).to_batches(max_chunksize=self._batch):
+        """Append rows that are already a table of this file's schema (routing), in batches of
+        `batch_rows`: give it `batch_rows` rows at a time to keep every batch but the last full."""
+        for batch in table.select(self.schema.names).combine_chunks().to_batches(max_chunksize=self.batch_rows):
             self._writer.write_batch(pa.RecordBatch.from_arrays(batch.columns, schema=self.schema))
             self.rows += batch.num_rows
 
@@ -147,20 +154,13 @@ def read_rows(path: str, columns: list[str] | None = None) -> pa.Table:
 
 
 def read_range(path: str, start: int, count: int) -> pa.Table:
-    """Rows [start, start + count) of a row file, reading only the record batches that hold them."""
+    """Rows [start, start + count) of a row file. A file of `RowWriter`'s holds `batch_rows(schema)`
+    rows per record batch (the last may hold fewer), so only the batches that hold the range are read."""
     if "://" not in path:
         return read_rows(path).slice(start, count)
     with FileSystems.open(path) as fh:
         reader = _open_file(pa.PythonFile(fh, mode="r"), path)
-        pieces, offset = [], 0
-        for i in range(reader.num_record_batches):
-            if offset >= start + count:
-                break
-            batch = reader.get_batch(i)
-            if offset + batch.num_rows > start:
-                pieces.append(batch)
-            offset += batch.num_rows
-        first = pieces[0] if pieces else None
-        skip = start - (offset - sum(b.num_rows for b in pieces)) if first is not None else 0
-        table = pa.Table.from_batches(pieces, schema=reader.schema)
-        return table.slice(skip, count)
+        per = batch_rows(reader.schema)
+        first, last = start // per, min((start + max(count, 1) - 1) // per, reader.num_record_batches - 1)
+        pieces = [reader.get_batch(i) for i in range(first, last + 1)]
+        return pa.Table.from_batches(pieces, schema=reader.schema).slice(start - first * per, count)

@@ -193,7 +193,7 @@ def route_part(part: int, rows_path: str, routed_path: str, plan: dict[str, Any]
     schema = table.schema.append(pa.field("position", pa.int64(), nullable=False))
     writer = RowWriter(routed_path, schema)
     try:
-        step = 4096
+        step = writer.batch_rows  # full record batches: read_range finds a range's batches by arithmetic
         for i in range(0, len(entries), step):
             chunk = entries[i:i + step]
             piece = table.take(pa.array([e[3] for e in chunk], pa.int64()))
