@@ -6,6 +6,8 @@ Several GPUs:     torchrun --nproc_per_node 8 -m gap_pipeline.cli train --data .
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from pathlib import Path
 
 from gap_pipeline.commands.args import non_negative_float, positive_int
@@ -84,4 +86,17 @@ def run(args) -> int:
     final = summary.get("final") or {}
     if final and summary.get("rank", 0) == 0:
         log.info("done: step %d, loss %.4f; run folder %s", final["step"], final["loss"], summary["run_dir"])
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        _exit_worker()
     return 0
+
+
+def _exit_worker() -> None:
+    """End a torchrun worker without running C++ static destructors. Everything is written (checkpoints
+    and exports are renamed into place, the process group destroyed); but once, under load, a rank
+    aborted after its run had finished ('terminate called without an active exception': a torch/gloo
+    thread torn down at interpreter exit), so torchrun reported a failed run that had succeeded."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
