@@ -238,7 +238,8 @@ def citation_records(doc: Document, part: int, row: int, priority: Mapping[str, 
     if version is None:
         Metrics.counter("gap", f"{UPDATES_STAGE}:kept").inc()
     else:
-        yield beam.pvalue.TaggedOutput("citation", (version.citation, (version.file_seq, doc_key(doc, part, row, priority))))
+        key = doc_key(doc, part, row, priority)
+        yield beam.pvalue.TaggedOutput("citation", (version.citation, (version.file_seq, key)))
 
 
 def pubmed_update_decisions(read, priority: Mapping[str, int]) -> Decisions:

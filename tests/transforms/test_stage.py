@@ -44,7 +44,8 @@ def test_stage_chain_applies_in_order_and_stops_at_the_first_drop():
     kept = chain(_doc(1, "long enough"))
     assert isinstance(kept, Document) and kept.text == "LONG ENOUGH" and kept.lang == "en"
     dropped = chain(_doc(2, "tiny"))
-    assert isinstance(dropped, Drop) and (dropped.stage, dropped.reason, dropped.detail) == ("quality", "too_short", "4")
+    assert isinstance(dropped, Drop)
+    assert (dropped.stage, dropped.reason, dropped.detail) == ("quality", "too_short", "4")
     assert first.seen == ["d1", "d2"]
     assert counts == ["clean:kept", "quality:kept", "language:kept", "clean:kept", "quality:too_short"]
 
