@@ -4,8 +4,10 @@ Every cross-document stage (PubMed update files, abstracts with full text, exact
 needs a few facts per document: where it lives (part file, row), its id, source, subset and length, its
 survivor rank, a hash of its text, the PMID/PMCID keys. `DocKey` carries exactly those (~200 bytes
 whatever the text's length); decisions are made on them with the same plain functions as before and
-come back as (DocKey, Drop) pairs, whose (part, row) is then used to skip the loser when the part file
-is read again. So what crosses a shuffle grows with the number of documents, never with their text.
+come back as (DocKey, Drop) pairs, routed and counted by `transforms.stage.counted` (the one router),
+whose (part, row) is then used to skip the loser when the part file is read again. So what crosses a
+shuffle grows with the number of documents, never with their text. The build's wiring of these stages
+is at the end of this module, shared with `gap dedup-eval` and the tests.
 """
 from __future__ import annotations
 
