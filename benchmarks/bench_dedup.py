@@ -130,7 +130,7 @@ def _bench_near(realdata: Path, per_level: int, repeats: int) -> list[str]:
     from testkit.labelled_set import band_report, build_pairs, documents_with_truth
     from transforms.dedup.evaluate import clusters, dedup_local, pairwise_scores
     from transforms.dedup.minhash import MinHashParams
-    from transforms.dedup.runner import ExactThenNear, run_dedup_transform
+    from transforms.keys import decide_on_documents, dedup_decisions
 
     params = MinHashParams()
     pairs = build_pairs(realdata, passages_per_level=per_level)
@@ -145,7 +145,7 @@ def _bench_near(realdata: Path, per_level: int, repeats: int) -> list[str]:
     t_est, lost_est = _median_time(lambda: dedup_local(docs, estimate_only, PRIORITY), repeats)
     est = clusters([d.id for d in docs], lost_est)
     t_beam_start = time.perf_counter()
-    _, dropped = run_dedup_transform(ExactThenNear(params, PRIORITY), docs)
+    dropped, _ = decide_on_documents(docs, lambda read: dedup_decisions(read, PRIORITY, params))
     t_beam = time.perf_counter() - t_beam_start
     beam_same = clusters([d.id for d in docs], {x.doc_id: x.detail for x in dropped}) == ours
     t_dt, dt = _median_time(lambda: _datatrove_clusters(docs, params), repeats)
@@ -181,7 +181,8 @@ def _bench_near(realdata: Path, per_level: int, repeats: int) -> list[str]:
         out.append("| datatrove | skipped: not installed (`pip install -e '.[bench]'`) | | | | |")
     else:
         out += ["", f"Throughput ratio gap / datatrove: {t_dt / t_ours:.2f}x (same run)."]
-    out += ["", f"The same decisions through Beam (`ExactDedup` + `NearDedup`, DirectRunner): {t_beam:.1f} s "
+    out += ["", f"The same decisions through Beam, wired as a build wires them (`transforms.keys.dedup_decisions`: "
+            f"key records read from a part file, FnApiRunner): {t_beam:.1f} s "
             f"including pipeline start-up; clusters identical to the plain run: {'yes' if beam_same else 'NO'}.", "",
             "Per band of true Jaccard (merged = the pair ended in one cluster):", "",
             "| band | pairs | " + " | ".join(f"{n.split(' (')[0]} merged" for n, _, _ in rows) + " | meaning |",

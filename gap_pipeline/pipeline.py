@@ -12,13 +12,11 @@ from __future__ import annotations
 import dataclasses
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
 from gap_pipeline.outputs import WriteSorted, encode_json, encode_jsonl, join_path, write_bytes
 from schemas import stages
 from schemas.document import Document
 from schemas.events import Drop, Quarantined
-from transforms.keys import KEPT
 from transforms.parts import DROPPED, QUARANTINE, STATS, stat, sum_stats as _sum_stats
 
 
@@ -108,13 +106,6 @@ def _pass(pipeline, ctx: PhaseContext, label: str, phase: str, read_folder: str,
             | label >> beam.ParDo(DocumentPass(make, out, progress), *side).with_outputs(*tags, main="main"))
 
 
-def _refs(dropped, label: str):
-    """(DocKey, Drop) pairs -> (drops, (part, row) refs of the losers)."""
-    drops = dropped | f"{label}Drops" >> beam.MapTuple(lambda _key, drop: drop)
-    refs = dropped | f"{label}Refs" >> beam.MapTuple(lambda key, _drop: key.ref)
-    return drops, refs
-
-
 def build_extract(p: beam.Pipeline, ctx: PhaseContext) -> None:
     """Raw parts -> the newest version of each page (decided on keys) -> documents per part."""
     from transforms.extract import ExtractOptions
@@ -134,25 +125,6 @@ def build_extract(p: beam.Pipeline, ctx: PhaseContext) -> None:
                   [scan[STATS], versions[STATS], extracted[STATS]])
 
 
-def _citation_records(doc: Document, part: int, row: int, priority: dict):
-    """Key records for the PubMed-update decision. Documents that are not versioned citations pass it
-    untouched: they are only counted (`pubmed_updates:kept`), no key is made for them."""
-    from transforms.extract.medline import (UPDATES_STAGE, citation_version, is_update_list, update_list_drop,
-                                            update_list_events)
-    from transforms.keys import doc_key
-    if is_update_list(doc):
-        yield beam.pvalue.TaggedOutput("update_list", (doc_key(doc, part, row, priority), update_list_drop(doc).detail))
-        for event in update_list_events(doc):
-            yield beam.pvalue.TaggedOutput("event", event)
-        return
-    version = citation_version(doc)
-    if version is None:
-        Metrics.counter("gap", f"{UPDATES_STAGE}:kept").inc()
-    else:
-        key = doc_key(doc, part, row, priority)
-        yield beam.pvalue.TaggedOutput("citation", (version.citation, (version.file_seq, key)))
-
-
 def _line_records(doc: Document, _part: int, _row: int):
     from transforms.clean import document_line_keys
     yield beam.pvalue.TaggedOutput("source", (doc.source, 1))
@@ -164,18 +136,13 @@ def build_filter(p: beam.Pipeline, ctx: PhaseContext) -> None:
     """PubMed update files (keys) -> boilerplate lines per source (line counts) -> boilerplate, clean,
     quality on each document."""
     from transforms import clean, quality
-    from transforms.extract.medline import UPDATES_STAGE
-    from transforms.keys import PubmedUpdateKeys
+    from transforms.keys import pubmed_update_decisions
 
     cfg, extracted = ctx.cfg, ctx.docs_folder("extract")
     priority = dict(cfg["dedup"]["subset_priority"])
-    keys = _pass(p, ctx, "CitationKeys", "filter", extracted,
-                 lambda: ([], lambda d, part, row: _citation_records(d, part, row, priority)),
-                 tags=(DROPPED, "citation", "event", "update_list"))
-    no_others = p | "NoOtherKeys" >> beam.Create([])  # other documents were counted in the pass
-    updates = ((keys.citation, keys.event, keys.update_list, no_others)
-               | "PubmedUpdates" >> PubmedUpdateKeys(UPDATES_STAGE))
-    update_drops, update_refs = _refs(updates[DROPPED], "Updates")
+    updates = pubmed_update_decisions(lambda label, make, **kw: _pass(p, ctx, label, "filter", extracted, make, **kw),
+                                      priority)
+    update_refs = updates.refs
 
     c = cfg["clean"]
     lines = _pass(p, ctx, "LineKeys", "filter", extracted, lambda: ([], _line_records), skips=update_refs,
@@ -197,24 +164,7 @@ def build_filter(p: beam.Pipeline, ctx: PhaseContext) -> None:
 
     filtered = _pass(p, ctx, "Filter", "filter", extracted, filter_stages, skips=update_refs, write=True,
                      side=(beam.pvalue.AsDict(table),))
-    _write_events(ctx, "filter", [update_drops, filtered[DROPPED]], [], [])
-
-
-def _dedup_key(doc: Document, part: int, row: int, priority: dict):
-    from transforms.keys import doc_key
-    yield beam.pvalue.TaggedOutput("key", doc_key(doc, part, row, priority, exact=True))
-
-
-def _bucket_entries(doc: Document, _part: int, _row: int, params, priority: dict):
-    from transforms.dedup.near import sketch
-    for entry in sketch([doc], params, priority)[0]:
-        yield beam.pvalue.TaggedOutput("entry", entry)
-
-
-def _payloads(doc: Document, _part: int, _row: int, params, priority: dict):
-    from transforms.dedup.near import sketch
-    for payload in sketch([doc], params, priority)[1]:
-        yield beam.pvalue.TaggedOutput("payload", payload)
+    _write_events(ctx, "filter", updates.drops + [filtered[DROPPED]], [], [])
 
 
 def _kept_stats(doc: Document, _part: int, _row: int):
@@ -226,39 +176,14 @@ def build_dedup(p: beam.Pipeline, ctx: PhaseContext) -> None:
     survivors) -> language and decontamination on each survivor -> the corpus's documents/."""
     from transforms import decontaminate, language
     from transforms.dedup.near import MinHashParams
-    from transforms.keys import ExactDedupKeys, FullTextKeys, NearDedupKeys
+    from transforms.keys import dedup_decisions
 
     cfg, filtered = ctx.cfg, ctx.docs_folder("filter")
     d = cfg["dedup"]
     priority = dict(d["subset_priority"])
-    keys = _pass(p, ctx, "DedupKeys", "dedup", filtered,
-                 lambda: ([], lambda doc, part, row: _dedup_key(doc, part, row, priority)), tags=(DROPPED, "key"))
-    fulltext = keys.key | "FullText" >> FullTextKeys(stages.FULLTEXT)
-    drop_lists = [fulltext[DROPPED]]
-    survivors = fulltext[KEPT]
-    if d["exact"]:
-        exact = survivors | "ExactDedup" >> ExactDedupKeys()
-        drop_lists.append(exact[DROPPED])
-        survivors = exact[KEPT]
-    dropped = drop_lists | "KeyDrops" >> beam.Flatten()
-    drops, refs = _refs(dropped, "Dedup")
-    all_drops = [drops]
-    if d["near"]:
-        params = MinHashParams.from_config(d)
-        from transforms.dedup.near import candidate_edges
-        from transforms.keys import candidate_refs
-        sketches = _pass(p, ctx, "Sketch", "dedup", filtered,
-                         lambda: ([], lambda doc, part, row: _bucket_entries(doc, part, row, params, priority)),
-                         skips=refs, tags=(DROPPED, "entry"))
-        candidates = candidate_edges(sketches.entry)
-        # Verify payloads (up to `verify_hashes` x 4 bytes each) only for the documents an edge names.
-        payloads = _pass(p, ctx, "Payloads", "dedup", filtered,
-                         lambda: ([], lambda doc, part, row: _payloads(doc, part, row, params, priority)),
-                         only=candidate_refs(candidates, survivors), tags=(DROPPED, "payload"))
-        near = (survivors, candidates, payloads.payload) | "NearDedup" >> NearDedupKeys(params)
-        near_drops, near_refs = _refs(near[DROPPED], "Near")
-        all_drops.append(near_drops)
-        refs = (refs, near_refs) | "AllRefs" >> beam.Flatten()
+    params = MinHashParams.from_config(d)
+    decided = dedup_decisions(lambda label, make, **kw: _pass(p, ctx, label, "dedup", filtered, make, **kw),
+                              priority, params, exact=d["exact"], near=d["near"])
 
     doc_stages = [(stages.LANGUAGE, language.language_fn(language.LanguageSettings.from_config(cfg["language"],
                                                                                                seed=cfg["seed"])))]
@@ -266,9 +191,9 @@ def build_dedup(p: beam.Pipeline, ctx: PhaseContext) -> None:
     if bench["benchmarks"]:
         index = decontaminate.load_benchmark_ngrams(bench["benchmarks"], bench["ngram"])
         doc_stages.append((stages.DECONTAMINATE, decontaminate.decontaminate_fn(index, bench["ngram"])))
-    final = _pass(p, ctx, "Finish", "dedup", filtered, lambda: (doc_stages, _kept_stats), skips=refs, write=True,
-                  tags=(DROPPED, STATS))
-    _write_events(ctx, "dedup", all_drops + [final[DROPPED]], [], [final[STATS]])
+    final = _pass(p, ctx, "Finish", "dedup", filtered, lambda: (doc_stages, _kept_stats), skips=decided.refs,
+                  write=True, tags=(DROPPED, STATS))
+    _write_events(ctx, "dedup", decided.drops + [final[DROPPED]], [], [final[STATS]])
 
 
 def _yield_document(doc: Document, _part: int, _row: int):

@@ -167,7 +167,7 @@ def clean_document(doc: Document, rules: dict[str, Any] | None = None) -> "Docum
 
 
 def clean_fn(rules_by_source: dict[str, dict[str, Any]]):
-    """Per-document function for DocumentStage: each document cleaned with its own source's rules."""
+    """Per-document stage function (`transforms.stage.StageChain`): each document cleaned with its own source's rules."""
     frozen = {name: cleaning_rules(rules) for name, rules in (rules_by_source or {}).items()}
 
     def clean(doc: Document) -> "Document | Drop":

@@ -4,8 +4,10 @@ Every cross-document stage (PubMed update files, abstracts with full text, exact
 needs a few facts per document: where it lives (part file, row), its id, source, subset and length, its
 survivor rank, a hash of its text, the PMID/PMCID keys. `DocKey` carries exactly those (~200 bytes
 whatever the text's length); decisions are made on them with the same plain functions as before and
-come back as (DocKey, Drop) pairs, whose (part, row) is then used to skip the loser when the part file
-is read again. So what crosses a shuffle grows with the number of documents, never with their text.
+come back as (DocKey, Drop) pairs, routed and counted by `transforms.stage.counted` (the one router),
+whose (part, row) is then used to skip the loser when the part file is read again. So what crosses a
+shuffle grows with the number of documents, never with their text. The build's wiring of these stages
+is at the end of this module, shared with `gap dedup-eval` and the tests.
 """
 from __future__ import annotations
 
@@ -16,13 +18,9 @@ import apache_beam as beam
 
 from schemas import stages
 from schemas.document import Document
-from schemas.events import Drop
+from schemas.events import Drop, make_drop
 from transforms.dedup.survivor import exact_rank, survivor_id
-from transforms.stage import Counters
-
-KEPT = "kept"
-DROPPED = "dropped"
-PASSED = "passed"
+from transforms.stage import DROPPED, KEPT, PASSED, counted
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,8 +41,7 @@ class DocKey:
         return self.part, self.row
 
     def drop(self, stage: str, reason: str, detail: str = "") -> Drop:
-        return Drop(doc_id=self.id, source=self.source, subset=self.subset, stage=stage, reason=reason,
-                    chars=self.chars, detail=detail)
+        return make_drop(self, stage, reason, detail, chars=self.chars)
 
 
 def doc_key(doc: Document, part: int, row: int, priority: Mapping[str, int], *, exact: bool = False) -> DocKey:
@@ -55,35 +52,6 @@ def doc_key(doc: Document, part: int, row: int, priority: Mapping[str, int], *, 
     return DocKey(part=part, row=row, id=doc.id, source=doc.source, subset=doc.subset, chars=len(doc.text),
                   survivor=survivor_key(doc, priority), fingerprint=fingerprint(doc),
                   text_hash=text_hash(doc.text) if exact else "", full_text=tuple(full_text_keys(doc)))
-
-
-class _Counted(beam.DoFn):
-    """Counts each decision as `stage:kept` / `stage:reason` and splits drops from kept keys."""
-
-    def __init__(self, stage: str):
-        self._stage = stage
-
-    def setup(self):
-        self._counters = Counters(self._stage)
-
-    def _count(self, reason: str) -> None:
-        self._counters.inc(reason)
-
-    def process(self, item):
-        kind, key, drop = item
-        if kind == PASSED:  # not judged by this stage (e.g. a paper at the full-text stage): not counted
-            yield key
-        elif kind == KEPT:
-            self._count("kept")
-            yield key
-        else:
-            self._count(drop.reason)
-            yield beam.pvalue.TaggedOutput(DROPPED, (key, drop))
-
-
-def counted(pcoll, stage: str, label: str):
-    """(KEPT | PASSED, key, None) | (DROPPED, key, Drop) -> outputs `kept` (DocKey) and `dropped` ((DocKey, Drop))."""
-    return pcoll | label >> beam.ParDo(_Counted(stage)).with_outputs(DROPPED, main=KEPT)
 
 
 # ----------------------------------------------------------------------------------- exact dedup
@@ -135,7 +103,7 @@ def _route_abstracts(item, stage: str):
 
 class FullTextKeys(beam.PTransform):
     """Abstracts whose PMID/PMCID belongs to a paper are dropped (`has_full_text`, detail: the shared
-    key), as `transforms.extract.medline.DropAbstractsWithFullText` does with documents."""
+    key), as `transforms.extract.medline.drop_abstracts_with_full_text` decides on documents."""
 
     def __init__(self, stage: str = stages.FULLTEXT):
         super().__init__()
@@ -213,7 +181,7 @@ def _resolve_citation(item, stage: str):
 
 class PubmedUpdateKeys(beam.PTransform):
     """(citations, events, update_lists, others) -> `kept` / `dropped`, as
-    `transforms.extract.medline.ApplyPubmedUpdates` decides on documents.
+    `transforms.extract.medline.apply_pubmed_updates` decides on documents.
 
     citations: ((source, pmid), (file_seq, DocKey)); events: ((source, pmid), (kind, file_seq));
     update_lists: (DocKey, detail) of the per-file update-list documents (always dropped); others: DocKey."""
@@ -233,10 +201,138 @@ class PubmedUpdateKeys(beam.PTransform):
         return counted((resolved, lists, passed) | "All" >> beam.Flatten(), stage, "Count")
 
 
-def losses_by_part(dropped) -> "beam.PCollection":
-    """(DocKey, Drop) -> (part, row): the rows to skip when the part file is read again."""
-    return dropped | "LoserRefs" >> beam.MapTuple(lambda key, _drop: key.ref)
+# ----------------------------------------------------------------------------------- the build's wiring
+#
+# What a build runs for its cross-document stages, shared with `gap dedup-eval` and the tests
+# (`decide_on_documents`), so what is evaluated is what is built. `read(label, make, *, skips=None,
+# only=None, tags=(DROPPED,))` is one `transforms.parts.DocumentPass` over the phase's part files
+# (`gap_pipeline.pipeline._pass` in a build): its `make()` returns ([], emit), and emit(doc, part, row)
+# yields the key records of one document as tagged outputs.
 
 
-def drops_of(dropped: Iterable) -> "beam.PCollection":
-    return dropped | "Drops" >> beam.MapTuple(lambda _key, drop: drop)
+@dataclasses.dataclass
+class Decisions:
+    """What a cross-document phase decided: its drops (PCollections of Drop) and the (part, row) of
+    every loser, to skip on the next read."""
+    drops: list
+    refs: "beam.PCollection"
+
+
+def _split(dropped, label: str) -> tuple:
+    """(DocKey, Drop) pairs -> (drops, (part, row) refs of the losers)."""
+    drops = dropped | f"{label}Drops" >> beam.MapTuple(lambda _key, drop: drop)
+    refs = dropped | f"{label}Refs" >> beam.MapTuple(lambda key, _drop: key.ref)
+    return drops, refs
+
+
+def citation_records(doc: Document, part: int, row: int, priority: Mapping[str, int]):
+    """Key records for the PubMed-update decision. Documents that are not versioned citations pass it
+    untouched: they are only counted (`pubmed_updates:kept`), no key is made for them."""
+    from apache_beam.metrics import Metrics
+    from transforms.extract.medline import (UPDATES_STAGE, citation_version, is_update_list, update_list_drop,
+                                            update_list_events)
+    if is_update_list(doc):
+        yield beam.pvalue.TaggedOutput("update_list", (doc_key(doc, part, row, priority), update_list_drop(doc).detail))
+        for event in update_list_events(doc):
+            yield beam.pvalue.TaggedOutput("event", event)
+        return
+    version = citation_version(doc)
+    if version is None:
+        Metrics.counter("gap", f"{UPDATES_STAGE}:kept").inc()
+    else:
+        key = doc_key(doc, part, row, priority)
+        yield beam.pvalue.TaggedOutput("citation", (version.citation, (version.file_seq, key)))
+
+
+def pubmed_update_decisions(read, priority: Mapping[str, int]) -> Decisions:
+    """The PubMed update files (newest version of each citation, deletions) decided on keys."""
+    from transforms.extract.medline import UPDATES_STAGE
+    priority = dict(priority)
+    keys = read("CitationKeys", lambda: ([], lambda d, part, row: citation_records(d, part, row, priority)),
+                tags=(DROPPED, "citation", "event", "update_list"))
+    no_others = keys.citation.pipeline | "NoOtherKeys" >> beam.Create([])  # other documents were counted in the pass
+    updates = ((keys.citation, keys.event, keys.update_list, no_others)
+               | "PubmedUpdates" >> PubmedUpdateKeys(UPDATES_STAGE))
+    drops, refs = _split(updates[DROPPED], "Updates")
+    return Decisions([drops], refs)
+
+
+def _dedup_key(doc: Document, part: int, row: int, priority: Mapping[str, int]):
+    yield beam.pvalue.TaggedOutput("key", doc_key(doc, part, row, priority, exact=True))
+
+
+def _bucket_entries(doc: Document, _part: int, _row: int, params, priority: Mapping[str, int]):
+    from transforms.dedup.near import sketch
+    for entry in sketch([doc], params, priority)[0]:
+        yield beam.pvalue.TaggedOutput("entry", entry)
+
+
+def _payloads(doc: Document, _part: int, _row: int, params, priority: Mapping[str, int]):
+    from transforms.dedup.near import sketch
+    for payload in sketch([doc], params, priority)[1]:
+        yield beam.pvalue.TaggedOutput("payload", payload)
+
+
+def dedup_decisions(read, priority: Mapping[str, int], params, *, exact: bool = True, near: bool = True) -> Decisions:
+    """Abstracts with full text and exact duplicates (keys), then near duplicates (MinHash sketches of
+    the survivors; verify payloads only for the documents a candidate edge names)."""
+    from transforms.dedup.near import candidate_edges
+    priority = dict(priority)
+    keys = read("DedupKeys", lambda: ([], lambda doc, part, row: _dedup_key(doc, part, row, priority)),
+                tags=(DROPPED, "key"))
+    fulltext = keys.key | "FullText" >> FullTextKeys(stages.FULLTEXT)
+    drop_lists = [fulltext[DROPPED]]
+    survivors = fulltext[KEPT]
+    if exact:
+        decided = survivors | "ExactDedup" >> ExactDedupKeys()
+        drop_lists.append(decided[DROPPED])
+        survivors = decided[KEPT]
+    drops, refs = _split(drop_lists | "KeyDrops" >> beam.Flatten(), "Dedup")
+    if not near:
+        return Decisions([drops], refs)
+    sketches = read("Sketch", lambda: ([], lambda doc, part, row: _bucket_entries(doc, part, row, params, priority)),
+                    skips=refs, tags=(DROPPED, "entry"))
+    candidates = candidate_edges(sketches.entry)
+    payloads = read("Payloads", lambda: ([], lambda doc, part, row: _payloads(doc, part, row, params, priority)),
+                    only=candidate_refs(candidates, survivors), tags=(DROPPED, "payload"))
+    decided = (survivors, candidates, payloads.payload) | "NearDedup" >> NearDedupKeys(params)
+    near_drops, near_refs = _split(decided[DROPPED], "Near")
+    return Decisions([drops, near_drops], (refs, near_refs) | "AllRefs" >> beam.Flatten())
+
+
+def decide_on_documents(docs: Iterable[Document], decide, options=None) -> tuple[list[Drop], dict[str, int]]:
+    """Run a build's cross-document wiring (`decide(read) -> Decisions`, e.g. `dedup_decisions`) over
+    in-memory documents, held in one part file as a build holds them, on Beam's local runner. Returns
+    (the drops in a fixed order, the run's `gap` counters). For `gap dedup-eval` and tests."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from apache_beam.metrics.metric import MetricsFilter
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from schemas.events import drop_from_json
+    from schemas.jsonl import jsonl_lines
+    from transforms.docfiles import part_file, write_documents
+    from transforms.parts import DocumentPass, parts_with_skips
+
+    with tempfile.TemporaryDirectory(prefix="gap-decide-") as tmp:
+        paths = [part_file(tmp, 0)]
+        write_documents(paths[0], docs)
+        pipeline = beam.Pipeline(options=options or PipelineOptions(["--runner=FnApiRunner"]))
+
+        def read(label, make, *, skips=None, only=None, tags=(DROPPED,)):
+            return (parts_with_skips(pipeline, label, paths, skips, only)
+                    | label >> beam.ParDo(DocumentPass(make)).with_outputs(*tags, main="main"))
+
+        drops = decide(read).drops
+        # Results leave through a file: the local runner may run DoFns in other processes.
+        (drops | "AllDrops" >> beam.Flatten() | "DropJson" >> beam.Map(lambda d: d.to_json())
+         | "WriteDrops" >> beam.io.WriteToText(os.path.join(tmp, "drops")))
+        result = pipeline.run()
+        result.wait_until_finish()
+        lines = [line for path in sorted(Path(tmp).glob("drops*")) for _, line in jsonl_lines(path.read_bytes())]
+    counters: dict[str, int] = {}
+    for counter in result.metrics().query(MetricsFilter().with_namespace("gap"))["counters"]:  # one per step
+        counters[counter.key.metric.name] = counters.get(counter.key.metric.name, 0) + counter.committed
+    return sorted((drop_from_json(line) for line in lines), key=lambda d: d.to_json()), counters

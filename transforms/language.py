@@ -526,5 +526,5 @@ def language_fn(settings: "LanguageSettings | dict[str, Any]") -> Callable[[Docu
             return make_drop(doc, STAGE, decision.reason, detail=decision.detail())
         return doc.with_meta(lang_shares=decision.shares).replace(lang=decision.lang, lang_score=decision.share)
 
-    apply.setup = lambda: _get_profiles(settings.seed)  # DocumentStage calls it in every worker
+    apply.setup = lambda: _get_profiles(settings.seed)  # StageChain.setup calls it in every worker
     return apply

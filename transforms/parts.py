@@ -3,7 +3,7 @@
 Each element is one part: (part number, {"path": [file], "skip": [rows to skip]}) after a CoGroupByKey
 of the part list with the rows that cross-document decisions removed. A pass reads the file in one
 DoFn call, in row order, applies per-document stages (`fn(doc) -> Document | Drop`, counted as
-`stage:kept` / `stage:reason` like `transforms.stage.DocumentStage`), writes the survivors to the
+`stage:kept` / `stage:reason` by `transforms.stage.StageChain`), writes the survivors to the
 next phase's part file, and emits only small records: drops, quarantined records, statistics, key
 records for the next cross-document decision, and a progress marker.
 """
@@ -22,14 +22,12 @@ from schemas.raw_store import iter_raw_rows
 from transforms.extract import ExtractError, ExtractOptions, extract_record
 from transforms.extract.encoding import GUESSED_ORIGINS
 from transforms.docfiles import DocumentWriter, part_file, read_documents
-from transforms.stage import Counters
+from transforms.stage import Stage, StageChain
 
 DROPPED = "dropped"
 QUARANTINE = "quarantine"
 STATS = "stats"
 KEYS = "keys"
-
-Stage = tuple[str, Callable[[Document], "Document | Drop"]]
 
 
 def stat(kind: str, *key: str, docs: int = 1, chars: int = 0, tokens: int = 0):
@@ -54,30 +52,6 @@ def parts_with_skips(pipeline, label: str, paths: Sequence[str], skips=None, onl
     if skips is None:
         return listed | f"{label}NoSkips" >> beam.MapTuple(lambda part, path: (part, {"path": [path], "skip": []}))
     return {"path": listed, "skip": skips} | f"{label}JoinSkips" >> beam.CoGroupByKey()
-
-
-class StageChain:
-    """Apply per-document stages in order, counting each outcome; the first Drop ends the chain."""
-
-    def __init__(self, stages: Sequence[Stage]):
-        self._stages = list(stages)
-        self.count = Counters().inc
-
-    def setup(self) -> None:
-        for _name, fn in self._stages:
-            setup = getattr(fn, "setup", None)
-            if callable(setup):
-                setup()
-
-    def __call__(self, doc: Document) -> "Document | Drop":
-        for name, fn in self._stages:
-            result = fn(doc)
-            if isinstance(result, Drop):
-                self.count(f"{name}:{result.reason}")
-                return result
-            self.count(f"{name}:kept")
-            doc = result
-        return doc
 
 
 class DocumentPass(beam.DoFn):

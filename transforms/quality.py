@@ -310,7 +310,7 @@ def thresholds_for(section: dict[str, Any], subset: str,
 
 def quality_fn(section: dict[str, Any], source_overrides: dict[str, dict[str, Any]] | None = None
                ) -> Callable[[Document], "Document | Drop"]:
-    """The per-document function for `DocumentStage("quality", ...)`: `section` is the config's `quality`
+    """The per-document stage function (`(stages.QUALITY, quality_fn(...))`): `section` is the config's `quality`
     section (thresholds + `subsets` overrides), `source_overrides` each source spec's `quality` section."""
     overrides = {name: dict(values or {}) for name, values in (source_overrides or {}).items()}
     frozen: dict[tuple[str, str], dict[str, Any]] = {}

@@ -1,12 +1,25 @@
-"""The shared Beam wrapper for per-document stages.
+"""The two shapes of a stage, and how both count.
 
-A per-document stage is a pure function `fn(doc) -> Document | Drop`. `DocumentStage` maps it over a
-PCollection, routes drops to a tagged output and counts every outcome with a Beam counter named
-`stage:reason` (`stage:kept` for survivors), as DESIGN.md asks.
+Per-document stage: a pure function `fn(doc) -> Document | Drop` named by a `schemas.stages` constant,
+a `Stage` = (name, fn). `StageChain` applies a list of them in order inside a part pass
+(`transforms.parts.DocumentPass`) and counts every outcome; an `fn` with a `setup()` attribute has it
+called once per worker (load a model, a table):
+
+    def too_short_fn(min_chars):
+        def apply(doc):
+            return doc if len(doc.text) >= min_chars else make_drop(doc, QUALITY, "too_short")
+        return apply
+    stages = [(QUALITY, too_short_fn(200))]
+
+Cross-document stage (dedup, full text, PubMed updates: `transforms.keys`): a PTransform over small key
+records that yields (KEPT | PASSED, key, None) or (DROPPED, key, Drop) and hands them to `counted()`,
+the one router: it counts and splits kept keys from (key, Drop) pairs.
+
+Both count through `Counters`: Beam counters `gap:<stage>:<kept | reason>`, which the manifest reads.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -14,8 +27,11 @@ from apache_beam.metrics import Metrics
 from schemas.document import Document
 from schemas.events import Drop
 
+KEPT = "kept"
 DROPPED = "dropped"
-QUARANTINED = "quarantined"
+PASSED = "passed"   # not judged by this stage (a paper at the full-text stage): routed as kept, not counted
+
+Stage = tuple[str, Callable[[Document], "Document | Drop"]]
 
 
 class Counters:
@@ -32,37 +48,51 @@ class Counters:
         counter.inc(n)
 
 
-class _ApplyStage(beam.DoFn):
-    def __init__(self, stage: str, fn: Callable[[Document], "Document | Drop"]):
-        self._stage = stage
-        self._fn = fn
-        self._counters = Counters(stage)
+class StageChain:
+    """Apply per-document stages in order, counting each outcome; the first Drop ends the chain."""
 
-    def _count(self, reason: str) -> None:
-        self._counters.inc(reason)
+    def __init__(self, stages: Sequence[Stage]):
+        self._stages = list(stages)
+        self.count = Counters().inc
 
     def setup(self) -> None:
-        setup = getattr(self._fn, "setup", None)
-        if callable(setup):
-            setup()
+        for _name, fn in self._stages:
+            setup = getattr(fn, "setup", None)
+            if callable(setup):
+                setup()
 
-    def process(self, doc: Document):
-        result = self._fn(doc)
-        if isinstance(result, Drop):
-            self._count(result.reason)
-            yield beam.pvalue.TaggedOutput(DROPPED, result)
-        else:
-            self._count("kept")
-            yield result
+    def __call__(self, doc: Document) -> "Document | Drop":
+        for name, fn in self._stages:
+            result = fn(doc)
+            if isinstance(result, Drop):
+                self.count(f"{name}:{result.reason}")
+                return result
+            self.count(f"{name}:kept")
+            doc = result
+        return doc
 
 
-class DocumentStage(beam.PTransform):
-    """Apply `fn` to each document; returns a DoOutputsTuple with the main output and `dropped`."""
+class _Counted(beam.DoFn):
+    """Counts each decision as `stage:kept` / `stage:reason` and splits drops from kept keys."""
 
-    def __init__(self, stage: str, fn: Callable[[Document], "Document | Drop"]):
-        super().__init__(label=stage)
+    def __init__(self, stage: str):
         self._stage = stage
-        self._fn = fn
 
-    def expand(self, docs):
-        return docs | beam.ParDo(_ApplyStage(self._stage, self._fn)).with_outputs(DROPPED, main="kept")
+    def setup(self):
+        self._counters = Counters(self._stage)
+
+    def process(self, item):
+        kind, key, drop = item
+        if kind == PASSED:
+            yield key
+        elif kind == KEPT:
+            self._counters.inc("kept")
+            yield key
+        else:
+            self._counters.inc(drop.reason)
+            yield beam.pvalue.TaggedOutput(DROPPED, (key, drop))
+
+
+def counted(pcoll, stage: str, label: str):
+    """(KEPT | PASSED, key, None) | (DROPPED, key, Drop) -> outputs `kept` (key) and `dropped` ((key, Drop))."""
+    return pcoll | label >> beam.ParDo(_Counted(stage)).with_outputs(DROPPED, main=KEPT)

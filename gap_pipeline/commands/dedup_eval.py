@@ -19,7 +19,7 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help='where to write {"id", "cluster", "kept"} lines')
     p.add_argument("--config", help="corpus YAML whose `dedup` section to use (default: the shipped defaults)")
     p.add_argument("--engine", choices=("beam", "local"), default="beam",
-                   help="beam: the pipeline's PTransforms on the local runner; local: the same decisions "
+                   help="beam: the build's own dedup transforms on the local runner; local: the same decisions "
                         "in plain Python (faster for large evaluation sets)")
     p.set_defaults(func=run)
 
@@ -73,9 +73,12 @@ def run(args) -> int:
     if args.engine == "local":
         lost_to = dedup_local(docs, params, priority, exact=cfg["exact"], near=cfg["near"])
     else:
-        from transforms.dedup.runner import ExactThenNear, run_dedup_transform
+        from transforms.keys import decide_on_documents, dedup_decisions
 
-        _, dropped = run_dedup_transform(ExactThenNear(params, priority, cfg["exact"], cfg["near"]), docs)
+        # The build's own wiring (full text, exact, near on key records; a no-op full-text stage here:
+        # evaluation documents carry no PMID/PMCID), over the documents held in one part file.
+        dropped, _ = decide_on_documents(docs, lambda read: dedup_decisions(
+            read, priority, params, exact=cfg["exact"], near=cfg["near"]))
         lost_to = {drop.doc_id: drop.detail for drop in dropped}
     predicted = clusters([d.id for d in docs], lost_to)
     with open(args.out, "w", encoding="utf-8") as out:

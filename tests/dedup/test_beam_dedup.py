@@ -1,12 +1,13 @@
-"""ExactDedup / NearDedup as Beam transforms: survivors, drop details, agreement with the plain reference."""
+"""Exact and near dedup as the build runs them (transforms.keys.dedup_decisions): survivors, drop details,
+agreement with the plain reference."""
 from __future__ import annotations
 
 
 from schemas.document import Document
-from transforms.dedup import ExactDedup, MinHashParams, NearDedup
+from transforms.dedup import MinHashParams
 from transforms.dedup.exact import choose_survivors
 from transforms.dedup.near import near_duplicates
-from transforms.dedup.runner import run_dedup_transform
+from transforms.keys import decide_on_documents, dedup_decisions
 
 PRIORITY = {"guidelines": 0, "papers": 1, "abstracts": 2, "replay": 3}
 BASE = ("Adults with community acquired pneumonia should receive amoxicillin 500 mg three times daily "
@@ -20,9 +21,10 @@ def doc(i, text, subset="papers", **meta):
                     meta=meta)
 
 
-def run(transform, docs):
-    kept, dropped = run_dedup_transform(transform, docs)
-    return sorted(d.id for d in kept), sorted((x.doc_id, x.stage, x.reason, x.detail) for x in dropped)
+def run(docs, params=MinHashParams(), exact=True, near=True):
+    dropped, _ = decide_on_documents(docs, lambda read: dedup_decisions(read, PRIORITY, params, exact=exact, near=near))
+    lost = {x.doc_id for x in dropped}
+    return sorted(d.id for d in docs if d.id not in lost), sorted((x.doc_id, x.stage, x.reason, x.detail) for x in dropped)
 
 
 def test_exact_dedup_keeps_guideline_copy_then_newest_then_longest():
@@ -33,7 +35,7 @@ def test_exact_dedup_keeps_guideline_copy_then_newest_then_longest():
         doc(4, "unrelated text " * 20, subset="abstracts"),
         doc(5, "unrelated text " * 20, subset="abstracts", year=2020),        # newer of two abstracts
     ]
-    kept, dropped = run(ExactDedup(PRIORITY), docs)
+    kept, dropped = run(docs, near=False)
     assert kept == ["d3", "d5"]
     assert dropped == [("d1", "dedup_exact", "exact_duplicate", "d3"),
                        ("d2", "dedup_exact", "exact_duplicate", "d3"),
@@ -44,7 +46,7 @@ def test_exact_dedup_keeps_guideline_copy_then_newest_then_longest():
 
 def test_source_spec_priority_overrides_subset_rank():
     docs = [doc(1, BASE, subset="guidelines"), doc(2, BASE, subset="replay", priority=-1)]
-    kept, _ = run(ExactDedup(PRIORITY), docs)
+    kept, _ = run(docs, near=False)
     assert kept == ["d2"]
 
 
@@ -56,7 +58,7 @@ def test_near_dedup_drops_the_worse_near_copy_and_keeps_dose_changes_apart():
     docs = [doc(1, long_text, subset="papers"), doc(2, edited, subset="guidelines"),
             doc(3, dose_changed, subset="papers"), doc(4, "completely different words " * 30)]
     params = MinHashParams()
-    kept, dropped = run(NearDedup(params, PRIORITY), docs)
+    kept, dropped = run(docs, params, exact=False)
     assert ("d1", "dedup_near", "near_duplicate", "d2") in dropped
     assert "d2" in kept and "d4" in kept
     assert "d3" in kept  # many numbers changed: Jaccard well below 0.8
@@ -65,5 +67,5 @@ def test_near_dedup_drops_the_worse_near_copy_and_keeps_dose_changes_apart():
 
 def test_near_dedup_keeps_documents_without_tokens():
     docs = [doc(1, "... !!! ..."), doc(2, "--- ??? ---")]
-    kept, dropped = run(NearDedup(MinHashParams(), PRIORITY), docs)
+    kept, dropped = run(docs, exact=False)
     assert kept == ["d1", "d2"] and dropped == []

@@ -1,4 +1,4 @@
-"""Two-phase NearDedup: bucket entries carry no verify hashes, and the decisions are identical to the
+"""Two-phase near dedup: bucket entries carry no verify hashes, and the decisions are identical to the
 one-phase check (every bucket entry carrying signature + shingle hashes) it replaced."""
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from schemas.document import Document
 from testkit.labelled_set import build_pairs, documents_with_truth
 from transforms.dedup.minhash import (MinHashParams, band_keys, estimated_jaccard, sample_jaccard, shingles,
                                       signatures_and_samples)
-from transforms.dedup.near import PAYLOAD, NearDedup, _Sketch, near_duplicates, sketch
-from transforms.dedup.runner import run_dedup_transform
+from transforms.dedup.near import near_duplicates, sketch
+from transforms.keys import decide_on_documents, dedup_decisions
 from transforms.dedup.survivor import survivor_key
 
 PRIORITY = {"guidelines": 0, "papers": 1, "abstracts": 2, "replay": 3}
@@ -62,10 +62,10 @@ def test_two_phase_reference_equals_one_phase_check(labelled_docs, verify_hashes
 
 def test_beam_equals_plain_function_on_labelled_set(labelled_docs):
     params = MinHashParams()
-    kept, dropped = run_dedup_transform(NearDedup(params, PRIORITY), labelled_docs)
+    dropped, _ = decide_on_documents(labelled_docs, lambda read: dedup_decisions(read, PRIORITY, params, exact=False))
     expected = near_duplicates(labelled_docs, params, PRIORITY)
     assert {d.doc_id: d.detail for d in dropped} == expected
-    assert sorted(d.id for d in kept) == sorted(d.id for d in labelled_docs if d.id not in expected)
+    assert len(dropped) == len(expected) and {d.stage for d in dropped} == {"dedup_near"}
     assert expected == one_phase_reference(labelled_docs, params, PRIORITY)
 
 
@@ -74,16 +74,13 @@ def test_bucket_entries_do_not_carry_verify_hashes():
     docs = [Document(id="long", source="s", subset="papers", title="", text=words),
             Document(id="short", source="s", subset="papers", title="", text="aspirin 75 mg once daily for life")]
     params = MinHashParams()
-    outputs = list(_Sketch(params, PRIORITY).process(docs))
-    entries = [o for o in outputs if not hasattr(o, "tag")]
-    payloads = [o.value for o in outputs if getattr(o, "tag", None) == PAYLOAD]
+    entries, payloads = sketch(docs, params, PRIORITY)
     assert len(entries) == 2 * params.bands and [p[0] for p in payloads] == ["long", "short"]
     for (band, digest), rank in entries:  # (bucket key, survivor key) and nothing else
         assert isinstance(band, int) and len(digest) == 8
         assert rank[3] in ("long", "short") and not any(isinstance(v, (bytes, bytearray)) for v in rank)
         assert len(pickle.dumps(((band, digest), rank))) < 200
     assert len(payloads[0][1]) == params.verify_hashes * 4  # the 8 KB travel once, keyed by id
-    assert sketch(docs, params, PRIORITY) == (entries, payloads)
     # with verify_hashes 0 the payload is the signature
     _, sig_payloads = sketch(docs, MinHashParams(verify_hashes=0), PRIORITY)
     assert [len(p) for _, p in sig_payloads] == [params.num_perm * 4] * 2

@@ -5,17 +5,12 @@ import gzip
 import re
 from pathlib import Path
 
-import apache_beam as beam
-from apache_beam.testing.test_pipeline import TestPipeline
-from apache_beam.testing.util import assert_that, equal_to
-
 from schemas.document import Document, document_id
 from schemas.events import Drop
 from schemas.raw import RawRecord
 from testkit.realdata import need
 from transforms.extract import extract_record
-from transforms.extract.medline import (DropAbstractsWithFullText, deleted_pmids, drop_abstracts_with_full_text,
-                                        extract_medline, iter_medline)
+from transforms.extract.medline import deleted_pmids, drop_abstracts_with_full_text, extract_medline, iter_medline
 from transforms.extract.options import ExtractOptions
 
 RECORD = re.compile(rb"<(PubmedArticle|MedlineCitation)[ >].*?</\1>", re.DOTALL)
@@ -134,9 +129,10 @@ def test_drop_abstracts_with_full_text_pure():
 
 
 def test_drop_abstracts_with_full_text_beam():
-    with TestPipeline() as p:
-        result = p | beam.Create(DOCS) | DropAbstractsWithFullText()
-        assert_that(result["kept"] | "KeptIds" >> beam.Map(lambda d: d.id),
-                    equal_to(["abs3", "guide", "paper1", "paper2"]), label="kept")
-        assert_that(result.dropped | "DroppedIds" >> beam.Map(lambda d: (d.doc_id, d.reason)),
-                    equal_to([("abs1", "has_full_text"), ("abs2", "has_full_text")]), label="dropped")
+    from transforms.dedup.minhash import MinHashParams
+    from transforms.keys import decide_on_documents, dedup_decisions
+    dropped, counters = decide_on_documents(DOCS, lambda read: dedup_decisions(read, {}, MinHashParams(), exact=False,
+                                                                                near=False))
+    assert sorted((d.doc_id, d.stage, d.reason, d.detail) for d in dropped) == [
+        ("abs1", "fulltext", "has_full_text", "pmid:1"), ("abs2", "fulltext", "has_full_text", "pmcid:PMC20")]
+    assert counters == {"fulltext:kept": 1, "fulltext:has_full_text": 2}  # abstracts only are judged

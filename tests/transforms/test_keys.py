@@ -94,7 +94,7 @@ def test_full_text_on_keys_equals_the_document_version():
 
 
 def test_pubmed_updates_on_keys_equal_the_document_version():
-    from gap_pipeline.pipeline import _citation_records
+    from transforms.keys import citation_records
     rng = random.Random(5)
     docs = [_doc(i, "abstracts", _text(rng), pmid=str(i % 4), file_seq=1 + i // 4) for i in range(10)]
     docs.append(_doc(50, "abstracts", "", **{UPDATE_LIST_KEY: {"file_seq": 3, "deleted_pmids": ["1"],
@@ -102,7 +102,7 @@ def test_pubmed_updates_on_keys_equal_the_document_version():
     docs.append(_doc(51, "guidelines", _text(rng)))
     tagged = {"citation": [], "event": [], "update_list": [], "other": []}
     for i, d in enumerate(docs):
-        for out in _citation_records(d, 0, i, PRIORITY):
+        for out in citation_records(d, 0, i, PRIORITY):
             tagged[out.tag].append(out.value)
     assert tagged["other"] == []  # a document that is not a versioned citation makes no key (it is only counted)
     want_kept, want_dropped = apply_pubmed_updates(docs)
@@ -110,3 +110,36 @@ def test_pubmed_updates_on_keys_equal_the_document_version():
     _check(lambda p: tuple(p | f"C{t}" >> beam.Create(v) for t, v in tagged.items()),
            PubmedUpdateKeys("pubmed_updates"), [d.id for d in want_kept if d.subset == "abstracts"],
            [(d.doc_id, d.stage, d.reason, d.detail, d.chars) for d in want_dropped])
+
+
+def test_build_dedup_wiring_equals_the_plain_functions():
+    """`dedup_decisions` (what a build and `gap dedup-eval` run: full text, exact, near on keys read from a
+    part file) decides as exact then near dedup in plain Python, and its router counts every decision."""
+    from transforms.dedup.evaluate import dedup_local
+    from transforms.keys import decide_on_documents, dedup_decisions
+    docs = _corpus()
+    params = MinHashParams(threshold=0.8)
+    dropped, counters = decide_on_documents(docs, lambda read: dedup_decisions(read, PRIORITY, params))
+    want = dedup_local(docs, params, PRIORITY)
+    assert len(want) >= 18 and {d.doc_id: d.detail for d in dropped} == want
+    assert counters == {"dedup_exact:kept": len(docs) - 10, "dedup_exact:exact_duplicate": 10,
+                        "dedup_near:kept": len(docs) - len(want), "dedup_near:near_duplicate": len(want) - 10}
+    exact_only, _ = decide_on_documents(docs, lambda read: dedup_decisions(read, PRIORITY, params, near=False))
+    assert {d.doc_id for d in exact_only} == {d.id for d, _ in choose_survivors(docs, PRIORITY)[1]}
+    assert decide_on_documents(list(reversed(docs)), lambda read: dedup_decisions(read, PRIORITY, params))[0] == dropped
+
+
+def test_decide_on_documents_counts_pubmed_updates_once_each():
+    """Kept citations are counted by the router, documents that are not citations by the key pass, drops
+    by the router: together one count per document."""
+    from transforms.keys import decide_on_documents, pubmed_update_decisions
+    rng = random.Random(11)
+    docs = [_doc(i, "abstracts", _text(rng), pmid=str(i % 3), file_seq=1 + i // 3) for i in range(7)]
+    docs.append(_doc(60, "abstracts", "", **{UPDATE_LIST_KEY: {"file_seq": 9, "deleted_pmids": ["0"],
+                                                                  "pmids_without_document": []}}))
+    docs.append(_doc(61, "papers", _text(rng)))
+    dropped, counters = decide_on_documents(docs, lambda read: pubmed_update_decisions(read, PRIORITY))
+    want_kept, want_dropped = apply_pubmed_updates(docs)
+    assert [d.to_json() for d in dropped] == sorted(d.to_json() for d in want_dropped)
+    assert counters["pubmed_updates:kept"] == len(want_kept) == 3  # pmids 1 and 2, and the paper
+    assert sum(counters.values()) == len(docs)

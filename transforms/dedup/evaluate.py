@@ -17,7 +17,8 @@ from transforms.dedup.near import near_duplicates
 
 def dedup_local(docs: list[Document], params: MinHashParams, priority: Mapping[str, int],
                 exact: bool = True, near: bool = True) -> dict[str, str]:
-    """Plain-Python exact + near dedup with the same decisions as the PTransforms: {loser: winner}."""
+    """Plain-Python exact + near dedup with the same decisions as the build
+    (`transforms.keys.dedup_decisions`): {loser: winner}."""
     lost_to: dict[str, str] = {}
     if exact:
         kept, dropped = choose_survivors(docs, priority)

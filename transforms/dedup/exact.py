@@ -3,9 +3,10 @@
 Among documents with the same normalised text the survivor is the best by `survivor_key` (source
 priority, newest, longest, id); the others are dropped with the winner's id as detail.
 
-Beam shape: key every document by its text hash; a `CombinePerKey(min)` picks the winner per hash
-(its accumulator holds one small tuple, so no worker holds a group in memory); a `CoGroupByKey`
-of documents with their winner then streams each group once to route kept/dropped.
+The build decides on key records (`transforms.keys.ExactDedupKeys`): keyed by text hash, a
+`CombinePerKey(min)` picks the winner per hash (its accumulator holds one small tuple, so no worker
+holds a group in memory) and a `CoGroupByKey` of keys with their winner streams each group once.
+`choose_survivors` is the same decision in plain Python, the specification it is tested against.
 """
 from __future__ import annotations
 
@@ -15,14 +16,9 @@ import re
 import unicodedata
 from typing import Mapping
 
-import apache_beam as beam
-from apache_beam.metrics import Metrics
-
 from schemas import stages
 from schemas.document import Document
-from schemas.events import make_drop
 from transforms.dedup.survivor import exact_rank, survivor_id, survivor_key
-from transforms.stage import DROPPED
 
 STAGE = stages.DEDUP_EXACT
 REASON = "exact_duplicate"
@@ -48,7 +44,7 @@ def ranked(doc: Document, priority: Mapping[str, int]) -> tuple:
 
 
 def choose_survivors(docs: list[Document], priority: Mapping[str, int]) -> tuple[list[Document], list[tuple[Document, str]]]:
-    """Plain-Python exact dedup (reference for the PTransform and for small inputs):
+    """Plain-Python exact dedup (reference for `transforms.keys.ExactDedupKeys` and for small inputs):
     returns (kept, [(dropped doc, winner id)])."""
     best: dict[str, tuple] = {}
     for doc in docs:
@@ -67,41 +63,3 @@ def choose_survivors(docs: list[Document], priority: Mapping[str, int]) -> tuple
         else:
             dropped.append((doc, survivor_id(win)))
     return kept, dropped
-
-
-class _Resolve(beam.DoFn):
-    def __init__(self, priority: Mapping[str, int]):
-        self._priority = dict(priority)
-        self._kept = Metrics.counter("gap", f"{STAGE}:kept")
-        self._dropped = Metrics.counter("gap", f"{STAGE}:{REASON}")
-
-    def process(self, element):
-        _, grouped = element
-        winner = grouped["winner"][0]
-        winner_emitted = False
-        for doc in grouped["docs"]:
-            if not winner_emitted and ranked(doc, self._priority) == winner:
-                winner_emitted = True  # an identical second record with the same rank is a duplicate too
-                self._kept.inc()
-                yield doc
-            else:
-                self._dropped.inc()
-                yield beam.pvalue.TaggedOutput(DROPPED, make_drop(doc, STAGE, REASON, detail=survivor_id(winner)))
-
-
-class ExactDedup(beam.PTransform):
-    """PCollection[Document] -> outputs `kept` (Document) and `dropped` (Drop)."""
-
-    def __init__(self, priority: Mapping[str, int], label: str | None = None):
-        super().__init__(label=label or "ExactDedup")
-        self._priority = dict(priority)
-
-    def expand(self, docs):
-        priority = self._priority
-        keyed = docs | "KeyByTextHash" >> beam.Map(lambda d: (text_hash(d.text), d))
-        winners = (keyed
-                   | "RankOnly" >> beam.Map(lambda kv: (kv[0], ranked(kv[1], priority)))
-                   | "BestPerHash" >> beam.CombinePerKey(min))
-        return ({"docs": keyed, "winner": winners}
-                | "JoinWinner" >> beam.CoGroupByKey()
-                | "Route" >> beam.ParDo(_Resolve(priority)).with_outputs(DROPPED, main="kept"))

@@ -10,7 +10,9 @@ shuffled a bounded number of times, never once per band):
                ⋈ payloads by winner id ──► edge kept when the pair's shingle Jaccard >= threshold
     (exact from the carried shingle hashes; a bottom-k estimate for very long documents; with
     `verify_hashes: 0` the payload is the signature and the check is its estimate)
-    edges ──CombinePerKey(min)──► each loser's best winner ──⋈ docs by id──► kept | dropped
+    edges ──CombinePerKey(min)──► each loser's best winner ──⋈ keys by id──► kept | dropped
+    (the last join is `transforms.keys.NearDedupKeys`; the build sketches each part file in a pass and
+    reads payloads only for the documents an edge names: `transforms.keys.dedup_decisions`)
 
 Candidate edges are not filtered by the signatures' estimate: phase 1 then carries no signature
 (16 x 512 bytes per document saved), and the verified edges are exactly the star edges the
@@ -29,18 +31,15 @@ from apache_beam.metrics import Metrics
 
 from schemas import stages
 from schemas.document import Document
-from schemas.events import make_drop
 from transforms.dedup.minhash import (MinHashParams, band_keys, dedup_manifest_info, estimated_jaccard,
                                       sample_jaccard, shingles, signatures_and_samples)
 from transforms.dedup.survivor import survivor_id, survivor_key
-from transforms.stage import DROPPED
 
-__all__ = ["NearDedup", "MinHashParams", "dedup_manifest_info", "near_duplicates", "sketch", "sketch_documents"]
+__all__ = ["MinHashParams", "candidate_edges", "dedup_manifest_info", "near_duplicates", "sketch", "sketch_documents",
+           "verified_losses"]
 
 STAGE = stages.DEDUP_NEAR
 REASON = "near_duplicate"
-PAYLOAD = "payload"  # tagged output of the sketch step: (document id, verify payload bytes)
-_BATCH = 64  # documents per vectorised signature call
 
 
 def sketch(docs: list[Document], params: MinHashParams, priority: Mapping[str, int]
@@ -87,7 +86,8 @@ def verified(loser_payload: bytes, winner_payload: bytes, params: MinHashParams)
 
 
 def near_duplicates(docs: list[Document], params: MinHashParams, priority: Mapping[str, int]) -> dict[str, str]:
-    """Plain-Python reference of `NearDedup` (same buckets, same stars, same checks): {loser id: winner id}."""
+    """Plain-Python reference of the build's near dedup (`candidate_edges`, `verified_losses`,
+    `transforms.keys.NearDedupKeys`: same buckets, same stars, same checks): {loser id: winner id}."""
     entries, payload_list = sketch(docs, params, priority)
     payloads: dict[str, bytes] = {}
     for doc_id, payload in payload_list:  # ids are unique by contract; min keeps a clash deterministic
@@ -105,18 +105,6 @@ def near_duplicates(docs: list[Document], params: MinHashParams, priority: Mappi
             if loser not in losses or winner < losses[loser]:
                 losses[loser] = winner
     return {loser: survivor_id(winner) for loser, winner in losses.items()}
-
-
-class _Sketch(beam.DoFn):
-    def __init__(self, params: MinHashParams, priority: Mapping[str, int]):
-        self._params = params
-        self._priority = dict(priority)
-
-    def process(self, batch):
-        entries, payloads = sketch(list(batch), self._params, self._priority)
-        yield from entries
-        for payload in payloads:
-            yield beam.pvalue.TaggedOutput(PAYLOAD, payload)
 
 
 class _StarEdges(beam.DoFn):
@@ -168,23 +156,6 @@ class _VerifyAtWinner(beam.DoFn):
                 yield loser, winner
 
 
-class _Route(beam.DoFn):
-    def __init__(self):
-        self._kept = Metrics.counter("gap", f"{STAGE}:kept")
-        self._dropped = Metrics.counter("gap", f"{STAGE}:{REASON}")
-
-    def process(self, element):
-        _, grouped = element
-        losses = list(grouped["loss"])
-        for doc in grouped["doc"]:
-            if losses:
-                self._dropped.inc()
-                yield beam.pvalue.TaggedOutput(DROPPED, make_drop(doc, STAGE, REASON, detail=survivor_id(losses[0])))
-            else:
-                self._kept.inc()
-                yield doc
-
-
 def candidate_edges(entries):
     """Phase 1: bucket entries ((bucket key, survivor key)) -> candidate edges (loser id, winner
     survivor key), each bucket member to the bucket's best. Buckets carry survivor keys only."""
@@ -205,28 +176,3 @@ def verified_losses(candidates, payloads, params: MinHashParams):
             | "JoinWinnerPayload" >> beam.CoGroupByKey()
             | "Verify" >> beam.ParDo(_VerifyAtWinner(params))
             | "BestWinnerPerLoser" >> beam.CombinePerKey(min))
-
-
-def near_losses(entries, payloads, params: MinHashParams):
-    """Both phases: bucket entries and verify payloads -> (loser id, best winner's survivor key)."""
-    return verified_losses(candidate_edges(entries), payloads, params)
-
-
-class NearDedup(beam.PTransform):
-    """PCollection[Document] -> outputs `kept` (Document) and `dropped` (Drop, detail = winner id)."""
-
-    def __init__(self, params: MinHashParams, priority: Mapping[str, int], label: str | None = None):
-        super().__init__(label=label or "NearDedup")
-        self._params = params
-        self._priority = dict(priority)
-
-    def expand(self, docs):
-        params = self._params
-        sketched = (docs
-                    | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=_BATCH)
-                    | "Sketch" >> beam.ParDo(_Sketch(params, self._priority)).with_outputs(PAYLOAD, main="entries"))
-        losses = near_losses(sketched.entries, sketched[PAYLOAD], params)
-        by_id = docs | "KeyById" >> beam.Map(lambda d: (d.id, d))
-        return ({"doc": by_id, "loss": losses}
-                | "JoinLosses" >> beam.CoGroupByKey()
-                | "Route" >> beam.ParDo(_Route()).with_outputs(DROPPED, main="kept"))

@@ -9,22 +9,24 @@ A document is the title and the abstract. Structured abstracts keep their labels
 year and article language go into `meta`, so mixing can weight guidelines, meta-analyses and RCTs.
 Records without an abstract become `Drop(stage="extract", reason="no_abstract")`.
 
-`DropAbstractsWithFullText` removes abstracts whose article is in the papers subset (by PMID/PMCID),
-as MEDITRON did, so the same paper is not trained on twice.
+`drop_abstracts_with_full_text` removes abstracts whose article is in the papers subset (by
+PMID/PMCID), as MEDITRON did, so the same paper is not trained on twice.
 
-PubMed update files (`ApplyPubmedUpdates`): a raw record from the bulk fetcher carries `meta.file_seq`
+PubMed update files (`apply_pubmed_updates`): a raw record from the bulk fetcher carries `meta.file_seq`
 (baseline and update files share one sequence) and `meta.deleted_pmids`. Each document keeps
 `file_seq`; the file's list of deleted PMIDs and of PMIDs whose newest record has no abstract go into
 one *update-list* document per file (empty text, meta `pubmed_updates`) instead of into every
-document, so a 30k-record update file does not copy its deletions 30k times. `ApplyPubmedUpdates`
+document, so a 30k-record update file does not copy its deletions 30k times. `apply_pubmed_updates`
 then keeps, per (source, PMID), only the newest file's version, drops citations deleted by a later
 file, and drops the update-list documents themselves (reason `update_list`), so the accounting adds up.
+
+Both cross-document decisions are plain functions here, the specification; a build makes them on key
+records (`transforms.keys.FullTextKeys`, `PubmedUpdateKeys`), tested against these functions.
 """
 from __future__ import annotations
 
 from typing import IO, Any, Iterable, Iterator, NamedTuple
 
-import apache_beam as beam
 from lxml import etree
 
 from schemas import stages
@@ -34,7 +36,6 @@ from schemas.raw import RawRecord
 from transforms.extract.errors import ExtractError
 from transforms.extract.options import ExtractOptions
 from transforms.extract.xmlsafe import MAX_DECOMPRESSED_BYTES, entity_text, iter_elements
-from transforms.stage import Counters
 
 RECORD_TAGS = ("PubmedArticle", "MedlineCitation", "PubmedBookArticle", "DeleteCitation")
 UPDATE_LIST_KEY = "pubmed_updates"  # meta key of the per-file update-list document
@@ -209,7 +210,7 @@ def iter_medline(raw: RawRecord, *, subset: str, source: "bytes | str | IO[bytes
             if file_events is not None:
                 file_events.deleted.extend((p.text or "").strip() for p in record.findall("PMID")
                                            if (p.text or "").strip())
-            continue  # deletions are applied by ApplyPubmedUpdates (from the update-list document)
+            continue  # deletions are applied at the pubmed_updates stage (from the update-list document)
         records += 1
         if record.tag == "PubmedBookArticle":
             book = record.find("BookDocument")
@@ -245,7 +246,7 @@ def file_seq_of(meta: dict[str, Any]) -> int | None:
 
 
 def update_list_document(raw: RawRecord, subset: str, seq: int, events: FileEvents) -> Document:
-    """The per-file carrier of deletions and abstract-less PMIDs read by ApplyPubmedUpdates."""
+    """The per-file carrier of deletions and abstract-less PMIDs read at the pubmed_updates stage."""
     raw_meta = raw.meta_dict()
     updates = {"file_seq": seq, "deleted_pmids": sorted(set(events.deleted), key=_pmid_order),
                "pmids_without_document": sorted(set(events.without_document), key=_pmid_order)}
@@ -263,7 +264,7 @@ def extract_medline(raw: RawRecord, *, subset: str, options: ExtractOptions) -> 
     """Documents of one MEDLINE/PubMed XML file (gzip accepted); ExtractError for unusable XML.
 
     A bulk file (raw meta `file_seq`) with deletions or abstract-less records also yields its
-    update-list document (see ApplyPubmedUpdates)."""
+    update-list document (see apply_pubmed_updates)."""
     seq = file_seq_of(raw.meta_dict())
     events = FileEvents()
     out: list[Document | Drop] = list(iter_medline(raw, subset=subset, file_events=events,
@@ -302,7 +303,8 @@ def full_text_keys(doc: Document) -> list[str]:
 
 def drop_abstracts_with_full_text(docs: Iterable[Document], stage: str = stages.EXTRACT
                                   ) -> tuple[list[Document], list[Drop]]:
-    """Plain-Python version of DropAbstractsWithFullText: (kept, dropped)."""
+    """Abstracts whose PMID/PMCID belongs to a paper are dropped (`has_full_text`, detail: the shared
+    key); everything else is kept: (kept, dropped)."""
     docs = list(docs)
     paper_keys = {k for d in docs if d.subset == "papers" for k in full_text_keys(d)}
     kept: list[Document] = []
@@ -314,64 +316,6 @@ def drop_abstracts_with_full_text(docs: Iterable[Document], stage: str = stages.
         else:
             kept.append(doc)
     return kept, dropped
-
-
-class _RouteAbstracts(beam.DoFn):
-    def __init__(self, stage: str):
-        self._stage = stage
-        self._counters = Counters(stage)
-
-    def process(self, item):
-        _doc_id, grouped = item
-        matches = sorted(set(grouped["match"]))
-        for doc in grouped["doc"]:
-            if matches:
-                self._counters.inc("has_full_text")
-                yield beam.pvalue.TaggedOutput("dropped", make_drop(doc, self._stage, "has_full_text", matches[0]))
-            else:
-                self._counters.inc("kept")
-                yield doc
-
-
-def _matches(item):
-    key, grouped = item
-    if grouped["paper"]:
-        for abstract_id in sorted(set(grouped["abstract"])):
-            yield abstract_id, key
-
-
-class DropAbstractsWithFullText(beam.PTransform):
-    """Documents of all subsets in; outputs `kept` (everything but matched abstracts) and `dropped`
-    (abstracts whose PMID/PMCID belongs to a paper, reason `has_full_text`, detail the shared id)."""
-
-    def __init__(self, stage: str = stages.EXTRACT):
-        super().__init__()
-        self._stage = stage
-
-    def expand(self, docs):
-        split = docs | "BySubset" >> beam.Partition(lambda d, _n: 0 if d.subset == "abstracts" else 1, 2)
-        abstracts, others = split[0], split[1]
-        paper_keys = (others
-                      | "PapersOnly" >> beam.Filter(lambda d: d.subset == "papers")
-                      | "PaperKeys" >> beam.FlatMap(lambda d: [(k, True) for k in full_text_keys(d)]))
-        abstract_keys = abstracts | "AbstractKeys" >> beam.FlatMap(lambda d: [(k, d.id) for k in full_text_keys(d)])
-        matched = ({"paper": paper_keys, "abstract": abstract_keys}
-                   | "JoinKeys" >> beam.CoGroupByKey()
-                   | "Matches" >> beam.FlatMap(_matches))
-        routed = ({"doc": abstracts | "ById" >> beam.Map(lambda d: (d.id, d)), "match": matched}
-                  | "JoinDocs" >> beam.CoGroupByKey()
-                  | "Route" >> beam.ParDo(_RouteAbstracts(self._stage)).with_outputs("dropped", main="kept"))
-        kept = (routed.kept, others) | "Kept" >> beam.Flatten()
-        return _Outputs(kept, routed.dropped)
-
-
-class _Outputs(dict):
-    """`result.kept` / `result['kept']` and `result.dropped`, like DocumentStage's DoOutputsTuple."""
-
-    def __init__(self, kept, dropped):
-        super().__init__(kept=kept, dropped=dropped)
-        self.kept = kept
-        self.dropped = dropped
 
 
 # ------------------------------------------------------------------------------ PubMed update files
@@ -476,7 +420,10 @@ def resolve_versions(versions: Iterable[tuple], events: Iterable[tuple[str, int]
 
 
 def apply_pubmed_updates(docs: Iterable[Document], stage: str = UPDATES_STAGE) -> tuple[list[Document], list[Drop]]:
-    """Plain-Python version of ApplyPubmedUpdates: (kept, dropped). Other documents pass untouched."""
+    """For citations from PubMed bulk files (meta `pmid` and `file_seq`): only the newest file's version
+    is kept (`superseded` otherwise), citations deleted by a later file are dropped (`deleted_citation`)
+    and the per-file update-list documents are dropped (`update_list`): (kept, dropped). Other documents
+    pass untouched."""
     kept: list[Document] = []
     dropped: list[Drop] = []
     citations: dict[tuple[str, str], list[Document]] = {}
@@ -497,73 +444,3 @@ def apply_pubmed_updates(docs: Iterable[Document], stage: str = UPDATES_STAGE) -
         kept.extend(k)
         dropped.extend(d)
     return kept, dropped
-
-
-class _ResolveCitations(beam.DoFn):
-    def __init__(self, stage: str):
-        self._stage = stage
-        self._counters = Counters(stage)
-
-    def process(self, item):
-        _key, grouped = item
-        kept, dropped = resolve_citation_versions(grouped["doc"], grouped["event"], self._stage)
-        for doc in kept:
-            self._counters.inc("kept")
-            yield doc
-        for drop in dropped:
-            self._counters.inc(drop.reason)
-            yield beam.pvalue.TaggedOutput("dropped", drop)
-
-
-def _kind(doc: Document, _n: int) -> int:
-    if is_update_list(doc):
-        return 1
-    return 0 if citation_version(doc) is not None else 2
-
-
-class ApplyPubmedUpdates(beam.PTransform):
-    """Documents of all subsets in; outputs `kept` and `dropped` (like DocumentStage).
-
-    For citations from PubMed bulk files (meta `pmid` and `file_seq`): only the newest file's version
-    is kept (`superseded` otherwise), citations deleted by a later file are dropped
-    (`deleted_citation`) and the per-file update-list documents are dropped (`update_list`). Other
-    documents pass untouched (counted `kept`). Deletions are joined by (source, PMID), not broadcast,
-    so memory per worker stays bounded by one citation's versions."""
-
-    def __init__(self, stage: str = UPDATES_STAGE):
-        super().__init__()
-        self._stage = stage
-
-    def expand(self, docs):
-        stage = self._stage
-        parts = docs | "ByKind" >> beam.Partition(_kind, 3)
-        versioned, update_lists, others = parts[0], parts[1], parts[2]
-        keyed = versioned | "ByCitation" >> beam.Map(lambda d: (citation_version(d).citation, d))
-        events = update_lists | "Events" >> beam.FlatMap(update_list_events)
-        resolved = ({"doc": keyed, "event": events}
-                    | "JoinEvents" >> beam.CoGroupByKey()
-                    | "Resolve" >> beam.ParDo(_ResolveCitations(stage)).with_outputs("dropped", main="kept"))
-        list_drops = update_lists | "DropUpdateLists" >> beam.ParDo(_DropUpdateLists(stage))
-        passed = others | "PassThrough" >> beam.ParDo(_CountKept(stage))
-        kept = (resolved.kept, passed) | "Kept" >> beam.Flatten()
-        dropped = (resolved.dropped, list_drops) | "Dropped" >> beam.Flatten()
-        return _Outputs(kept, dropped)
-
-
-class _DropUpdateLists(beam.DoFn):
-    def __init__(self, stage: str):
-        self._stage = stage
-        self._counters = Counters(stage)
-
-    def process(self, doc: Document):
-        self._counters.inc("update_list")
-        yield update_list_drop(doc, self._stage)
-
-
-class _CountKept(beam.DoFn):
-    def __init__(self, stage: str):
-        self._counters = Counters(stage)
-
-    def process(self, doc: Document):
-        self._counters.inc("kept")
-        yield doc
