@@ -15,7 +15,8 @@ Cross-document stage (dedup, full text, PubMed updates: `transforms.keys`): a PT
 records that yields (KEPT | PASSED, key, None) or (DROPPED, key, Drop) and hands them to `counted()`,
 the one router: it counts and splits kept keys from (key, Drop) pairs.
 
-Both count through `Counters`: Beam counters `gap:<stage>:<kept | reason>`, which the manifest reads.
+Both count through `Counters`: Beam counters `gap:<stage>:<kept | reason>`, the live view of a run (copied
+to `manifest.counters`). The manifest's accounting comes from the drop files, not from these counters.
 """
 from __future__ import annotations
 
