@@ -1,22 +1,5 @@
-"""Extraction settings (config section `extract`)."""
-from __future__ import annotations
+"""Extraction settings (config section `extract`): declared with the other stage sections in
+transforms/settings.py, re-exported here where the extractors have always imported them."""
+from transforms.settings import ExtractOptions
 
-import dataclasses
-from typing import Any
-
-
-@dataclasses.dataclass(frozen=True)
-class ExtractOptions:
-    citations: str = "tag"          # tag | remove
-    tables: str = "linearize"       # linearize | caption | drop
-    max_content_bytes: int = 64 * 1024 * 1024
-    max_decompressed_bytes: int = 1 << 30   # gzip content is refused once this much came out (bomb guard)
-    pdf_max_pages: int = 500
-    pdf_timeout_s: int = 120
-    pdf_isolation: str = "process"      # process: hard time limit in a child process | inline: between pages only
-    pdf_max_text_chars: int = 20_000_000
-
-    @classmethod
-    def from_config(cls, section: dict[str, Any]) -> "ExtractOptions":
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in section.items() if k in names})
+__all__ = ["ExtractOptions"]
