@@ -190,7 +190,7 @@ def build_filter(p: beam.Pipeline, ctx: PhaseContext) -> None:
     # Corpus-wide cleaning defaults; a source's spec may override them.
     rules_by_source = {name: {**s.rules, "cleaning": {"remove_urls": c.remove_urls, **s.rules.get("cleaning", {})}}
                        for name, s in ctx.sources.items()}
-        per_source_quality = {name: s.rules.get("quality", {}) for name, s in ctx.sources.items()}
+    per_source_quality = {name: s.rules.get("quality", {}) for name, s in ctx.sources.items()}
 
     def filter_stages(boilerplate):
         return ([(stages.BOILERPLATE, clean.boilerplate_fn(boilerplate)),

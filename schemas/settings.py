@@ -122,15 +122,20 @@ def validate(cls: type[S], values: Any, *, where: str = "", error: type[Settings
     try:
         return cls.model_validate(values)
     except ValidationError as exc:
-        errors = exc.errors()
-        path, msg = error_line(errors[0])
-        if errors[0]["type"] == "missing":
-            msg = missing
-        full = ".".join(p for p in (where, path) if p and p != "config") or "config"
-        if msg == "unknown config key":
-            raise error(unknown_key_message(full, known_keys(cls, path))) from None
-        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-        raise error(f"{full}: {msg}{more}") from None
+        raise error(message(cls, exc, where=where, missing=missing)) from None
+
+
+def message(cls: type[BaseModel], exc: ValidationError, *, where: str = "", missing: str = "missing") -> str:
+    """One line for a pydantic error: the first problem's key path and what is wrong with it."""
+    errors = exc.errors()
+    path, msg = error_line(errors[0])
+    if errors[0]["type"] == "missing":
+        msg = missing
+    full = ".".join(p for p in (where, path) if p and p != "config") or "config"
+    if msg == "unknown config key":
+        return unknown_key_message(full, known_keys(cls, path))
+    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+    return f"{full}: {msg}{more}"
 
 
 def unknown_key_message(path: str, known: Iterable[str]) -> str:
