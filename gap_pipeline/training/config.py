@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from schemas.settings import F, Section, SettingsError, YamlFileError, load_yaml, merge, validate
 
