@@ -2,7 +2,7 @@
 
 The shipped `default.yaml` gives every key its default; the typed model declares every key once (type,
 range or choices, and a line of documentation): a stage's section is declared with the stages
-(transforms/settings.py: `QualitySettings`, `ExtractOptions`...; scrapers/settings.py: `ScrapeSection`)
+(transforms/settings.py: `QualitySettings`, `ExtractSettings`...; scrapers/settings.py: `ScrapeSection`)
 and composed here into `CorpusConfig`; sections only the wiring reads (split, mixture, packing, shards,
 outputs, report) are declared here. A user file overrides
 any subset of the defaults; the merged result is checked in ONE pass before anything runs or is written:
@@ -33,7 +33,7 @@ from schemas.settings import F, Section, SettingsError, Subset, YamlFileError, m
 from schemas.settings import load_yaml as _load_yaml
 from scrapers.settings import ScrapeSection
 from transforms.quality import threshold_problem
-from transforms.settings import (CleanSettings, DecontaminationSettings, DedupSettings, ExtractOptions,
+from transforms.settings import (CleanSettings, DecontaminationSettings, DedupSettings, ExtractSettings,
                                  LanguageSettings, QualitySettings, TokenizerSettings)
 
 
@@ -89,7 +89,7 @@ class CorpusConfig(Section):
     input: str = F(min_length=1, doc="raw store folder or URL; 'sample' = the embedded sample")
     specs_dir: str = F(doc="the corpus's own source specs beside the shipped ones ('' = none), relative to the config")
     sources: list[str] = F(doc="sources to build; [] = every source present")
-    extract: ExtractOptions = F(doc="extraction")
+    extract: ExtractSettings = F(doc="extraction")
     clean: CleanSettings = F(doc="cleaning")
     quality: QualitySettings = F(doc="quality filters")
     dedup: DedupSettings = F(doc="exact and near deduplication")

@@ -128,7 +128,7 @@ def build_extract(p: beam.Pipeline, ctx: PhaseContext) -> None:
     scan = (p | "ListParts" >> beam.Create(list(enumerate(ctx.parts))) | "Reshuffle" >> beam.Reshuffle()
             | "ScanRaw" >> beam.ParDo(ScanRawPart(selected)).with_outputs(QUARANTINE, STATS, main="keys"))
     versions = newest_versions(scan.keys)
-    extract = ExtractDocuments(ctx.sources, ctx.cfg.extract)
+    extract = ExtractDocuments(ctx.sources, ctx.cfg.extract.options)
     extracted = (parts_with_skips(p, "Extract", list(ctx.parts), versions.losers)
                  | "Extract" >> beam.ParDo(ExtractPart(extract, selected, ctx.docs_folder("extract"),
                                                        ProgressMarker(ctx.folder("extract", "progress", "Extract"))))

@@ -1,10 +1,11 @@
 """The settings each stage receives: one `Section` per config section, every key declared once (type, range,
 doc). gap_pipeline/config.py composes them into `CorpusConfig`; a stage takes its own section object
-(`quality_fn(cfg.quality)`, `ExtractDocuments(sources, cfg.extract)`, `language_fn(cfg.language)`).
+(`quality_fn(cfg.quality)`, `language_fn(cfg.language)`), or one property of it derives the plain
+dataclass an older stage takes (`cfg.extract.options`, `cfg.dedup.minhash`).
 
-Sections whose values come from gap_pipeline/default.yaml declare no defaults; those tests and tools also
-build by hand (`ExtractOptions(tables="drop")`, `LanguageSettings(min_share=0.3)`) carry defaults equal to
-default.yaml (tests/schemas/test_settings.py checks they agree). Only pydantic: importing this pulls in no
+Sections whose values come from gap_pipeline/default.yaml declare no defaults; one that tests and tools
+also build by hand (`LanguageSettings(min_share=0.3)`) carries defaults equal to default.yaml
+(tests/transforms/test_settings.py checks they agree). Only pydantic: importing this pulls in no
 Beam and no extractor.
 """
 from __future__ import annotations
@@ -16,16 +17,25 @@ from pydantic import Field
 from schemas.settings import F, Fraction, Section, Subset
 
 
-class ExtractOptions(Section):
-    """Config section `extract`."""
-    citations: Literal["tag", "remove"] = F("tag", doc="[BIB_REF] tags around citations, or remove them")
-    tables: Literal["linearize", "caption", "drop"] = F("linearize", doc="how tables become text")
-    max_content_bytes: int = F(64 * 1024 * 1024, gt=0, doc="larger raw records are quarantined")
-    max_decompressed_bytes: int = F(1 << 30, gt=0, doc="gzip content may expand to at most this many bytes")
-    pdf_max_pages: int = F(500, gt=0, doc="pages read per PDF")
-    pdf_timeout_s: float = F(120.0, gt=0, doc="hard limit in seconds per PDF")
-    pdf_isolation: Literal["process", "inline"] = F("process", doc="run pdfminer in a killable child process or inline")
-    pdf_max_text_chars: int = F(20_000_000, gt=0, doc="characters kept per PDF")
+class ExtractSettings(Section):
+    """Config section `extract`; `options` gives the extractors their ExtractOptions."""
+    citations: Literal["tag", "remove"] = F(doc="[BIB_REF] tags around citations, or remove them")
+    tables: Literal["linearize", "caption", "drop"] = F(doc="how tables become text")
+    max_content_bytes: int = F(gt=0, doc="larger raw records are quarantined")
+    max_decompressed_bytes: int = F(gt=0, doc="gzip content may expand to at most this many bytes")
+    pdf_max_pages: int = F(gt=0, doc="pages read per PDF")
+    pdf_timeout_s: float = F(gt=0, doc="hard limit in seconds per PDF")
+    pdf_isolation: Literal["process", "inline"] = F(doc="run pdfminer in a killable child process or inline")
+    pdf_max_text_chars: int = F(gt=0, doc="characters kept per PDF")
+
+    @property
+    def options(self):
+        """The extractors' options (a plain dataclass: tests build it with edge values, e.g. a 0 s timeout)."""
+        from transforms.extract.options import ExtractOptions
+        return ExtractOptions(citations=self.citations, tables=self.tables, max_content_bytes=self.max_content_bytes,
+                              max_decompressed_bytes=self.max_decompressed_bytes, pdf_max_pages=self.pdf_max_pages,
+                              pdf_timeout_s=self.pdf_timeout_s, pdf_isolation=self.pdf_isolation,
+                              pdf_max_text_chars=self.pdf_max_text_chars)
 
 
 class CleanSettings(Section):

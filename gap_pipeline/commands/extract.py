@@ -66,7 +66,7 @@ def _options(args):
     from gap_pipeline.config import load_config
 
     flags = {"citations": args.citations, "tables": args.tables}
-    return load_config(args.config, {"extract": {k: v for k, v in flags.items() if v}}).extract
+    return load_config(args.config, {"extract": {k: v for k, v in flags.items() if v}}).extract.options
 
 
 def _sniff(content: bytes) -> str:

@@ -7,7 +7,8 @@ from gap_pipeline.config import default_config, load_config, validate_config
 from schemas.document import Document
 from schemas.events import Drop
 from schemas.settings import SettingsError
-from transforms.settings import (DedupSettings, ExtractOptions, LanguageSettings, QualitySettings,
+from transforms.extract.options import ExtractOptions
+from transforms.settings import (DedupSettings, ExtractSettings, LanguageSettings, QualitySettings,
                                  TokenizerSettings)
 
 TEXT = ("Adults with chronic kidney disease should receive annual influenza vaccination. Clinicians ought to review "
@@ -61,18 +62,18 @@ def test_near_dedup_parameters_come_from_the_dedup_section():
 
 
 def test_sections_built_by_hand_default_to_default_yaml():
-    """ExtractOptions() and LanguageSettings() (tests, tools) equal the sections a default config gives."""
+    """ExtractOptions() and LanguageSettings() (tests, tools) equal what a default config gives."""
     cfg = load_config()
-    assert ExtractOptions() == cfg.extract
+    assert isinstance(cfg.extract, ExtractSettings)
+    assert ExtractOptions() == cfg.extract.options
+    assert cfg.extract.options.pdf_timeout_s == cfg.extract.pdf_timeout_s
     assert LanguageSettings(seed=cfg.seed) == cfg.language
-    defaults = default_config()
-    assert ExtractOptions().to_dict() == defaults["extract"]
-    assert LanguageSettings().to_dict() == defaults["language"]
+    assert LanguageSettings().to_dict() == default_config()["language"]
 
 
 def test_hand_built_sections_are_checked_like_the_file():
     with pytest.raises(ValueError, match="tables"):
-        ExtractOptions(tables="sideways")
+        ExtractSettings(**{**default_config()["extract"], "tables": "sideways"})
     with pytest.raises(ValueError, match="min_share"):
         LanguageSettings(min_share=0)
     assert isinstance(load_config().tokenizer, TokenizerSettings)
@@ -84,4 +85,5 @@ def test_extract_command_options_are_the_validated_extract_section(tmp_path):
     from gap_pipeline.commands.extract import _options
 
     opts = _options(argparse.Namespace(config=None, citations="remove", tables=None))
-    assert opts == load_config().extract.replace(citations="remove")
+    assert opts == load_config().extract.replace(citations="remove").options
+    assert isinstance(opts, ExtractOptions) and opts.citations == "remove"
