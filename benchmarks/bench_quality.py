@@ -24,11 +24,11 @@ if not REALDATA.is_dir():
     REALDATA = Path("/work/shared/realdata")
 
 
-def _whole_text_gopher(section: dict) -> "callable":
+def _whole_text_gopher(section) -> "callable":
     """Web thresholds on the whole text (no per-subset overrides, no prose-only repetition)."""
     import transforms.quality as q
 
-    web = {k: v for k, v in section.items() if k in q.THRESHOLD_KEYS and k not in ("min_prose_words",
+    web = {k: v for k, v in section.to_dict().items() if k in q.THRESHOLD_KEYS and k not in ("min_prose_words",
                                                                                   "max_garbled_ratio")}
 
     def reason(doc):
@@ -43,14 +43,14 @@ def _whole_text_gopher(section: dict) -> "callable":
 
 
 def bench(quick: bool = False) -> str:
-    from gap_pipeline.config import default_config
+    from gap_pipeline.config import load_config
     from schemas.document import Document
     from testkit.quality_sets import NOT_GOOD, good_documents, junk_documents
     from transforms.quality import quality_fn
 
     if not REALDATA.is_dir():
         return "## Quality filters\n\nskipped: ../shared/realdata not available\n"
-    section = default_config()["quality"]
+    section = load_config().quality
     check = quality_fn(section)
     before = _whole_text_gopher(section)
     started = time.time()

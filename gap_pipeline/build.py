@@ -15,7 +15,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, TestOptions
 
 from gap_pipeline import pipeline
-from gap_pipeline.config import ConfigError, config_hash
+from gap_pipeline.config import ConfigError, CorpusConfig, config_hash
 from gap_pipeline.manifest import assemble_manifest
 from gap_pipeline.outputs import encode_json, write_bytes
 
@@ -35,8 +35,8 @@ def sample_config_path() -> str:
     return str(Path(sample_dir()) / "config.yaml")
 
 
-def resolve_input(cfg: dict[str, Any]) -> str:
-    return str(Path(sample_dir()) / "raw") if cfg["input"] == "sample" else cfg["input"]
+def resolve_input(cfg: CorpusConfig) -> str:
+    return str(Path(sample_dir()) / "raw") if cfg.input == "sample" else cfg.input
 
 
 def list_raw_parts(root: str) -> list[str]:
@@ -48,14 +48,14 @@ def list_raw_parts(root: str) -> list[str]:
         raise BuildError(f"input {exc}") from exc
 
 
-def load_sources(cfg: dict[str, Any]) -> dict[str, pipeline.SourceRules]:
+def load_sources(cfg: CorpusConfig) -> dict[str, pipeline.SourceRules]:
     from scrapers.specs import SpecError, load_corpus_specs
 
     try:  # shipped specs plus the corpus's own (config specs_dir / --specs-dir)
-        specs = load_corpus_specs(cfg.get("specs_dir") or None)
+        specs = load_corpus_specs(cfg.specs_dir or None)
     except SpecError as exc:
         raise ConfigError(f"specs_dir: {exc}") from exc
-    selected = cfg["sources"] or sorted(specs)
+    selected = cfg.sources or sorted(specs)
     unknown = [s for s in selected if s not in specs]
     if unknown:
         raise ConfigError(f"sources: no spec named {', '.join(unknown)} (known: {', '.join(sorted(specs))})")
@@ -346,11 +346,11 @@ def _legacy_outputs(out_dir: str) -> list[str]:
     return files + ["tokenizer.model", "tokenizer.json", "_build/stats.json", "_build/shards.json", "_build/mixture.json"]
 
 
-def run_build(cfg: dict[str, Any], out_dir: str, *, beam_args: list[str] | None = None,
+def run_build(cfg: CorpusConfig, out_dir: str, *, beam_args: list[str] | None = None,
               workers: int | None = None, force: bool = False, resume: bool = True) -> dict[str, Any]:
     """Build the corpus into `out_dir` phase by phase (resuming finished phases of an interrupted build
     with the same inputs and config), verify it in staging, then publish it."""
-    model_path = cfg["tokenizer"]["model"]
+    model_path = cfg.tokenizer.model
     tokenizer_model = None
     if model_path:
         if not os.path.isfile(model_path):
@@ -358,10 +358,10 @@ def run_build(cfg: dict[str, Any], out_dir: str, *, beam_args: list[str] | None 
         tokenizer_model = Path(model_path).read_bytes()
         from transforms.tokenizer import TokenizerError, load_encoder
         try:  # a bad file or BOS/EOS name fails here, in one line, not in a worker
-            load_encoder(tokenizer_model, bos_token=cfg["tokenizer"]["bos_token"], eos_token=cfg["tokenizer"]["eos_token"])
+            load_encoder(tokenizer_model, bos_token=cfg.tokenizer.bos_token, eos_token=cfg.tokenizer.eos_token)
         except TokenizerError as exc:
             raise ConfigError(f"tokenizer.model: {model_path}: {exc}") from exc
-    for path in cfg["decontamination"]["benchmarks"]:
+    for path in cfg.decontamination.benchmarks:
         if not os.path.isfile(path):
             raise ConfigError(f"decontamination.benchmarks: file not found: {path}")
     if workers is not None and workers < 1:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
@@ -22,6 +22,9 @@ from schemas.manifest import MANIFEST_VERSION, validate_manifest
 from schemas.raw import read_parquet_file
 from schemas import stages
 from schemas.stages import STAGE_ORDER, stage_rank
+
+if TYPE_CHECKING:
+    from gap_pipeline.config import CorpusConfig
 
 
 
@@ -58,14 +61,14 @@ def output_files(out_dir: str) -> dict[str, dict[str, Any]]:
     return dict(sorted(files.items()))
 
 
-def enabled_stages(cfg: dict[str, Any]) -> list[str]:
+def enabled_stages(cfg: "CorpusConfig") -> list[str]:
     """The document stages a config runs (each appears in the manifest, even with no drops)."""
     skip = set()
-    if not cfg["dedup"]["exact"]:
+    if not cfg.dedup.exact:
         skip.add(stages.DEDUP_EXACT)
-    if not cfg["dedup"]["near"]:
+    if not cfg.dedup.near:
         skip.add(stages.DEDUP_NEAR)
-    if not cfg["decontamination"]["benchmarks"]:
+    if not cfg.decontamination.benchmarks:
         skip.add(stages.DECONTAMINATE)
     return [s for s in STAGE_ORDER if s not in skip]
 
@@ -84,10 +87,9 @@ def iter_drops(out_dir: str) -> Iterator[Drop]:
             yield drop_from_json(line)
 
 
-def assemble_manifest(out_dir: str, cfg: dict[str, Any], *, config_hash: str, sources_info: dict[str, dict],
+def assemble_manifest(out_dir: str, cfg: "CorpusConfig", *, config_hash: str, sources_info: dict[str, dict],
                       extra: dict[str, Any] | None = None) -> dict[str, Any]:
     from transforms.dedup.near import dedup_manifest_info
-    from transforms.dedup.near import MinHashParams
     from transforms.tokenizer import tokenizer_filename, tokenizer_info
 
     stats = load_stats(out_dir)
@@ -178,26 +180,26 @@ def assemble_manifest(out_dir: str, cfg: dict[str, Any], *, config_hash: str, so
         s.update({k: v for k, v in sources_info.get(name, {}).items() if k not in s or k == "subset"})
 
     shards = json.loads(_read(FileSystems.join(out_dir, "_build", "shards.json")))
-    t = cfg["tokenizer"]
+    t = cfg.tokenizer
     name = "tokenizer.model"  # trained here, or given: a .model or a tokenizer.json (written under its kind's name)
-    if t["model"]:
-        with open(t["model"], "rb") as fh:
+    if t.model:
+        with open(t.model, "rb") as fh:
             name = tokenizer_filename(fh.read(64))
     model = _read(FileSystems.join(out_dir, name))
-    tok = tokenizer_info(model, t["bos_token"], t["eos_token"])
-    tok.update({"file": name, "seq_len": cfg["packing"]["seq_len"]})
+    tok = tokenizer_info(model, t.bos_token, t.eos_token)
+    tok.update({"file": name, "seq_len": cfg.packing.seq_len})
 
     manifest = {
         "schema_version": MANIFEST_VERSION,
         "config_hash": config_hash,
-        "config": cfg,
+        "config": cfg.to_dict(),
         "tokenizer": tok,
         "accounting": accounting,
         "stages": ordered,
         "stage_order": list(ordered),
         "sources": {k: sources[k] for k in sorted(sources)},
         "mixture": json.loads(_read(FileSystems.join(out_dir, "_build", "mixture.json"))),
-        "dedup": dedup_manifest_info(MinHashParams.from_config(cfg["dedup"])),
+        "dedup": dedup_manifest_info(cfg.dedup.minhash),
         "languages": _language_counts(kept_files),
         "tokens_per_char": round(rate, 6),
         "pack": pack_waste(stats),

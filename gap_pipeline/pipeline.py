@@ -10,6 +10,7 @@ turns into the manifest's accounting after the run.
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import apache_beam as beam
 
@@ -18,6 +19,9 @@ from schemas import stages
 from schemas.document import Document
 from schemas.events import Drop, Quarantined
 from transforms.parts import DROPPED, QUARANTINE, STATS, stat, sum_stats as _sum_stats
+
+if TYPE_CHECKING:
+    from gap_pipeline.config import CorpusConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,7 +53,7 @@ PHASES = ("extract", "filter", "dedup", "tokens")
 @dataclasses.dataclass(frozen=True)
 class PhaseContext:
     """What every phase needs: the config, the sources, where to read and write."""
-    cfg: dict
+    cfg: "CorpusConfig"
     sources: dict  # name -> SourceRules
     parts: tuple   # raw-store parts in path order; part file N of every phase comes from parts[N]
     out: str       # the corpus folder being written (a staging folder until it is published)
@@ -70,7 +74,7 @@ class PhaseContext:
 def _write_events(ctx: PhaseContext, phase: str, drops: list, quarantines: list, stats: list) -> None:
     """A phase's small outputs: drops and quarantined records in the corpus's sorted files (named by
     phase, so a rerun of one phase replaces only its own), statistics for the manifest."""
-    target = ctx.cfg["outputs"]["target_bytes"]
+    target = ctx.cfg.outputs.target_bytes
     if drops:
         (drops | "AllDrops" >> beam.Flatten()
          | "WriteDrops" >> WriteSorted(join_path(ctx.out, "dropped"), f"dropped-{phase}", _drop_key, _encode_events,
@@ -108,15 +112,14 @@ def _pass(pipeline, ctx: PhaseContext, label: str, phase: str, read_folder: str,
 
 def build_extract(p: beam.Pipeline, ctx: PhaseContext) -> None:
     """Raw parts -> the newest version of each page (decided on keys) -> documents per part."""
-    from transforms.extract import ExtractOptions
     from transforms.parts import (ExtractDocuments, ExtractPart, ProgressMarker, ScanRawPart, newest_versions,
                                   parts_with_skips)
 
-    selected = tuple(ctx.cfg["sources"])
+    selected = tuple(ctx.cfg.sources)
     scan = (p | "ListParts" >> beam.Create(list(enumerate(ctx.parts))) | "Reshuffle" >> beam.Reshuffle()
             | "ScanRaw" >> beam.ParDo(ScanRawPart(selected)).with_outputs(QUARANTINE, STATS, main="keys"))
     versions = newest_versions(scan.keys)
-    extract = ExtractDocuments(ctx.sources, ExtractOptions.from_config(ctx.cfg["extract"]))
+    extract = ExtractDocuments(ctx.sources, ctx.cfg.extract.options)
     extracted = (parts_with_skips(p, "Extract", list(ctx.parts), versions.losers)
                  | "Extract" >> beam.ParDo(ExtractPart(extract, selected, ctx.docs_folder("extract"),
                                                        ProgressMarker(ctx.folder("extract", "progress", "Extract"))))
@@ -139,28 +142,27 @@ def build_filter(p: beam.Pipeline, ctx: PhaseContext) -> None:
     from transforms.keys import pubmed_update_decisions
 
     cfg, extracted = ctx.cfg, ctx.docs_folder("extract")
-    priority = dict(cfg["dedup"]["subset_priority"])
+    priority = dict(cfg.dedup.subset_priority)
     updates = pubmed_update_decisions(lambda label, make, **kw: _pass(p, ctx, label, "filter", extracted, make, **kw),
                                       priority)
     update_refs = updates.refs
 
-    c = cfg["clean"]
+    c = cfg.clean
     lines = _pass(p, ctx, "LineKeys", "filter", extracted, lambda: ([], _line_records), skips=update_refs,
                   tags=(DROPPED, "source", "line"))
     per_source = lines.source | "CountDocs" >> beam.CombinePerKey(sum)
     line_counts = (lines.line | "CountLines" >> beam.CombinePerKey(sum)
-                   | "Frequent" >> beam.Filter(lambda kv, n: kv[1] >= n, c["boilerplate_min_docs"]))
-    table = clean.boilerplate_table(per_source, line_counts, c["boilerplate_min_docs"], c["boilerplate_min_fraction"])
+                   | "Frequent" >> beam.Filter(lambda kv, n: kv[1] >= n, c.boilerplate_min_docs))
+    table = clean.boilerplate_table(per_source, line_counts, c.boilerplate_min_docs, c.boilerplate_min_fraction)
     # Corpus-wide cleaning defaults; a source's spec may override them.
-    rules_by_source = {name: {**s.rules, "cleaning": {"remove_urls": c["remove_urls"], **s.rules.get("cleaning", {})}}
+    rules_by_source = {name: {**s.rules, "cleaning": {"remove_urls": c.remove_urls, **s.rules.get("cleaning", {})}}
                        for name, s in ctx.sources.items()}
-    quality_cfg = cfg["quality"]
     per_source_quality = {name: s.rules.get("quality", {}) for name, s in ctx.sources.items()}
 
     def filter_stages(boilerplate):
         return ([(stages.BOILERPLATE, clean.boilerplate_fn(boilerplate)),
                  (stages.CLEAN, clean.clean_fn(rules_by_source)),
-                 (stages.QUALITY, quality.quality_fn(quality_cfg, per_source_quality))], None)
+                 (stages.QUALITY, quality.quality_fn(cfg.quality, per_source_quality))], None)
 
     filtered = _pass(p, ctx, "Filter", "filter", extracted, filter_stages, skips=update_refs, write=True,
                      side=(beam.pvalue.AsDict(table),))
@@ -175,22 +177,18 @@ def build_dedup(p: beam.Pipeline, ctx: PhaseContext) -> None:
     """Abstracts with full text and exact duplicates (keys) -> near duplicates (MinHash sketches of the
     survivors) -> language and decontamination on each survivor -> the corpus's documents/."""
     from transforms import decontaminate, language
-    from transforms.dedup.near import MinHashParams
     from transforms.keys import dedup_decisions
 
     cfg, filtered = ctx.cfg, ctx.docs_folder("filter")
-    d = cfg["dedup"]
-    priority = dict(d["subset_priority"])
-    params = MinHashParams.from_config(d)
+    d = cfg.dedup
     decided = dedup_decisions(lambda label, make, **kw: _pass(p, ctx, label, "dedup", filtered, make, **kw),
-                              priority, params, exact=d["exact"], near=d["near"])
+                              dict(d.subset_priority), d.minhash, exact=d.exact, near=d.near)
 
-    doc_stages = [(stages.LANGUAGE, language.language_fn(language.LanguageSettings.from_config(cfg["language"],
-                                                                                               seed=cfg["seed"])))]
-    bench = cfg["decontamination"]
-    if bench["benchmarks"]:
-        index = decontaminate.load_benchmark_ngrams(bench["benchmarks"], bench["ngram"])
-        doc_stages.append((stages.DECONTAMINATE, decontaminate.decontaminate_fn(index, bench["ngram"])))
+    doc_stages = [(stages.LANGUAGE, language.language_fn(cfg.language))]  # seeded with cfg.seed (CorpusConfig)
+    bench = cfg.decontamination
+    if bench.benchmarks:
+        index = decontaminate.load_benchmark_ngrams(bench.benchmarks, bench.ngram)
+        doc_stages.append((stages.DECONTAMINATE, decontaminate.decontaminate_fn(index, bench.ngram)))
     final = _pass(p, ctx, "Finish", "dedup", filtered, lambda: (doc_stages, _kept_stats), skips=decided.refs,
                   write=True, tags=(DROPPED, STATS))
     _write_events(ctx, "dedup", decided.drops + [final[DROPPED]], [], [final[STATS]])
@@ -212,39 +210,40 @@ def build_tokens(p: beam.Pipeline, ctx: PhaseContext, tokenizer_model: bytes | N
     from transforms.tokenizer import TrainTokenizer, tokenizer_filename
 
     cfg, documents = ctx.cfg, ctx.docs_folder("dedup")
-    seed = cfg["seed"]
+    seed = cfg.seed
     if tokenizer_model is None:
         docs = _pass(p, ctx, "SampleDocuments", "tokens", documents, lambda: ([], _yield_document), tags=(DROPPED, "doc"))
-        model = docs.doc | "TrainTokenizer" >> TrainTokenizer(cfg["tokenizer"], seed)
+        model = docs.doc | "TrainTokenizer" >> TrainTokenizer(cfg.tokenizer, seed)
     else:
         model = p | "GivenTokenizer" >> beam.Create([tokenizer_model])
     model | "WriteTokenizer" >> beam.Map(lambda blob: write_bytes(join_path(ctx.out, tokenizer_filename(blob)), blob))
 
-    seq_len = cfg["packing"]["seq_len"]
-    m = cfg["mixture"]
-    by_source = m["by"] == "source"
+    seq_len = cfg.packing.seq_len
+    m = cfg.mixture
+    by_source = m.by == "source"
     if by_source:  # shares/factors name sources: every one must be a source this build reads
         from gap_pipeline.config import ConfigError
-        named = m["shares"] if m["mode"] == "shares" else m["factors"] if m["mode"] == "factors" else {}
+        named = m.shares if m.mode == "shares" else m.factors if m.mode == "factors" else {}
         unknown = sorted(k for k, v in named.items() if v and k not in ctx.sources)
         if unknown:
-            raise ConfigError(f"mixture.{m['mode']}: no source named {', '.join(unknown)} in this build "
+            raise ConfigError(f"mixture.{m.mode}: no source named {', '.join(unknown)} in this build "
                               f"(mixture.by is source; sources: {', '.join(sorted(ctx.sources))})")
-    fractions = cfg["split"]["validation_fraction"]
+    fractions = cfg.split.validation_fraction
+    tok = {"bos_token": cfg.tokenizer.bos_token, "eos_token": cfg.tokenizer.eos_token}
     rows_folder, routed_folder = ctx.folder("tokens", "rows"), ctx.folder("tokens", "routed")
     packed = _pass(p, ctx, "Pack", "tokens", documents,
-                   lambda blob: ([], PackPart(blob, cfg["tokenizer"], fractions, seed, by_source, seq_len, rows_folder)),
+                   lambda blob: ([], PackPart(blob, tok, fractions, seed, by_source, seq_len, rows_folder)),
                    side=(beam.pvalue.AsSingleton(model),), tags=(DROPPED, STATS, GROUPS))
     plan = (packed[GROUPS] | "AllGroups" >> beam.combiners.ToList()  # one small record per packed (part, group)
-            | "Plan" >> beam.Map(lambda groups: plan_mixture(sorted(groups), m["mode"], m["shares"], m["factors"],
-                                                             seq_len, by=m["by"])))
+            | "Plan" >> beam.Map(lambda groups: plan_mixture(sorted(groups), m.mode, m.shares, m.factors,
+                                                             seq_len, by=m.by)))
     plan | "WriteMixture" >> beam.Map(lambda the_plan: write_bytes(
         join_path(ctx.out, "_build", "mixture.json"), encode_json(the_plan["report"])))
     plan_side = beam.pvalue.AsSingleton(plan)
-    target = cfg["shards"]["target_bytes"]
+    target = cfg.shards.target_bytes
     vocab_side = beam.pvalue.AsSingleton(model | "VocabSize" >> beam.Map(_vocab_size))
     infos = (p | "PartNumbers" >> beam.Create(list(range(len(ctx.parts)))) | "SpreadParts" >> beam.Reshuffle()
-             | "RouteParts" >> RouteParts(rows_folder, routed_folder, plan_side, seed, m["by"], target)
+             | "RouteParts" >> RouteParts(rows_folder, routed_folder, plan_side, seed, m.by, target)
              | "WriteShards" >> WriteShards(routed_folder, ctx.out, plan_side, vocab_side, target, seq_len, by_source))
     (infos | "ShardList" >> beam.combiners.ToList()  # one small dict per shard
      | "WriteShardList" >> beam.Map(lambda items: write_bytes(

@@ -1,7 +1,8 @@
 """Record contracts shared by scrapers, transforms, the pipeline and the trainer.
 
 Only pyarrow (and the standard library) may be imported here: a training image needs
-nothing else to read shards and manifests.
+nothing else to read shards and manifests. `schemas.settings` (the config base) adds pydantic
+and PyYAML, and is imported only where a config is read.
 """
 from schemas.raw import RAW_SCHEMA, RAW_SCHEMA_VERSION, CONTENT_TYPES, RawRecord, validate_raw_table
 from schemas.document import DOCUMENT_SCHEMA, SUBSETS, Document, document_id

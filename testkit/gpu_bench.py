@@ -193,13 +193,12 @@ def _cell(text: str) -> str:
 
 
 def _model_line(meta: dict) -> str:
-    from dataclasses import replace
 
     from gap_pipeline.training.config import TrainConfigError, load_train_config
     from gap_pipeline.training.model import count_params, flops_per_token
 
     try:
-        mcfg = replace(load_train_config(meta["preset"]).model, vocab_size=32000)
+        mcfg = load_train_config(meta["preset"]).model.replace(vocab_size=32000)
     except TrainConfigError:
         return f"Model: `{meta['preset']}` preset (no longer defined)."
     n = count_params(mcfg)

@@ -23,11 +23,12 @@ import math
 import re
 import threading
 from collections import Counter
-from typing import Any, Callable
+from typing import Callable
 
 from schemas import stages
 from schemas.document import Document
 from schemas.events import Drop, make_drop
+from transforms.settings import LanguageSettings
 
 STAGE = stages.LANGUAGE
 UNDETERMINED = "und"
@@ -35,34 +36,6 @@ _SPACE_RE = re.compile(r"\s+")
 _LETTER_RE = re.compile(r"[^\W\d_]", re.UNICODE)
 _init_lock = threading.Lock()
 _factory_ready = False
-
-
-@dataclasses.dataclass(frozen=True)
-class LanguageSettings:
-    """Config section `language`."""
-    allowed: tuple[str, ...] = ("en",)
-    min_prob: float = 0.8          # per window: a langdetect answer below this is "und"
-    min_share: float = 0.5         # share of letters in allowed languages needed to keep a document
-    min_common_words: float = 0.05  # Latin/Cyrillic windows: fraction of words that must be common words
-    window_chars: int = 200
-    max_windows: int = 20
-    short_text_chars: int = 60
-    allow_short: bool = False
-    trials: int = 2  # langdetect's random walks per window (it defaults to 7); each costs about the same
-    seed: int = 0
-
-    @classmethod
-    def from_config(cls, section: dict[str, Any], seed: int = 0) -> "LanguageSettings":
-        names = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in section.items() if k in names}
-        values["allowed"] = tuple(values.get("allowed", cls.allowed))
-        values.setdefault("seed", seed)
-        return cls(**values)
-
-
-def as_settings(settings: "LanguageSettings | dict[str, Any]") -> LanguageSettings:
-    """Accept the config section as a dict as well as the dataclass."""
-    return settings if isinstance(settings, LanguageSettings) else LanguageSettings.from_config(settings)
 
 
 def _ensure_factory(seed: int) -> None:
@@ -236,10 +209,9 @@ def window_votes(window: str, settings: LanguageSettings) -> Counter:
     return votes
 
 
-def letter_counts(text: str, settings: "LanguageSettings | dict[str, Any]", whole: bool = False) -> Counter:
+def letter_counts(text: str, settings: LanguageSettings, whole: bool = False) -> Counter:
     """Letters per language over the document's windows (`whole`: windows over all of the text,
     however long)."""
-    settings = as_settings(settings)
     max_windows = max(1, math.ceil(len(text) / settings.window_chars)) if whole else settings.max_windows
     total: Counter = Counter()
     for window in text_windows(text, settings.window_chars, max_windows):
@@ -473,19 +445,17 @@ def is_short_text(text: str, settings: LanguageSettings) -> bool:
     return len(_LETTER_RE.findall(head)) < settings.short_text_chars
 
 
-def judge(text: str, settings: "LanguageSettings | dict[str, Any]", whole: bool = False) -> LanguageDecision:
+def judge(text: str, settings: LanguageSettings, whole: bool = False) -> LanguageDecision:
     """The stage's decision for `text` (`too_short` below `short_text_chars` letters: on a handful of
     words langdetect's answers are close to a coin toss)."""
-    settings = as_settings(settings)
     if is_short_text(text, settings):
         return LanguageDecision(UNDETERMINED, 0.0, {}, "too_short")
     return decide(letter_counts(text, settings, whole=whole), settings)
 
 
-def detect_language(text: str, settings: "LanguageSettings | dict[str, Any]", whole: bool = False
+def detect_language(text: str, settings: LanguageSettings, whole: bool = False
                     ) -> tuple[str, float]:
     """(language holding most letters, its share); ('und', 0.0) for a text too short to judge."""
-    settings = as_settings(settings)
     if is_short_text(text, settings):
         return UNDETERMINED, 0.0
     counts = letter_counts(text, settings, whole=whole)
@@ -496,10 +466,9 @@ def detect_language(text: str, settings: "LanguageSettings | dict[str, Any]", wh
     return lang, n / total
 
 
-def detect_language_sampled(text: str, settings: "LanguageSettings | dict[str, Any]") -> tuple[str, float]:
+def detect_language_sampled(text: str, settings: LanguageSettings) -> tuple[str, float]:
     """The pre-share detector (one langdetect walk over 5 joined windows of 200 characters), for the
     benchmark's side-by-side only."""
-    settings = as_settings(settings)
     if is_short_text(text, settings):
         return UNDETERMINED, 0.0
     return _fast_langdetect(sample_windows(text, 200, 5), settings.seed, settings.trials)
@@ -510,11 +479,10 @@ def detect_language_whole(text: str, seed: int = 0) -> tuple[str, float]:
     return _langdetect(text, seed)
 
 
-def language_fn(settings: "LanguageSettings | dict[str, Any]") -> Callable[[Document], "Document | Drop"]:
+def language_fn(settings: LanguageSettings) -> Callable[[Document], "Document | Drop"]:
     """Per-document stage: sets `lang`/`lang_score` (the share of its letters) and `meta.lang_shares`;
     drops documents mostly in other languages (`lang_xx`), with too little text in an allowed language
     (`mixed`) and too-short texts."""
-    settings = as_settings(settings)
 
     def apply(doc: Document) -> "Document | Drop":
         if is_short_text(doc.text, settings):

@@ -35,6 +35,7 @@ from typing import Any, Callable
 from schemas import stages
 from schemas.document import Document
 from schemas.events import Drop, make_drop
+from transforms.settings import QualitySettings
 
 STAGE = stages.QUALITY
 _HEADING_MARK = re.compile(r"^#{1,6} ", re.MULTILINE)
@@ -298,17 +299,19 @@ def quality_reason(text: str, thresholds: dict[str, Any]) -> str | None:
     return None
 
 
-def thresholds_for(section: dict[str, Any], subset: str,
+def thresholds_for(section: "QualitySettings | dict[str, Any]", subset: str,
                    source_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The thresholds for one document: the section's own keys, then `section["subsets"][subset]`, then
-    the source spec's `quality` overrides (most specific wins; null disables a check)."""
-    merged = {k: v for k, v in section.items() if k in THRESHOLD_KEYS}
-    merged.update((section.get("subsets") or {}).get(subset) or {})
+    """The thresholds for one document: the section's own keys, then `section.subsets[subset]`, then
+    the source spec's `quality` overrides (most specific wins; null disables a check). `section` is the
+    config's `quality` section, or a mapping of only some thresholds (+ `subsets`), as a unit test gives."""
+    values = section.to_dict() if isinstance(section, QualitySettings) else section
+    merged = {k: v for k, v in values.items() if k in THRESHOLD_KEYS}
+    merged.update((values.get("subsets") or {}).get(subset) or {})
     merged.update(source_overrides or {})
     return merged
 
 
-def quality_fn(section: dict[str, Any], source_overrides: dict[str, dict[str, Any]] | None = None
+def quality_fn(section: "QualitySettings | dict[str, Any]", source_overrides: dict[str, dict[str, Any]] | None = None
                ) -> Callable[[Document], "Document | Drop"]:
     """The per-document stage function (`(stages.QUALITY, quality_fn(...))`): `section` is the config's `quality`
     section (thresholds + `subsets` overrides), `source_overrides` each source spec's `quality` section."""

@@ -26,6 +26,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from schemas.document import Document
+from transforms.settings import TokenizerSettings
 from transforms.split import stable_hash
 
 # Structure markers emitted by extraction; each must be one token so they are never split.
@@ -374,9 +375,9 @@ class _SmallestKeysUpToChars(beam.CombineFn):
 class TrainTokenizer(beam.PTransform):
     """PCollection[Document] -> singleton PCollection[bytes]: a model trained on a hash-chosen sample."""
 
-    def __init__(self, settings: Mapping[str, Any], seed: int):
+    def __init__(self, settings: TokenizerSettings, seed: int):
         super().__init__()
-        self._settings = _settings(settings)
+        self._settings = _settings(settings.to_dict())  # sentencepiece's options by name
         self._seed = seed
 
     def expand(self, docs):

@@ -58,27 +58,26 @@ def _read_documents(path: str):
 def run(args) -> int:
     from gap_pipeline.config import ConfigError, load_config
     from transforms.dedup.evaluate import clusters, dedup_local, pairwise_scores
-    from transforms.dedup.minhash import MinHashParams
 
     try:
-        cfg = load_config(args.config)["dedup"]
+        cfg = load_config(args.config).dedup
     except ConfigError as exc:
         raise SystemExit(f"gap dedup-eval: {exc}")
     try:
         docs, truth = _read_documents(args.input)
     except OSError as exc:
         raise SystemExit(f"gap dedup-eval: cannot read {args.input}: {exc}")
-    params = MinHashParams.from_config(cfg)
-    priority = dict(cfg["subset_priority"])
+    params = cfg.minhash
+    priority = dict(cfg.subset_priority)
     if args.engine == "local":
-        lost_to = dedup_local(docs, params, priority, exact=cfg["exact"], near=cfg["near"])
+        lost_to = dedup_local(docs, params, priority, exact=cfg.exact, near=cfg.near)
     else:
         from transforms.keys import decide_on_documents, dedup_decisions
 
         # The build's own wiring (full text, exact, near on key records; a no-op full-text stage here:
         # evaluation documents carry no PMID/PMCID), over the documents held in one part file.
         dropped, _ = decide_on_documents(docs, lambda read: dedup_decisions(
-            read, priority, params, exact=cfg["exact"], near=cfg["near"]))
+            read, priority, params, exact=cfg.exact, near=cfg.near))
         lost_to = {drop.doc_id: drop.detail for drop in dropped}
     predicted = clusters([d.id for d in docs], lost_to)
     with open(args.out, "w", encoding="utf-8") as out:

@@ -64,14 +64,9 @@ def sniff_kind(content: bytes) -> str:
 
 def _options(args):
     from gap_pipeline.config import load_config
-    from transforms.extract import ExtractOptions
 
-    section = dict(load_config(args.config)["extract"])
-    if args.citations:
-        section["citations"] = args.citations
-    if args.tables:
-        section["tables"] = args.tables
-    return ExtractOptions.from_config(section)
+    flags = {"citations": args.citations, "tables": args.tables}
+    return load_config(args.config, {"extract": {k: v for k, v in flags.items() if v}}).extract.options
 
 
 def _sniff(content: bytes) -> str:

@@ -29,13 +29,13 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from gap_pipeline.config import ConfigError, load_config
-    from transforms.language import LanguageSettings, judge
+    from transforms.language import judge
 
     try:
         cfg = load_config(args.config)
     except ConfigError as exc:
         raise SystemExit(f"gap langid: {exc}")
-    settings = LanguageSettings.from_config(cfg["language"])
+    settings = cfg.language
 
     def identify(text: str) -> dict:
         decision = judge(text, settings, whole=args.whole)

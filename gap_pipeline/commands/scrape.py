@@ -40,15 +40,6 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def client_settings_from_config(section: dict, **overrides):
-    from scrapers.client import ClientSettings
-    keys = ("contact_url", "rate_limit_per_s", "connect_timeout_s", "read_timeout_s", "request_deadline_s", "retries",
-            "backoff_factor_s", "max_retry_after_s", "max_body_bytes", "max_redirects")
-    values = {k: section[k] for k in keys if k in section}
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return ClientSettings(**values)
-
-
 def format_summary(reports) -> str:
     head = f"{'source':<18} {'found':>6} {'fetched':>8} {'unchanged':>9} {'stored':>7} {'failed':>7} {'robots':>7}  reasons"
     lines = [head, "-" * len(head)]
@@ -68,8 +59,9 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from gap_pipeline.config import ConfigError, load_config
-    from scrapers.bulk import BulkSettings, run_bulk
+    from scrapers.bulk import run_bulk
     from scrapers.crawler import CrawlReport, Crawler, CrawlSettings
+    from scrapers.settings import bulk_settings, client_settings
     from scrapers.specs import SpecError, load_corpus_specs_checked
 
     specs_dir = Path(args.specs_dir) if args.specs_dir else None
@@ -78,11 +70,11 @@ def run(args) -> int:
         return 2
     try:
         cfg = load_config(args.config)
-        specs, bad_specs = load_corpus_specs_checked(args.specs_dir or cfg["specs_dir"] or None)
+        specs, bad_specs = load_corpus_specs_checked(args.specs_dir or cfg.specs_dir or None)
     except (ConfigError, SpecError) as exc:
         print(f"gap scrape: {exc}", file=sys.stderr)
         return 2
-    section = cfg.get("scrape", {})
+    section = cfg.scrape
     named = [s.strip() for s in args.sources.split(",") if s.strip()]
     selected_bad = [name for name in named if name in bad_specs]
     for name, problem in bad_specs.items():  # one line each; only a selected bad source stops the run
@@ -98,12 +90,12 @@ def run(args) -> int:
         print(f"gap scrape: unknown sources {unknown} (known: {', '.join(specs)})", file=sys.stderr)
         return 2
     settings = CrawlSettings(
-        client=client_settings_from_config(section, allow_loopback=args.allow_loopback or None,
+        client=client_settings(section, allow_loopback=args.allow_loopback or None,
                                            rate_limit_per_s=args.rate_limit),
-        recrawl_after_days=section.get("recrawl_after_days", 30.0), refresh=args.refresh,
-        max_articles=args.max_articles, source_budget_s=section.get("source_budget_s") or None)
-    bulk_settings = BulkSettings.from_config(section, allow_loopback=args.allow_loopback or None,
-                                             max_articles=args.max_articles)
+        recrawl_after_days=section.recrawl_after_days, refresh=args.refresh,
+        max_articles=args.max_articles, source_budget_s=section.source_budget_s or None)
+    bulk = bulk_settings(section, allow_loopback=args.allow_loopback or None,
+                         max_articles=args.max_articles)
     names = list(wanted)
     bars = {}
     if not args.no_progress:
@@ -126,10 +118,10 @@ def run(args) -> int:
 
     def crawl(name):
         if specs[name]["discovery"]["method"] == "bulk":
-            return run_bulk(specs[name], args.out, bulk_settings, progress_for(name))
+            return run_bulk(specs[name], args.out, bulk, progress_for(name))
         return Crawler(specs[name], args.out, settings, progress_for(name)).run()
 
-    jobs = max(1, args.jobs or section.get("jobs", 4))
+    jobs = max(1, args.jobs or section.jobs)
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {name: pool.submit(crawl, name) for name in names}
         crawled = []

@@ -103,14 +103,10 @@ def run_train(args) -> int:
         cfg = load_config(args.config)
     except ConfigError as exc:
         raise SystemExit(f"gap tokenizer train: {exc}")
-    settings = dict(cfg["tokenizer"])
-    if args.vocab_size:
-        settings["vocab_size"] = args.vocab_size
-    if args.model_type:
-        settings["model_type"] = args.model_type
-    if args.max_chars:
-        settings["train_max_chars"] = args.max_chars
-    texts = sample_texts(iter_documents(_expand(args.docs)), cfg["seed"], int(settings["train_max_chars"]))
+    flags = {"vocab_size": args.vocab_size, "model_type": args.model_type, "train_max_chars": args.max_chars}
+    settings = cfg.tokenizer.to_dict()  # sentencepiece's options by name; the flags win
+    settings.update({k: v for k, v in flags.items() if v})
+    texts = sample_texts(iter_documents(_expand(args.docs)), cfg.seed, int(settings["train_max_chars"]))
     try:
         model = train_sentencepiece(texts, settings)
     except TokenizerError as exc:

@@ -1,36 +1,28 @@
 """Training configuration: a model shape (a preset or a Hugging Face config.json) plus run settings.
 
-One frozen dataclass per concern, every field declared once with its type, range and a doc line (pydantic
-dataclasses, strict, unknown keys refused), as the corpus config in gap_pipeline/config.py.
-`load_train_config(preset, path, overrides)` merges a preset with an optional YAML file of the same shape as
-`TrainConfig.to_dict()`; an unknown key or a bad value is rejected with a message naming the key's path.
+One frozen section per concern, every field declared once with its default, type, range and a doc line,
+on the same base as the corpus config (schemas/settings.py: `Section`, `F`, the merger and the one-line
+errors). `load_train_config(preset, path, overrides)` merges a preset, then an optional YAML file of the
+same shape as `TrainConfig.to_dict()`, then overrides, over the defaults, and checks the result in one
+pass: an unknown key or a bad value is rejected with a message naming the key's path, in the corpus
+config's words (`unknown config key 'optim.lrr' (known keys here: ...)`, `optim.lr: must be >= 0, got -0.1`).
 """
 from __future__ import annotations
 
-import dataclasses
 import json
-from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, ValidationError
-from pydantic.dataclasses import dataclass
+from pydantic import Field
+
+from schemas.settings import F, Section, SettingsError, YamlFileError, load_yaml, merge, validate
 
 
-class TrainConfigError(ValueError):
+class TrainConfigError(SettingsError):
     """A training config is unreadable or holds an unknown key or bad value (the message names it)."""
 
 
-_STRICT = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
-
-
-def F(default: Any, *, doc: str, **constraints: Any) -> Any:
-    """One field's declaration: default, documentation and constraints (ge, gt, le, lt)."""
-    return Field(default, description=doc, **constraints)
-
-
-@dataclass(frozen=True, config=_STRICT)
-class ModelConfig:
+class ModelConfig(Section):
     """Shape of a Llama-style decoder. vocab_size 0 means: take it from the corpus manifest."""
 
     dim: int = F(64, ge=1, doc="hidden size")
@@ -49,6 +41,9 @@ class ModelConfig:
     def head_dim(self) -> int:
         return self.dim // self.n_heads
 
+    def replace(self, **changes: Any) -> "ModelConfig":
+        return _checked(lambda: super(ModelConfig, self).replace(**changes), "model")
+
     def check(self) -> None:
         if self.dim % self.n_heads:
             raise TrainConfigError(f"model.dim ({self.dim}) must be a multiple of model.n_heads ({self.n_heads})")
@@ -59,8 +54,7 @@ class ModelConfig:
             raise TrainConfigError(f"head dim ({self.head_dim}) must be even for rotary embeddings")
 
 
-@dataclass(frozen=True, config=_STRICT)
-class OptimConfig:
+class OptimConfig(Section):
     lr: float = F(3e-4, ge=0, doc="peak learning rate (0: weights stay as loaded)")
     min_lr: float = F(3e-5, ge=0, doc="learning rate at the end of the cosine")
     warmup_steps: int = F(100, ge=0, doc="linear warmup steps")
@@ -70,8 +64,7 @@ class OptimConfig:
     eps: float = F(1e-8, gt=0, doc="AdamW epsilon")
 
 
-@dataclass(frozen=True, config=_STRICT)
-class TrainConfig:
+class TrainConfig(Section):
     model: ModelConfig = Field(default_factory=ModelConfig, description="model shape")
     optim: OptimConfig = Field(default_factory=OptimConfig, description="optimizer and schedule")
     steps: int = F(1000, ge=1, doc="optimizer steps in the schedule")
@@ -90,6 +83,9 @@ class TrainConfig:
     peak_flops: float = F(0.0, ge=0, doc="device peak FLOP/s for MFU; 0: look up the device, else no MFU")
     prefetch: bool = F(True, doc="prepare the next batch in a background thread")
 
+    def replace(self, **changes: Any) -> "TrainConfig":
+        return _checked(lambda: super(TrainConfig, self).replace(**changes), "")
+
     def check(self) -> None:
         self.model.check()
         o = self.optim
@@ -99,9 +95,18 @@ class TrainConfig:
             raise TrainConfigError(f"optim.betas must be two numbers in [0, 1), got {list(o.betas)!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
+        d = super().to_dict()
         d["optim"]["betas"] = list(self.optim.betas)
         return d
+
+
+def _checked(make, where: str):
+    try:
+        return make()
+    except SettingsError as exc:
+        message = str(exc)
+        raise TrainConfigError(f"{where}.{message}" if where and not message.startswith("unknown") else message) \
+            from None
 
 
 # Presets: tiny for tests, ~1B (Llama-3.2-1B shape), 7B (Llama-2-7B shape). vocab_size comes from the data.
@@ -127,37 +132,10 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def _error(path: str, exc: ValidationError) -> TrainConfigError:
-    from gap_pipeline.config import _error_line   # the corpus config's wording of each error
-
-    err = exc.errors()[0]
-    where, message = _error_line(err)
-    if err["type"] == "missing":
-        message = "missing"
-    full = ".".join(p for p in (path, where) if p and p != "config") or "config"
-    return TrainConfigError(f"{full}: {message}")
-
-
-def _merge_into(obj: Any, values: Any, path: str) -> Any:
-    """Return a copy of dataclass `obj` with `values` (a mapping) applied; each value is checked by the
-    field's declaration (type, range) and an error names the key's path."""
-    if not isinstance(values, dict):
-        raise TrainConfigError(f"{path or 'config'}: expected a mapping, got {type(values).__name__}")
-    known = {f.name: f for f in fields(obj)}
-    changes: dict[str, Any] = {}
-    for key, value in values.items():
-        full = f"{path}.{key}" if path else str(key)
-        if key not in known:
-            raise TrainConfigError(f"unknown training config key {full!r} (known here: {', '.join(sorted(known))})")
-        current = getattr(obj, key)
-        if dataclasses.is_dataclass(current):
-            changes[key] = _merge_into(current, value, full)
-        else:
-            changes[key] = value
-    try:
-        return replace(obj, **changes)
-    except ValidationError as exc:
-        raise _error(path, exc) from None
+def _validated(values: dict[str, Any]) -> TrainConfig:
+    """Defaults, then `values` merged key by key and checked in one pass (as the corpus config)."""
+    merged = merge(TrainConfig().to_dict(), values, error=TrainConfigError)
+    return validate(TrainConfig, merged, error=TrainConfigError)
 
 
 def load_train_config(preset: str = "tiny", path: str | Path | None = None,
@@ -165,26 +143,26 @@ def load_train_config(preset: str = "tiny", path: str | Path | None = None,
     """Preset, then the YAML file at `path`, then `overrides` (e.g. from CLI flags)."""
     if preset not in PRESETS:
         raise TrainConfigError(f"unknown preset {preset!r} (known: {', '.join(PRESETS)})")
-    cfg = _merge_into(TrainConfig(), PRESETS[preset], "")
+    values = merge(TrainConfig().to_dict(), PRESETS[preset], error=TrainConfigError)
     if path is not None:
         p = Path(path)
         if not p.is_file():
             raise TrainConfigError(f"training config file not found: {p}")
-        from gap_pipeline.yamlfile import YamlFileError, load_yaml   # as the corpus config: duplicate keys refused
-        try:
+        try:  # as the corpus config: duplicate keys refused
             loaded = load_yaml(p.read_text(encoding="utf-8"), str(p)) or {}
         except YamlFileError as exc:
             raise TrainConfigError(f"training {exc}") from exc
-        cfg = _merge_into(cfg, loaded, "")
+        values = merge(values, loaded, error=TrainConfigError)
     if overrides:
-        cfg = _merge_into(cfg, overrides, "")
+        values = merge(values, overrides, error=TrainConfigError)
+    cfg = _validated(values)
     cfg.check()
     return cfg
 
 
 def train_config_from_dict(d: dict[str, Any]) -> TrainConfig:
     """Rebuild a TrainConfig saved with to_dict() (e.g. RUN_DIR/train_config.json)."""
-    return _merge_into(TrainConfig(), d, "")
+    return _validated(d)
 
 
 def model_config_from_hf(hf_config: dict[str, Any]) -> ModelConfig:
@@ -211,14 +189,14 @@ def model_config_from_hf(hf_config: dict[str, Any]) -> ModelConfig:
         raise TrainConfigError("--init-from: attention/MLP biases are not supported")
     try:
         return _model_from_hf(hf_config, dim, n_heads, rope)
-    except ValidationError as exc:
-        raise _error("--init-from config.json: model", exc) from None
+    except SettingsError as exc:
+        raise TrainConfigError(f"--init-from config.json: model.{exc}") from None
     except (KeyError, TypeError, ValueError) as exc:
         raise TrainConfigError(f"--init-from config.json: missing or malformed field: {exc!r}") from None
 
 
 def _model_from_hf(hf_config: dict[str, Any], dim: int, n_heads: int, rope: dict[str, Any]) -> ModelConfig:
-    return ModelConfig(
+    return validate(ModelConfig, dict(
         dim=dim,
         n_layers=int(hf_config["num_hidden_layers"]),
         n_heads=n_heads,
@@ -230,7 +208,7 @@ def _model_from_hf(hf_config: dict[str, Any], dim: int, n_heads: int, rope: dict
         max_seq_len=int(hf_config.get("max_position_embeddings", 4096)),
         tie_embeddings=bool(hf_config.get("tie_word_embeddings", False)),
         init_std=float(hf_config.get("initializer_range", 0.02)),
-    )
+    ))
 
 
 def read_hf_config(directory: str | Path) -> dict[str, Any]:

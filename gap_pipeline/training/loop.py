@@ -11,7 +11,7 @@ import math
 import os
 import time
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -218,10 +218,10 @@ def resolve_config(opts: RunOptions, corpus: Corpus) -> TrainConfig:
             raise TrainConfigError(f"--init-from {opts.init_from}: the corpus was not tokenized with this model's "
                                    f"tokenizer, so token ids would mean other tokens: {problem}")
     else:
-        mcfg = replace(mcfg, vocab_size=corpus.vocab_size)
+        mcfg = mcfg.replace(vocab_size=corpus.vocab_size)
     if corpus.seq_len > mcfg.max_seq_len:
-        mcfg = replace(mcfg, max_seq_len=corpus.seq_len)
-    cfg = replace(cfg, model=mcfg)
+        mcfg = mcfg.replace(max_seq_len=corpus.seq_len)
+    cfg = cfg.replace(model=mcfg)
     cfg.check()
     return cfg
 

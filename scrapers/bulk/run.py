@@ -1,7 +1,7 @@
 """`run_bulk`: fill one bulk source (pmc, pubmed, replay) into the raw store, as `gap scrape` does.
 
 The spec's `bulk` key names the fetcher; the spec gives the source id, licence and allowed hosts;
-`BulkSettings` (config section `scrape.bulk`) gives the feeds' base URLs, the download cache and the
+`BulkSettings` (from config section `scrape.bulk`: scrapers/settings.py `bulk_settings`) gives the feeds' base URLs, the download cache and the
 replay sample. Records go through `RawStoreWriter` (a record already stored with the same content is
 counted `unchanged`), and the outcome is a `scrapers.crawler.CrawlReport`, so the CLI prints, counts
 and exits on bulk sources exactly as on crawled ones. A fetcher marks a package/file done only after
@@ -50,22 +50,6 @@ class BulkSettings:
     allow_loopback: bool = False        # tests only
     max_articles: int | None = None     # stop after this many records (smoke run)
     flush_records: int = 64
-
-    @classmethod
-    def from_config(cls, scrape_section: dict[str, Any], **overrides: Any) -> "BulkSettings":
-        """From the config's `scrape` section (its `bulk` sub-mapping plus the shared politeness keys)."""
-        values: dict[str, Any] = {}
-        for key, value in dict(scrape_section.get("bulk") or {}).items():
-            if key not in {f.name for f in dataclasses.fields(cls)}:
-                raise ValueError(f"scrape.bulk.{key}: unknown setting")
-            values[key] = tuple(value) if isinstance(value, list) else value
-        for key in ("contact_url", "retries"):
-            if key in scrape_section:
-                values[key] = scrape_section[key]
-        if "read_timeout_s" in scrape_section:
-            values["timeout_s"] = float(scrape_section["read_timeout_s"])
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
 
 
 def _cache_dir(spec: dict, out_root: str, settings: BulkSettings) -> Path:

@@ -52,8 +52,8 @@ def test_language_fn_sets_fields_and_drops_with_reasons():
     assert fn(doc("Fig. 3")).reason == "too_short"
     assert fn(doc("12345 67890 " * 30)).reason == "too_short"  # digits only: no letters to judge
     assert fn(doc(GAELIC * 2)).reason == "lang_und"
-    keep_short = language_fn({"allowed": ["en"], "min_prob": 0.8, "window_chars": 400, "max_windows": 5,
-                              "short_text_chars": 60, "allow_short": True})
+    keep_short = language_fn(LanguageSettings(allowed=["en"], min_prob=0.8, window_chars=400, max_windows=5,
+                                              short_text_chars=60, allow_short=True))
     assert keep_short(doc("Fig. 3")).lang == "und"
 
 
@@ -67,7 +67,7 @@ def test_decision_by_share_of_letters():
     assert decide(Counter(es=60, en=40), settings).reason == "mixed"
     assert decide(Counter(es=60, und=40), settings).reason == "lang_es"
     assert decide(Counter(und=60, fr=40), settings).reason == "lang_und"
-    both = LanguageSettings(allowed=("en", "fr"))
+    both = LanguageSettings(allowed=["en", "fr"])
     kept = decide(Counter(es=40, en=35, fr=25), both)
     assert kept.reason is None and kept.lang == "en" and kept.share == 0.35
     assert decide(Counter(en=30, zh=70), LanguageSettings(min_share=0.3)).reason is None

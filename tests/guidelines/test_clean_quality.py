@@ -288,13 +288,13 @@ def test_prose_for_repetition_leaves_out_structure_and_field_labels():
 
 
 def test_repetitive_but_good_guideline_synthesis_is_kept():
-    from gap_pipeline.config import default_config
+    from gap_pipeline.config import load_config
     from transforms.quality import prose_for_repetition, quality_fn, quality_reason
-    section = default_config()["quality"]
+    section = load_config().quality
     text = _synthesis()
     assert isinstance(quality_fn(section)(_gdoc(text)), Document)
     # What made the difference: measured on the whole text with web (Gopher) thresholds it is dropped.
-    whole = {k: v for k, v in section.items() if k not in ("subsets", "min_prose_words")}
+    whole = {k: v for k, v in section.to_dict().items() if k not in ("subsets", "min_prose_words")}
     import transforms.quality as q
     original = q.prose_for_repetition
     q.prose_for_repetition = lambda t: "\n".join(line for line in t.split("\n") if line.strip())
@@ -365,14 +365,14 @@ JUNK_PAGES = {
 @pytest.mark.parametrize("kind", sorted(JUNK_PAGES))
 def test_junk_pages_are_dropped(kind):
     """Junk read the way a source added with `gap sources add` reads it (its <main>), then cleaned."""
-    from gap_pipeline.config import default_config
+    from gap_pipeline.config import load_config
     from schemas.raw import RawRecord
     from transforms.extract import ExtractOptions, extract_record
     from transforms.quality import quality_fn
     raw = RawRecord.make(source="junk", url=f"https://example.org/{kind}", fetched_at="2024-01-01T00:00:00Z",
                          content_type="html", content=JUNK_PAGES[kind])
     rules = {"content": {"format": "html", "title_selector": "h1", "body_selector": "main"}}
-    check = quality_fn(default_config()["quality"])
+    check = quality_fn(load_config().quality)
     (doc,) = extract_record(raw, subset="guidelines", options=ExtractOptions(), rules=rules)
     cleaned = clean_document(doc, {"remove_urls": True})
     drop = check(cleaned) if isinstance(cleaned, Document) else cleaned
@@ -396,11 +396,11 @@ def test_good_text_with_real_accents_and_symbols_is_not_garbled():
 def test_real_good_documents_are_kept_and_real_junk_dropped(realdata_full):
     """False drops on real guideline, paper and abstract documents (first 60 of each) stay under 2%, and every
     junk page built from real pages is dropped (benchmarks/bench_quality.py measures the full sets)."""
-    from gap_pipeline.config import default_config
+    from gap_pipeline.config import load_config
     from testkit.quality_sets import good_documents, junk_documents
     from transforms.quality import quality_fn
     realdata = realdata_full
-    check = quality_fn(default_config()["quality"])
+    check = quality_fn(load_config().quality)
     good = [(subset, name, check(doc)) for subset, name, doc in good_documents(realdata, per_set=60)]
     dropped = [(name, r.reason) for _, name, r in good if isinstance(r, Drop)]
     assert {s for s, _, _ in good} == {"guidelines", "papers", "abstracts"} and len(good) >= 150
@@ -414,10 +414,10 @@ def test_bundled_good_documents_are_kept_and_junk_dropped(realdata_bundled):
     """The same on the redistributable files (tests/data/realdata): 60 CDC MMWR reports as guidelines and
     the 27 documents of the bundled CC BY articles as papers (measured: 1 of 87 dropped, a CDC report on
     duplicate_ngrams), and junk built from the chrome of 22 real CDC pages."""
-    from gap_pipeline.config import default_config
+    from gap_pipeline.config import load_config
     from testkit.quality_sets import bundled_good_documents, cdc_pages, junk_documents
     from transforms.quality import quality_fn
-    check = quality_fn(default_config()["quality"])
+    check = quality_fn(load_config().quality)
     good = [(subset, name, check(doc)) for subset, name, doc in bundled_good_documents(realdata_bundled, per_set=60)]
     dropped = [(name, r.reason) for _, name, r in good if isinstance(r, Drop)]
     assert {s for s, _, _ in good} == {"guidelines", "papers"} and len(good) >= 80

@@ -136,7 +136,7 @@ def test_gzip_bomb_is_refused_with_memory_near_the_limit(kind):
 
 def test_max_decompressed_bytes_is_a_validated_config_key():
     from gap_pipeline.config import ConfigError, validate_config
-    assert validate_config({"extract": {"max_decompressed_bytes": 1 << 20}})["extract"]["max_decompressed_bytes"] == 1 << 20
+    assert validate_config({"extract": {"max_decompressed_bytes": 1 << 20}}).extract.max_decompressed_bytes == 1 << 20
     with pytest.raises(ConfigError, match="extract.max_decompressed_bytes"):
         validate_config({"extract": {"max_decompressed_bytes": 0}})
     with pytest.raises(ConfigError, match="extract.max_decompressed_bytes"):

@@ -18,8 +18,8 @@ def test_defaults_are_valid_and_hash_is_stable():
 
 def test_override_merges_one_key_and_keeps_the_rest():
     cfg = validate_config({"quality": {"min_words": 10}})
-    assert cfg["quality"]["min_words"] == 10
-    assert cfg["quality"]["max_symbol_ratio"] == default_config()["quality"]["max_symbol_ratio"]
+    assert cfg.quality.min_words == 10
+    assert cfg.quality.max_symbol_ratio == default_config()["quality"]["max_symbol_ratio"]
 
 
 @pytest.mark.parametrize("user, key", [
@@ -84,10 +84,10 @@ def test_paths_resolve_relative_to_the_config_file(tmp_path):
     cfg_file.write_text("input: raw\nspecs_dir: sources\ndecontamination:\n  benchmarks: [bench/medqa.jsonl]\n"
                         "tokenizer:\n  model: tok.model\n")
     cfg = load_config(cfg_file)
-    assert cfg["input"] == str(cfg_file.parent / "raw")
-    assert cfg["specs_dir"] == str(cfg_file.parent / "sources")
-    assert cfg["decontamination"]["benchmarks"] == [str(cfg_file.parent / "bench" / "medqa.jsonl")]
-    assert cfg["tokenizer"]["model"] == str(cfg_file.parent / "tok.model")
+    assert cfg.input == str(cfg_file.parent / "raw")
+    assert cfg.specs_dir == str(cfg_file.parent / "sources")
+    assert cfg.decontamination.benchmarks == [str(cfg_file.parent / "bench" / "medqa.jsonl")]
+    assert cfg.tokenizer.model == str(cfg_file.parent / "tok.model")
 
 
 # ------------------------------------------------------------------------- every key of default.yaml
@@ -178,7 +178,7 @@ def test_every_default_key_is_declared_and_the_defaults_validate():
     for path, default, _ in DEFAULT_LEAVES:
         value = cfg
         for part in path:
-            value = value[part]
+            value = getattr(value, part)
         assert value == default, ".".join(path)
 
 
@@ -221,8 +221,8 @@ def test_issue_15_holes_are_closed(user, message):
 
 def test_seconds_may_be_fractional_and_integers_count_as_numbers():
     cfg = validate_config({"extract": {"pdf_timeout_s": 90.5}, "scrape": {"read_timeout_s": 12}})
-    assert cfg["extract"]["pdf_timeout_s"] == 90.5
-    assert cfg["scrape"]["read_timeout_s"] == 12.0 and isinstance(cfg["scrape"]["read_timeout_s"], float)
+    assert cfg.extract.pdf_timeout_s == 90.5
+    assert cfg.scrape.read_timeout_s == 12.0 and isinstance(cfg.scrape.read_timeout_s, float)
 
 
 def test_duplicated_yaml_key_is_refused_with_its_line(tmp_path):
@@ -253,10 +253,10 @@ def test_cli_refuses_bad_config_and_numbers_without_traceback(tmp_path, capsys):
 
 def test_quality_subsets_merge_over_the_shipped_ones():
     cfg = validate_config({"quality": {"subsets": {"papers": {"min_words": 10, "max_dup_ngram_fraction": None}}}})
-    subsets = cfg["quality"]["subsets"]
+    subsets = cfg.quality.subsets
     assert subsets["papers"] == {"min_words": 10, "max_dup_ngram_fraction": None}
     assert subsets["guidelines"] == default_config()["quality"]["subsets"]["guidelines"]
-    assert validate_config({})["specs_dir"] == ""
+    assert validate_config({}).specs_dir == ""
 
 
 @pytest.mark.parametrize("user, message", [
@@ -284,4 +284,4 @@ def test_the_old_packing_bucket_keys_are_unknown_keys(key, tmp_path):
     with pytest.raises(ConfigError, match=rf"^unknown config key 'packing\.{key}'") as err:
         load_config(path)
     assert "\n" not in str(err.value)
-    assert "bucket_tokens" not in validate_config({})["packing"]
+    assert "bucket_tokens" not in validate_config({}).to_dict()["packing"]

@@ -61,7 +61,7 @@ def _site() -> dict:
 
 def test_a_source_added_to_a_corpus_folder_is_scraped_built_and_verified(tmp_path, monkeypatch, capsys):
     from gap_pipeline.build import sample_dir
-    from gap_pipeline.config import default_config
+    from gap_pipeline.config import load_config
     from transforms.quality import quality_reason, thresholds_for
 
     corpus = tmp_path / "corpus"
@@ -78,7 +78,7 @@ def test_a_source_added_to_a_corpus_folder_is_scraped_built_and_verified(tmp_pat
         spec = yaml.safe_load(spec_path.read_text())
         spec["quality"] = {"min_words": 30, "min_prose_words": 30}
         spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
-        assert quality_reason(SHORT, thresholds_for(default_config()["quality"], "guidelines")) == "too_few_words"
+        assert quality_reason(SHORT, thresholds_for(load_config().quality, "guidelines")) == "too_few_words"
 
         # The corpus already holds the embedded sample; the new source is scraped into the same raw store.
         shutil.copytree(Path(sample_dir()) / "raw", corpus / "raw")

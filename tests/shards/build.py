@@ -21,7 +21,7 @@ SHARES = {"guidelines": 0.25, "papers": 0.45, "abstracts": 0.2, "replay": 0.1}
 
 
 def tail_config(*, seq_len: int = 64, seed: int = 1234, target_bytes: int = 16384, by: str = "subset",
-                shares: dict[str, float] | None = None) -> dict[str, Any]:
+                shares: dict[str, float] | None = None) -> "CorpusConfig":
     """The validated build config the tests' tail runs with."""
     from gap_pipeline.config import validate_config
     return validate_config({"seed": seed, "packing": {"seq_len": seq_len}, "shards": {"target_bytes": target_bytes},
@@ -157,7 +157,7 @@ def build_fake_out(docs: list[Document], out_dir: str | Path, drops: list[Drop] 
     manifest = {
         "schema_version": 1,
         "config_hash": config_hash(config),
-        "config": config,
+        "config": config.to_dict(),
         "files": output_files(str(out)),
         "tokenizer": {"file": "tokenizer.model", "seq_len": seq_len, **sp_info},
         "accounting": {"raw_records": {"in": n, "excluded": 0, "quarantined": 0, "extracted": n},

@@ -383,8 +383,8 @@ def test_tiny_targets_account_for_every_token_and_verify(tmp_path, capsys):
     from transforms.split import assign_split
     groups_per_subset_split = collections.Counter()
     # The (part, group)s that received documents (run_stages spreads them round robin over the parts).
-    seen = {(i % parts, d.subset, assign_split(d.id, d.subset, res["config"]["split"]["validation_fraction"],
-                                               res["config"]["seed"])) for i, d in enumerate(docs)}
+    seen = {(i % parts, d.subset, assign_split(d.id, d.subset, res["config"].split.validation_fraction,
+                                               res["config"].seed)) for i, d in enumerate(docs)}
     for _part, subset, split in seen:
         groups_per_subset_split[(subset, split)] += 1
     for (subset, split), n in tokens.items():

@@ -190,9 +190,9 @@ def test_config_by_subset_rejects_source_keys():
 
 def test_config_by_source_takes_source_names():
     cfg = validate_config({"mixture": {"by": "source", "shares": SOURCE_SHARES}})
-    assert cfg["mixture"]["by"] == "source" and cfg["mixture"]["shares"] == SOURCE_SHARES
+    assert cfg.mixture.by == "source" and cfg.mixture.shares == SOURCE_SHARES
     cfg = validate_config({"mixture": {"by": "source", "mode": "factors", "factors": {"cdc": 0.5}}})
-    assert cfg["mixture"]["factors"] == {"cdc": 0.5}
+    assert cfg.mixture.factors == {"cdc": 0.5}
     with pytest.raises(ConfigError, match=r"mixture\.shares\.who: not among the selected sources"):
         validate_config({"sources": ["pmc", "pubmed"],
                          "mixture": {"by": "source", "shares": {"pmc": 0.5, "who": 0.5}}})

@@ -136,11 +136,11 @@ def test_meditron_preset_loads_and_mixes_exactly():
     from gap_pipeline.config import load_config
     preset = Path(__file__).resolve().parents[2] / "gap_pipeline" / "presets" / "meditron_gap_replay.yaml"
     cfg = load_config(preset)
-    shares = cfg["mixture"]["shares"]
+    shares = cfg.mixture.shares
     # GAP-Replay: papers dominate, replay ~1%, guidelines ~0.2% of the train tokens.
     assert shares["papers"] > 0.85 and 0.005 < shares["replay"] < 0.01 and shares["guidelines"] < 0.005
     available = {"guidelines": 120, "abstracts": 5000, "papers": 40000, "replay": 300}
-    counts = mixture_counts(available, cfg["mixture"]["mode"], shares, cfg["mixture"]["factors"])
+    counts = mixture_counts(available, cfg.mixture.mode, shares, cfg.mixture.factors)
     total = sum(counts.values())
     assert all(abs(counts[s] / total - shares[s]) <= 0.001 for s in shares)
 

@@ -35,8 +35,7 @@ def test_gradient_accumulation_matches_one_big_batch(corpus, tmp_path):
 def test_mfu_uses_the_configured_peak_and_6n_plus_attention(corpus, tmp_path):
     records = _losses(corpus, tmp_path / "mfu", peak_flops=1e12)
     cfg = load_train_config("tiny").model
-    from dataclasses import replace
-    fpt = flops_per_token(replace(cfg, vocab_size=128), 32)
+    fpt = flops_per_token(cfg.replace(vocab_size=128), 32)
     for r in records:
         assert r["mfu"] == pytest.approx(fpt * r["tokens_per_s_per_device"] / 1e12, rel=1e-9)
         assert 0 <= r["data_share"] < 1

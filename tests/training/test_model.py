@@ -69,11 +69,10 @@ def test_count_params_matches_the_module():
         model = _model(tie)
         assert count_params(model.cfg) == sum(p.numel() for p in model.parameters())
     cfg = load_train_config("1b").model
-    from dataclasses import replace
-    n = count_params(replace(cfg, vocab_size=32000))
+    n = count_params(cfg.replace(vocab_size=32000))
     assert 1.0e9 < n < 1.4e9
     # 6N plus attention grows with sequence length
-    assert flops_per_token(replace(cfg, vocab_size=32000), 4096) > flops_per_token(replace(cfg, vocab_size=32000), 2048)
+    assert flops_per_token(cfg.replace(vocab_size=32000), 4096) > flops_per_token(cfg.replace(vocab_size=32000), 2048)
 
 
 def test_lr_schedule_warms_up_then_decays_to_the_minimum():

@@ -31,7 +31,7 @@ _CHUNK_ROWS = 8192  # shingles per numpy block: bounds the (shingles x num_perm)
 
 @dataclasses.dataclass(frozen=True)
 class MinHashParams:
-    """Settings of near-dedup (config section `dedup`)."""
+    """Settings of near-dedup (from config section `dedup`: `DedupSettings.minhash` in transforms/settings.py)."""
     num_perm: int = 128
     bands: int = 16
     rows: int = 8
@@ -52,11 +52,6 @@ class MinHashParams:
             raise ValueError(f"verify_hashes must be >= 0, got {self.verify_hashes}")
         if not 0.0 < self.threshold <= 1.0:
             raise ValueError(f"threshold must be in (0, 1], got {self.threshold}")
-
-    @classmethod
-    def from_config(cls, section: dict[str, Any]) -> "MinHashParams":
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in section.items() if k in names})
 
 
 def tokens(text: str) -> list[str]:

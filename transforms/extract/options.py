@@ -1,8 +1,8 @@
-"""Extraction settings (config section `extract`)."""
+"""The extractors' options (from config section `extract`: `ExtractSettings.options` in transforms/settings.py;
+tests and tools build them by hand, edge values included)."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 
 @dataclasses.dataclass(frozen=True)
@@ -15,8 +15,3 @@ class ExtractOptions:
     pdf_timeout_s: int = 120
     pdf_isolation: str = "process"      # process: hard time limit in a child process | inline: between pages only
     pdf_max_text_chars: int = 20_000_000
-
-    @classmethod
-    def from_config(cls, section: dict[str, Any]) -> "ExtractOptions":
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in section.items() if k in names})
