@@ -4,7 +4,7 @@ GPU does not fail on plumbing. Also: the fused AdamW the trainer uses on CUDA st
 shards (with parameter groups) like the default implementation.
 
 torch.compile variants are not run here: a compiled worker takes ~15 s more on two cores, and the
-worker passes the variant to the trainer as two config flags that tests/training/test_loop.py already
+worker passes the variant to the trainer as two config flags that tests/gap_pipeline/training/test_loop.py already
 trains with (compile + activation checkpointing, graphs really compiled).
 """
 from __future__ import annotations

@@ -14,7 +14,7 @@ from gap_pipeline.training.hf_tokenizer import (TokenizerConversionError, bpe_me
 from transforms.tokenizer import train_sentencepiece
 
 spm = pytest.importorskip("sentencepiece")
-REPLAY = Path(__file__).resolve().parents[2] / "gap_pipeline" / "sample_src" / "replay.jsonl"
+REPLAY = Path(__file__).resolve().parents[3] / "gap_pipeline" / "sample_src" / "replay.jsonl"
 
 EDGE_CASES = [
     "Hello world 12345  double  spaces\n\nnew line\t tab and trailing spaces   ",

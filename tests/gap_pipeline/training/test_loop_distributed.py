@@ -16,7 +16,7 @@ import torch
 from gap_pipeline.training.metrics import read_metrics
 from testkit.synthetic import make_corpus
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 STEPS = 10
 
 
