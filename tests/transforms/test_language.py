@@ -135,7 +135,7 @@ def test_shares_are_deterministic_across_order_and_processes():
     backward = [fn(doc(t)) for t in reversed(texts)][::-1]
     assert forward == backward
     script = ("import json, sys\n"
-              "from tests.dedup.test_language import doc\n"
+              "from tests.transforms.test_language import doc\n"
               "from testkit import mixed_texts as m\n"
               "from transforms.language import LanguageSettings, language_fn\n"
               "fn = language_fn(LanguageSettings())\n"
