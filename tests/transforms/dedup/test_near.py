@@ -1,4 +1,4 @@
-"""Two-phase NearDedup: bucket entries carry no verify hashes, and the decisions are identical to the
+"""NearDedup as a Beam transform (survivors, drop details) and its two-phase form: bucket entries carry no verify hashes, and the decisions are identical to the
 one-phase check (every bucket entry carrying signature + shingle hashes) it replaced."""
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 from schemas.document import Document
 from testkit.labelled_set import build_pairs, documents_with_truth
+from tests.transforms.dedup._helpers import BASE, doc, run
 from transforms.dedup.minhash import (MinHashParams, band_keys, estimated_jaccard, sample_jaccard, shingles,
                                       signatures_and_samples)
 from transforms.dedup.near import PAYLOAD, NearDedup, _Sketch, near_duplicates, sketch
@@ -87,3 +88,24 @@ def test_bucket_entries_do_not_carry_verify_hashes():
     # with verify_hashes 0 the payload is the signature
     _, sig_payloads = sketch(docs, MinHashParams(verify_hashes=0), PRIORITY)
     assert [len(p) for _, p in sig_payloads] == [params.num_perm * 4] * 2
+
+
+def test_near_dedup_drops_the_worse_near_copy_and_keeps_dose_changes_apart():
+    long_text = BASE * 1 + "Children are treated according to weight based dosing tables in the appendix. " * 3
+    edited = long_text.replace("review at 48 hours", "review at 72 hours")
+    dose_changed = (long_text.replace("500 mg", "50 mg").replace("200 mg", "20 mg").replace("100 mg", "10 mg")
+                    .replace("five days", "seven days").replace("48 hours", "24 hours"))
+    docs = [doc(1, long_text, subset="papers"), doc(2, edited, subset="guidelines"),
+            doc(3, dose_changed, subset="papers"), doc(4, "completely different words " * 30)]
+    params = MinHashParams()
+    kept, dropped = run(NearDedup(params, PRIORITY), docs)
+    assert ("d1", "dedup_near", "near_duplicate", "d2") in dropped
+    assert "d2" in kept and "d4" in kept
+    assert "d3" in kept  # many numbers changed: Jaccard well below 0.8
+    assert {loser: winner for loser, _, _, winner in dropped} == near_duplicates(docs, params, PRIORITY)
+
+
+def test_near_dedup_keeps_documents_without_tokens():
+    docs = [doc(1, "... !!! ..."), doc(2, "--- ??? ---")]
+    kept, dropped = run(NearDedup(MinHashParams(), PRIORITY), docs)
+    assert kept == ["d1", "d2"] and dropped == []
