@@ -5,7 +5,7 @@ import pytest
 
 from schemas.document import Document
 from schemas.raw import RawRecord
-from tests.guidelines.pdfmaker import PageSpec, Run, make_pdf, paragraph_runs
+from tests.transforms.extract._pdfmaker import PageSpec, Run, make_pdf, paragraph_runs
 from transforms.extract import extract_record
 from transforms.extract.errors import ExtractError
 from transforms.extract.options import ExtractOptions

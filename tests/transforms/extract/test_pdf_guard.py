@@ -16,8 +16,8 @@ import pytest
 from schemas.document import Document
 from schemas.raw import RawRecord
 from testkit.realdata import need
-from tests.guidelines.pdfmaker import PageSpec, Run, make_pdf, paragraph_runs
-from tests.guidelines.test_pdf_real import ALL, PDF_DIR, extracted
+from tests.transforms.extract._pdfmaker import PageSpec, Run, make_pdf, paragraph_runs
+from tests.transforms.extract.test_pdf_real import ALL, PDF_DIR, extracted
 from transforms.extract import extract_record, pdf_guard
 from transforms.extract.errors import ExtractError
 from transforms.extract.options import ExtractOptions
@@ -165,7 +165,7 @@ def _running(pid: int) -> bool:
 
 _STDIN_SCRIPT = """
 import os, sys
-from tests.guidelines.test_pdf_limits import _limited, _pid, _sleep_then_pid
+from tests.transforms.extract.test_pdf_guard import _limited, _pid, _sleep_then_pid
 print(os.getpid(), _limited(_pid), flush=True)
 _limited(_sleep_then_pid, 60, timeout_s=120)
 """
@@ -177,7 +177,7 @@ def test_child_works_under_a_stdin_main_and_dies_with_its_parent():
     stuck in a document does not outlive a parent that is killed."""
     import subprocess
     import sys
-    repo = Path(__file__).resolve().parents[2]
+    repo = Path(__file__).resolve().parents[3]
     parent = subprocess.Popen([sys.executable, "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, cwd=repo,
                               env={**os.environ, "PYTHONPATH": str(repo)})

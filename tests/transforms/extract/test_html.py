@@ -138,7 +138,7 @@ def test_latin1_label_means_cp1252_and_bom_wins():
 def test_undeclared_cp1252_pages_are_read_as_cp1252_and_say_so():
     from charset_normalizer import from_bytes
 
-    from tests.guidelines.cp1252_pages import PAGES
+    from tests.transforms.extract._cp1252_pages import PAGES
     detector_wrong = 0
     for name, page in PAGES:
         raw = page.encode("cp1252")
