@@ -16,7 +16,7 @@ import pytest
 
 from scrapers.bulk.replay import sample_replay
 
-REPLAY = Path(__file__).resolve().parents[2] / "gap_pipeline" / "sample_src" / "replay.jsonl"
+REPLAY = Path(__file__).resolve().parents[3] / "gap_pipeline" / "sample_src" / "replay.jsonl"
 
 
 def _rows():

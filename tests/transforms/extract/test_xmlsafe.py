@@ -14,7 +14,7 @@ from testkit.realdata import need
 from transforms.extract import ExtractError, extract_record
 from transforms.extract.options import ExtractOptions
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 XXE = (b'<?xml version="1.0"?><!DOCTYPE article [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
        b'<article><body><p>&xxe;</p></body></article>')

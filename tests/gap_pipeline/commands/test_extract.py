@@ -12,7 +12,7 @@ import pytest
 from gap_pipeline.cli import main
 from gap_pipeline.commands import extract as extract_command
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 WORDS = " ".join(f"Asthma control word{i} improves with inhaled corticosteroids." for i in range(40))
 HTML = (f"<!DOCTYPE html><html><head><title>Asthma page</title></head><body><main><h1>Asthma</h1><p>{WORDS}</p>"
         "</main></body></html>").encode()
