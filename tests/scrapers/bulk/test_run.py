@@ -15,7 +15,7 @@ from scrapers.bulk import BulkSettings, run_bulk
 from scrapers.raw_store import read_last_scrape
 from scrapers.specs import load_spec
 from testkit.realdata import need
-from tests.scrapers.bulk.test_pmc import FILELIST_HEADER, PLOS, _replay_files, _tar, server  # noqa: F401 (fixture)
+from tests.scrapers.bulk._helpers import FILELIST_HEADER, PLOS, _replay_files, _tar
 from transforms.extract.medline import apply_pubmed_updates, extract_medline
 from transforms.extract.options import ExtractOptions
 
