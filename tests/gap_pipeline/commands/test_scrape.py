@@ -12,7 +12,7 @@ from scrapers.specs import load_spec, load_spec_file
 from testkit.server import FixtureServer, Page
 from tests.scrapers.sites import SITES, localize
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def write_local_specs(tmp_path, server, names):
