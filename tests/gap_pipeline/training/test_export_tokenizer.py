@@ -10,7 +10,7 @@ import pytest
 
 from gap_pipeline.training.config import ModelConfig, TrainConfigError
 from gap_pipeline.training.export import checkpoint_tokenizer_problem, hf_config_dict, same_tokenizer
-from tests.shards.hf_tokenizers import BOS, EOS, byte_level_bpe
+from testkit.hf_tokenizers import BOS, EOS, byte_level_bpe
 from testkit.synthetic import make_corpus, train_tiny_tokenizer
 
 TEXTS = ["the patient was given insulin twice a day", "renal function improved after therapy"] * 20

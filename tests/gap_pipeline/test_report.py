@@ -7,9 +7,9 @@ import pytest
 
 from gap_pipeline.cli import main
 from gap_pipeline.report import PLOTS, collect
-from tests.shards.build import build_fake_out
-from tests.shards.corpus import make_docs
-from tests.shards.test_verify import fake_drops
+from testkit.tail_build import build_fake_out
+from testkit.shard_docs import make_docs
+from tests.gap_pipeline.test_verify import fake_drops
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

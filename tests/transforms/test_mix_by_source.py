@@ -12,8 +12,8 @@ import pytest
 from gap_pipeline.cli import main
 from gap_pipeline.config import ConfigError, validate_config
 from schemas.shard import token_shard_schema, validate_shard_schema
-from tests.shards.build import build_fake_out, run_stages, run_verify
-from tests.shards.corpus import make_docs_two_guideline_sources
+from testkit.tail_build import build_fake_out, run_stages, run_verify
+from testkit.shard_docs import make_docs_two_guideline_sources
 from transforms.mix import MixtureError, mixture_counts, mixture_report
 from transforms.shards import read_shard
 

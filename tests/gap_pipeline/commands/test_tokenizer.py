@@ -8,8 +8,8 @@ import pytest
 
 from gap_pipeline.cli import main
 from gap_pipeline.export import licence_allows_redistribution
-from tests.shards.build import build_fake_out
-from tests.shards.corpus import make_docs
+from testkit.tail_build import build_fake_out
+from testkit.shard_docs import make_docs
 from transforms.tokenizer import load_tokenizer
 
 

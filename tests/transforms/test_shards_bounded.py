@@ -11,8 +11,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from tests.shards.build import run_stages
-from tests.shards.corpus import make_docs
+from testkit.tail_build import run_stages
+from testkit.shard_docs import make_docs
 from transforms.mix import (MixtureError, copies_for, key_offsets, mixture_key, plan_mixture, row_orders)
 from transforms.pack import Packer, estimated_row_bytes, pack_tokens
 from transforms.rowfiles import RowFileError, RowWriter, read_rows, row_file, row_schema
@@ -363,7 +363,7 @@ def test_tiny_targets_account_for_every_token_and_verify(tmp_path, capsys):
     """seq_len 8 and 4 KiB shards over 4 documents parts: every tokenized token is in a packed row or in its
     (part, group)'s tail waste, which is less than one row per (part, group); the rows packed are the rows
     mixed and written; and the corpus passes `gap verify`."""
-    from tests.shards.build import build_fake_out, run_verify
+    from testkit.tail_build import build_fake_out, run_verify
 
     seq_len, parts = 8, 4
     docs = make_docs(n_per_subset=10)

@@ -5,8 +5,8 @@ import collections
 
 import pytest
 
-from tests.shards.build import SHARES, run_stages
-from tests.shards.corpus import make_docs
+from testkit.tail_build import SHARES, run_stages
+from testkit.shard_docs import make_docs
 from transforms.shards import read_shard
 from transforms.tokenizer import load_tokenizer
 
@@ -101,7 +101,7 @@ def test_token_rows_never_cross_a_shuffle_in_the_tokens_phase(tmp_path):
     import apache_beam as beam
 
     from gap_pipeline import pipeline
-    from tests.shards.build import tail_config
+    from testkit.tail_build import tail_config
 
     ctx = pipeline.PhaseContext(cfg=tail_config(), sources={}, parts=("a", "b", "c"), out=str(tmp_path / "out"),
                                 work=str(tmp_path / "work"))

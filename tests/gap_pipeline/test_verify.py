@@ -8,8 +8,8 @@ import pytest
 
 from gap_pipeline.cli import main
 from schemas.events import Drop
-from tests.shards.build import build_fake_out, run_verify
-from tests.shards.corpus import make_docs
+from testkit.tail_build import build_fake_out, run_verify
+from testkit.shard_docs import make_docs
 
 
 def fake_drops(docs):

@@ -11,8 +11,8 @@ import pytest
 
 from gap_pipeline.cli import main
 from gap_pipeline.megatron import row_sequence_lengths
-from tests.shards.build import build_fake_out
-from tests.shards.corpus import make_docs
+from testkit.tail_build import build_fake_out
+from testkit.shard_docs import make_docs
 from transforms.shards import write_rows
 
 

@@ -12,8 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.shards.corpus import make_docs
-from tests.shards.hf_tokenizers import BOS, EOS, byte_level_bpe, packaged_tokenizer_json, word_level_above_uint16
+from testkit.shard_docs import make_docs
+from testkit.hf_tokenizers import BOS, EOS, byte_level_bpe, packaged_tokenizer_json, word_level_above_uint16
 from transforms.tokenizer import (HUGGINGFACE, SENTENCEPIECE, TokenizerError, load_encoder,
                                   tokenizer_filename, tokenizer_info, tokenizer_kind, train_sentencepiece)
 

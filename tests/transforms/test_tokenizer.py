@@ -6,7 +6,7 @@ import collections
 import numpy as np
 import pytest
 
-from tests.shards.corpus import make_docs
+from testkit.shard_docs import make_docs
 from transforms.mix import MixtureError, copies_for, mixture_counts, permute_index
 from transforms.pack import pack_tokens
 from transforms.split import assign_split
