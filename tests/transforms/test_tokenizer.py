@@ -1,19 +1,14 @@
-"""Split, tokenizer, packing and mixing as plain functions."""
+"""The SentencePiece tokenizer as plain functions (transforms/tokenizer.py); split, pack and mix: test_split.py,
+test_pack.py, test_mix.py."""
 from __future__ import annotations
 
 import collections
 
-import numpy as np
 import pytest
 
 from testkit.shard_docs import make_docs
-from transforms.mix import MixtureError, copies_for, mixture_counts, permute_index
-from transforms.pack import pack_tokens
-from transforms.split import assign_split
 from transforms.tokenizer import (SPECIAL_TOKENS, TokenizerError, encode_document, load_tokenizer,
                                   tokenizer_info, train_sentencepiece, training_lines, wrap_line)
-
-FRACTIONS = {"guidelines": 0.05, "papers": 0.03, "abstracts": 0.03, "replay": 0.0}
 
 
 @pytest.fixture(scope="module")
@@ -24,19 +19,6 @@ def docs():
 @pytest.fixture(scope="module")
 def model(docs):
     return train_sentencepiece((d.text for d in docs), {"vocab_size": 500})
-
-
-def test_split_fractions_and_stability():
-    ids = [f"doc-{i}" for i in range(20000)]
-    splits = [assign_split(i, "guidelines", FRACTIONS, 1234) for i in ids]
-    share = splits.count("validation") / len(ids)
-    assert 0.045 < share < 0.055
-    assert all(assign_split(i, "replay", FRACTIONS, 1234) == "train" for i in ids[:2000])
-    assert splits == [assign_split(i, "guidelines", FRACTIONS, 1234) for i in ids]
-    other_seed = [assign_split(i, "guidelines", FRACTIONS, 99) for i in ids]
-    assert other_seed != splits
-    with pytest.raises(ValueError, match="guidelines"):
-        assign_split("x", "guidelines", {"guidelines": 1.0}, 1)
 
 
 def test_tokenizer_deterministic_round_trip_and_special_tokens(docs, model):
@@ -70,79 +52,6 @@ def test_tokenizer_errors():
         train_sentencepiece(["", "  \n"], {})
     with pytest.raises(TokenizerError):
         load_tokenizer(b"not a model")
-
-
-def test_pack_tokens_rows_provenance_and_waste():
-    rng = np.random.default_rng(0)
-    docs = [(f"d{i}", list(rng.integers(3, 100, size=int(rng.integers(1, 300))))) for i in range(50)]
-    seq_len = 31
-    rows, waste = pack_tokens(docs, seq_len)
-    total = sum(len(ids) for _, ids in docs)
-    assert len(rows) == total // (seq_len + 1) and waste == total % (seq_len + 1)
-    stream = np.concatenate([np.asarray(ids) for _, ids in docs])
-    assert np.array_equal(np.concatenate([r["input_ids"] for r in rows]), stream[: len(rows) * 32])
-    starts = dict(zip([d for d, _ in docs], np.cumsum([0] + [len(i) for _, i in docs])[:-1]))
-    for r_index, row in enumerate(rows):
-        assert len(row["input_ids"]) == seq_len + 1
-        assert len(row["doc_ids"]) == len(row["doc_starts"])
-        for doc_id, start in zip(row["doc_ids"], row["doc_starts"]):
-            assert start == starts[doc_id] - r_index * 32
-        # Only the first document of a row may have begun earlier.
-        assert all(s >= 0 for s in row["doc_starts"][1:])
-    # A document longer than a row spans several rows and is never cropped.
-    long_rows, _ = pack_tokens([("long", list(range(1, 200)))], 15)
-    assert [r["doc_ids"] for r in long_rows] == [["long"]] * (199 // 16)
-    assert pack_tokens([], 8) == ([], 0)
-
-
-SHARES = {"guidelines": 0.25, "papers": 0.45, "abstracts": 0.2, "replay": 0.1}
-
-
-@pytest.mark.parametrize("available", [
-    {"guidelines": 10, "papers": 100, "abstracts": 20, "replay": 5},
-    {"guidelines": 1234, "papers": 98765, "abstracts": 4321, "replay": 77},
-    {"guidelines": 3, "papers": 2, "abstracts": 1, "replay": 1},
-])
-def test_mixture_counts_hit_shares_within_a_tenth_of_a_point(available):
-    counts = mixture_counts(available, "shares", SHARES)
-    total = sum(counts.values())
-    for subset, share in SHARES.items():
-        assert abs(counts[subset] / total - share) <= 0.001
-    assert total >= sum(available.values())
-
-
-def test_mixture_modes_and_errors():
-    avail = {"papers": 100, "replay": 10}
-    assert mixture_counts(avail, "natural") == avail
-    assert mixture_counts(avail, "factors", factors={"replay": 2.5}) == {"papers": 100, "replay": 25}
-    assert mixture_counts(avail, "shares", {"papers": 0.5, "replay": 0.5}, total_rows=40) == {"papers": 20,
-                                                                                              "replay": 20}
-    with pytest.raises(MixtureError, match="guidelines"):
-        mixture_counts(avail, "shares", {"papers": 0.5, "guidelines": 0.5})
-
-
-def test_permutation_is_a_bijection_and_copies_are_exact():
-    for n in (1, 2, 3, 17, 64, 1000):
-        perm = [permute_index(i, n, "seed:papers") for i in range(n)]
-        assert sorted(perm) == list(range(n))
-    assert [permute_index(i, 1000, "a") for i in range(10)] != [permute_index(i, 1000, "b") for i in range(10)]
-    for n, target in ((10, 3), (10, 10), (10, 27), (7, 0)):
-        assert sum(copies_for(p, n, target) for p in range(n)) == target
-
-
-def test_meditron_preset_loads_and_mixes_exactly():
-    from pathlib import Path
-
-    from gap_pipeline.config import load_config
-    preset = Path(__file__).resolve().parents[2] / "gap_pipeline" / "presets" / "meditron_gap_replay.yaml"
-    cfg = load_config(preset)
-    shares = cfg["mixture"]["shares"]
-    # GAP-Replay: papers dominate, replay ~1%, guidelines ~0.2% of the train tokens.
-    assert shares["papers"] > 0.85 and 0.005 < shares["replay"] < 0.01 and shares["guidelines"] < 0.005
-    available = {"guidelines": 120, "abstracts": 5000, "papers": 40000, "replay": 300}
-    counts = mixture_counts(available, cfg["mixture"]["mode"], shares, cfg["mixture"]["factors"])
-    total = sum(counts.values())
-    assert all(abs(counts[s] / total - shares[s]) <= 0.001 for s in shares)
 
 
 def test_tokenizer_sample_is_the_smallest_hash_keys_up_to_the_cap(docs):
