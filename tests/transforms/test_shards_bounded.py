@@ -1,212 +1,24 @@
-"""The pipeline tail holds a bounded amount whatever the corpus size: packing streams (less than one row
-plus the document being added per group), the mixture plan is one small record per packed (part, group),
-each part's rows are routed in shard order and a shard gathers one contiguous range per part. Each piece is
-checked against an independent reference, and the whole tail under Beam for worker independence."""
+"""The pipeline tail holds a bounded amount whatever the corpus size: each part's rows are routed in shard
+order and a shard gathers one contiguous range per part (transforms/shards.py), checked against an
+independent reference, and the whole tail under Beam for worker independence. Packing, the mixture plan
+and row files, the tail's other bounded pieces: test_pack.py, test_mix.py, test_rowfiles.py."""
 from __future__ import annotations
 
 import collections
 import random
 
-import numpy as np
 import pyarrow as pa
 import pytest
 
 from testkit.tail_build import run_stages
 from testkit.shard_docs import make_docs
-from transforms.mix import (MixtureError, copies_for, key_offsets, mixture_key, plan_mixture, row_orders)
-from transforms.pack import Packer, estimated_row_bytes, pack_tokens
+from tests.transforms._tail import SEQ_LEN, VOCAB
+from transforms.mix import mixture_key, plan_mixture, row_orders
+from transforms.pack import Packer, estimated_row_bytes
 from transforms.rowfiles import RowFileError, RowWriter, read_rows, row_file, row_schema
 from transforms.shards import (read_shard, route_part, shard_count, shard_layout, shard_of, stream_position,
                                write_shard)
 from transforms.split import TRAIN, VALIDATION
-
-SEQ_LEN = 31
-WIDTH = SEQ_LEN + 1
-VOCAB = 600
-
-
-# --------------------------------------------------------------------------- packing
-
-
-def _random_docs(rng: random.Random, n: int) -> list[tuple[str, list[int]]]:
-    """Documents of 1..90 tokens, with every 7th one long (2..9 rows) and a few exactly one row."""
-    docs = []
-    for i in range(n):
-        if i % 7 == 3:
-            length = rng.randint(2 * WIDTH, 9 * WIDTH)
-        elif i % 11 == 5:
-            length = WIDTH
-        else:
-            length = rng.randint(1, 90)
-        docs.append((f"d{i:04d}", [rng.randrange(3, VOCAB) for _ in range(length)]))
-    return docs
-
-
-def _reference_cut(docs: list[tuple[str, list[int]]], width: int) -> tuple[list[dict], int]:
-    """One-shot reference: concatenate everything, cut rows of `width`, and find each row's documents
-    from their absolute [start, end) offsets in the stream."""
-    stream = [t for _, ids in docs for t in ids]
-    spans, at = [], 0
-    for doc_id, ids in docs:
-        if ids:
-            spans.append((doc_id, at, at + len(ids)))
-        at += len(ids)
-    rows = []
-    for r in range(len(stream) // width):
-        lo, hi = r * width, (r + 1) * width
-        inside = [(d, s) for d, s, e in spans if s < hi and e > lo]
-        rows.append({"input_ids": stream[lo:hi], "doc_ids": [d for d, _ in inside],
-                     "doc_starts": [s - lo for _, s in inside]})
-    return rows, len(stream) % width
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2, 3])
-def test_streaming_packer_equals_a_one_shot_cut_of_the_stream(seed):
-    rng = random.Random(seed)
-    docs = _random_docs(rng, 120)
-    expected, expected_waste = _reference_cut(docs, WIDTH)
-    packer = Packer(SEQ_LEN)
-    rows = []
-    for doc_id, ids in docs:
-        added = packer.add(doc_id, ids)
-        rows += added
-        # Bounded: after each document, less than one row is held.
-        assert packer._held < WIDTH
-        # A document completes at most ceil(len / width) + 1 rows.
-        assert len(added) <= -(-len(ids) // WIDTH) + 1
-    waste = packer.finish()
-    assert waste == expected_waste
-    assert len(rows) == len(expected) > 30
-    for got, want in zip(rows, expected):
-        assert got["input_ids"].dtype == np.uint32 and got["input_ids"].tolist() == want["input_ids"]
-        assert got["doc_ids"] == want["doc_ids"]
-        assert got["doc_starts"] == want["doc_starts"]
-    # Long documents span rows: later rows start with a negative offset (how far back the document began).
-    assert any(r["doc_starts"][0] < -WIDTH for r in rows)
-    assert all(s >= 0 for r in rows for s in r["doc_starts"][1:])
-    # pack_tokens is the same stream in one call; a finished packer starts afresh.
-    one_shot, one_waste = pack_tokens(docs, SEQ_LEN)
-    assert one_waste == waste and [r["doc_ids"] for r in one_shot] == [r["doc_ids"] for r in rows]
-    again = [row for doc_id, ids in docs for row in packer.add(doc_id, ids)]
-    assert [r["input_ids"].tolist() for r in again] == [r["input_ids"] for r in expected]
-    assert packer.finish() == expected_waste
-
-
-def test_packer_edge_cases():
-    packer = Packer(SEQ_LEN)
-    assert packer.add("empty", []) == [] and packer.finish() == 0
-    # Exactly one row: no waste, the document starts at 0; then a row-and-one leaves one token.
-    rows = packer.add("one", list(range(3, 3 + WIDTH)))
-    assert len(rows) == 1 and rows[0]["doc_ids"] == ["one"] and rows[0]["doc_starts"] == [0]
-    rows = packer.add("more", list(range(3, 4 + WIDTH)))
-    assert len(rows) == 1 and packer.finish() == 1
-    # A document that ends exactly at a row boundary is not named in the next row.
-    packer.add("a", [5] * (WIDTH - 4))
-    rows = packer.add("b", [6] * 4) + packer.add("c", [7] * WIDTH)
-    assert [r["doc_ids"] for r in rows] == [["a", "b"], ["c"]] and rows[0]["doc_starts"] == [0, WIDTH - 4]
-    with pytest.raises(ValueError, match="seq_len must be positive"):
-        Packer(0)
-
-
-# --------------------------------------------------------------------------- mixture plan
-
-
-def _groups(rng: random.Random, by_source: bool = False) -> list:
-    """Plan records ((split, subset, source, part), (rows, bytes)) for 5 parts, not every group in every part."""
-    sources = {"papers": ["pmc"], "abstracts": ["pubmed"], "guidelines": ["who", "cdc"], "replay": ["replay"]}
-    records = []
-    for part in range(5):
-        for subset, names in sources.items():
-            for source in (names if by_source else [""]):
-                for split in (TRAIN, VALIDATION):
-                    if rng.random() < 0.2:
-                        continue
-                    n = rng.randint(1, 60 if subset == "papers" else 12)
-                    records.append(((split, subset, source, part), (n, n * (WIDTH * 2 + 40))))
-    return records
-
-
-def _all_orders(plan, records, split, seed, by):
-    """key -> list of every number row_orders gives the split's rows, and (key, part, index) -> numbers."""
-    per_key, per_row = collections.defaultdict(list), {}
-    for (rec_split, subset, source, part), (n, _size) in records:
-        if rec_split != split:
-            continue
-        key, bucket = mixture_key(subset, source, part, by)
-        for index in range(n):
-            numbers = row_orders(plan, split, key, bucket, index, seed, by)
-            per_key[key] += numbers
-            per_row[(key, bucket, index)] = numbers
-    return per_key, per_row
-
-
-@pytest.mark.parametrize("by", ["subset", "source"])
-def test_plan_numbers_every_train_copy_once_and_validation_in_order(by):
-    rng = random.Random(11)
-    records = _groups(rng, by_source=by == "source")
-    if by == "subset":
-        shares = {"papers": 0.5, "abstracts": 0.2, "guidelines": 0.2, "replay": 0.1}
-    else:
-        shares = {"pmc": 0.5, "pubmed": 0.2, "who": 0.12, "cdc": 0.08, "replay": 0.1}
-    plan = plan_mixture(sorted(records), "shares", shares, {}, SEQ_LEN, by=by)
-    # The plan is made from the records alone: their order does not matter.
-    shuffled = list(records)
-    rng.shuffle(shuffled)
-    assert plan_mixture(shuffled, "shares", shares, {}, SEQ_LEN, by=by) == plan
-    train = plan[TRAIN]
-    available = collections.Counter()
-    for (split, subset, source, part), (n, _) in records:
-        if split == TRAIN:
-            available[mixture_key(subset, source, part, by)[0]] += n
-    assert train["available"] == dict(available)
-    per_key, _ = _all_orders(plan, records, TRAIN, 5, by)
-    total = sum(train["targets"].values())
-    assert train["rows"] == total
-    everything = []
-    for key, numbers in per_key.items():
-        start = train["key_offsets"][key]
-        # Every copy of the key's rows numbered exactly once in the key's [offset, offset + target).
-        assert sorted(numbers) == list(range(start, start + train["targets"][key])), key
-        everything += numbers
-    assert sorted(everything) == list(range(total))
-    for key, share in shares.items():
-        assert abs(train["targets"][key] / total - share) <= 0.001, key
-        assert plan["report"]["sources" if by == "source" else "subsets"][key]["realised_share"] == \
-            pytest.approx(train["targets"][key] / total)
-    # Upsampled keys repeat rows, downsampled keys drop some: both happen here.
-    assert any(train["targets"][k] > available[k] for k in available)
-    assert any(train["targets"][k] < available[k] for k in available)
-    # Validation: every row once, numbered in (key, part, index) order.
-    _, per_row = _all_orders(plan, records, VALIDATION, 5, by)
-    ordered = [per_row[k] for k in sorted(per_row)]
-    assert ordered == [[i] for i in range(len(per_row))] and plan[VALIDATION]["rows"] == len(per_row)
-
-
-def test_plan_other_modes_and_errors():
-    records = [((TRAIN, "papers", "", 0), (10, 1000)), ((TRAIN, "papers", "", 1), (5, 500)),
-               ((TRAIN, "replay", "", 1), (4, 400)), ((VALIDATION, "papers", "", 0), (2, 200))]
-    natural = plan_mixture(records, "natural", None, None, SEQ_LEN)
-    assert natural[TRAIN]["targets"] == {"papers": 15, "replay": 4} and natural[TRAIN]["bytes"] == 1900
-    factors = plan_mixture(records, "factors", None, {"replay": 2.5}, SEQ_LEN)
-    assert factors[TRAIN]["targets"] == {"papers": 15, "replay": 10}
-    # A key's copies are sized at its mean row: replay's 10 copies of 100-byte rows.
-    assert factors[TRAIN]["bytes"] == 1500 + 1000
-    assert factors["report"]["subsets"]["replay"]["repeated_rows"] == 6
-    per_key, _ = _all_orders(factors, records, TRAIN, 1, "subset")
-    assert sorted(per_key["replay"]) == list(range(15, 25))
-    with pytest.raises(MixtureError, match="subsets with no train rows: guidelines"):
-        plan_mixture(records, "shares", {"papers": 0.5, "guidelines": 0.5}, None, SEQ_LEN)
-    with pytest.raises(MixtureError, match="packed without their source"):
-        plan_mixture(records, "shares", {"papers": 1.0}, None, SEQ_LEN, by="source")
-    with pytest.raises(MixtureError, match="unknown mixture key"):
-        plan_mixture(records, "natural", None, None, SEQ_LEN, by="publisher")
-
-
-def test_copy_numbers_cover_the_target_exactly():
-    for n, target in ((10, 3), (10, 10), (10, 27), (7, 0), (1, 5)):
-        slots = [c * n + p for p in range(n) for c in range(copies_for(p, n, target))]
-        assert sorted(slots) == list(range(target))
-    assert key_offsets({"b": 5, "a": 3, "c": 0}) == {"a": 0, "b": 3, "c": 8}
 
 
 def test_stream_position_and_shard_runs():
@@ -325,14 +137,6 @@ def test_a_damaged_routed_file_is_a_clear_error(tmp_path):
     os.remove(path)
     with pytest.raises((FileNotFoundError, OSError), match="part-000001.arrow"):
         write()
-
-
-def test_a_row_file_with_an_id_outside_the_vocabulary_is_refused(tmp_path):
-    writer = RowWriter(row_file(str(tmp_path), 0), row_schema(SEQ_LEN, VOCAB), VOCAB)
-    writer.add({"subset": "papers", "split": TRAIN, "source": "", "index": 0, "input_ids": np.full(WIDTH, VOCAB),
-                "doc_ids": ["d"], "doc_starts": [0]})
-    with pytest.raises(ValueError, match=f"token id {VOCAB} is outside the vocabulary of {VOCAB}"):
-        writer.close()
 
 
 # --------------------------------------------------------------------------- the tail under Beam
