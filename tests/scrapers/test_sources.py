@@ -10,7 +10,7 @@ from scrapers.crawler import Crawler
 from scrapers.specs import load_specs
 from testkit.server import FixtureServer, Page, norm
 from tests.scrapers.conftest import fast_crawl
-from tests.scrapers._sites import SITES, localize
+from tests.scrapers.sites import SITES, localize
 
 CRAWLED = sorted(n for n, s in load_specs().items() if s["discovery"]["method"] != "bulk")
 

@@ -13,7 +13,7 @@ from schemas.raw_store import read_raw_store
 from scrapers.specs import load_specs
 from tests.scrapers.conftest import fast_crawl
 from testkit.server import FixtureServer, Page, make_pdf
-from tests.scrapers._sites import SITES, localize
+from tests.scrapers.sites import SITES, localize
 from transforms.extract.html import extract_html
 from transforms.extract.options import ExtractOptions
 

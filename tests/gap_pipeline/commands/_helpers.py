@@ -4,7 +4,7 @@ from __future__ import annotations
 import yaml
 
 from scrapers.specs import load_spec
-from tests.scrapers._sites import localize
+from tests.scrapers.sites import localize
 
 
 def write_local_specs(tmp_path, server, names):

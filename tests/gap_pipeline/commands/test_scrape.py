@@ -8,7 +8,7 @@ from schemas.raw_store import read_raw_store
 from scrapers.raw_store import read_last_scrape
 from testkit.server import FixtureServer, Page
 from tests.gap_pipeline.commands._helpers import write_local_specs
-from tests.scrapers._sites import SITES
+from tests.scrapers.sites import SITES
 
 
 def test_scrape_reports_and_exit_code(tmp_path, capsys):

@@ -11,7 +11,7 @@ from gap_pipeline.cli import main
 from scrapers.specs import load_spec, load_spec_file
 from testkit.server import FixtureServer
 from tests.gap_pipeline.commands._helpers import write_local_specs
-from tests.scrapers._sites import SITES
+from tests.scrapers.sites import SITES
 
 REPO = Path(__file__).resolve().parents[3]
 
