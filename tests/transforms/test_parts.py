@@ -1,4 +1,5 @@
-"""Raw parts read under Beam (transforms/parts.py): bad rows quarantined with the reason, only a page's newest version kept."""
+"""Raw parts read under Beam (transforms/parts.py): bad rows quarantined with the reason, only a page's newest
+version kept."""
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,5 @@
-"""PubMed baseline/update files against a loopback server serving real MEDLINE files: MD5 checks, deletions, increments."""
+"""PubMed baseline/update files against a loopback server serving real MEDLINE files: MD5 checks, deletions,
+increments."""
 from __future__ import annotations
 
 import gzip

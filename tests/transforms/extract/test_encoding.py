@@ -1,4 +1,5 @@
-"""Byte decoding of pages (transforms/extract/encoding.py): BOMs, labels, origins, mojibake; what extract_html records of it: test_html.py."""
+"""Byte decoding of pages (transforms/extract/encoding.py): BOMs, labels, origins, mojibake; what extract_html
+records of it: test_html.py."""
 from __future__ import annotations
 
 from testkit.realdata import need
