@@ -1,6 +1,6 @@
 """NearDedup as a Beam transform (survivors, drop details) and its two-phase form: bucket entries carry no
-verify hashes, and the decisions are identical to the
-one-phase check (every bucket entry carrying signature + shingle hashes) it replaced."""
+verify hashes, and the decisions are identical to the one-phase check (every bucket entry carrying
+signature + shingle hashes) it replaced."""
 from __future__ import annotations
 
 import pickle
