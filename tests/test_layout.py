@@ -83,8 +83,8 @@ UNTESTED = {
     "transforms/extract/errors.py": (None, "one exception class"),
     "transforms/extract/options.py": (None, "a dataclass of extraction options"),
     "transforms/extract/plain.py": ("tests/schemas/test_jsonl.py", "replay JSON lines extracted there"),
-    "transforms/stage.py": ("tests/transforms/test_quality.py", "the DocumentStage wrapper of clean, quality, "
-                                                                  "language and decontaminate"),
+    "transforms/stage.py": ("tests/integration/test_end_to_end.py", "the DocumentStage wrapper: clean, quality, "
+                                                                      "language, decontaminate run in it"),
     "schemas/checksum.py": ("tests/gap_pipeline/test_verify.py", "checksum mismatches reported there"),
     "schemas/raw.py": ("tests/integration/test_exit.py", "read_parquet_file checked there; RawRecord is built by "
                                                         "every extractor's tests"),
