@@ -1,4 +1,5 @@
-"""Small synthetic documents shared by the shards tests (deterministic, no network)."""
+"""Small synthetic documents shared by the tail, verify, report, export and tokenizer tests (deterministic, no
+network)."""
 from __future__ import annotations
 
 import random
