@@ -1,7 +1,7 @@
 """`make bench-gpu`: tokens/s per GPU and MFU of the bundled trainer (the `1b` preset by default).
 
 The driver lives in testkit/gpu_bench.py (its docstring explains what is measured and how), shared with
-tests/training/test_gpu_bench.py, which runs it on the CPU with --smoke-cpu; this script only starts it.
+tests/testkit/test_gpu_bench.py, which runs it on the CPU with --smoke-cpu; this script only starts it.
 """
 import sys
 from pathlib import Path

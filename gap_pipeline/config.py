@@ -13,7 +13,7 @@ naming the key's path, e.g. `quality.min_mean_word_length: must be >= 0, got -3.
 section (`quality_fn(cfg.quality, ...)`); `cfg.to_dict()` is the plain mapping the manifest records.
 
 Adding a key: one line in its section class (`name: type = F(ge=..., doc="...")`) and the key with a
-comment in default.yaml. tests/pipeline/test_config.py walks default.yaml and tries a wrong type and an
+comment in default.yaml. tests/gap_pipeline/test_config.py walks default.yaml and tries a wrong type and an
 out-of-range value on every key, so a key without a declaration fails there.
 """
 from __future__ import annotations

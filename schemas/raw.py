@@ -105,6 +105,6 @@ def read_parquet_file(fh, columns: list[str] | None = None) -> pa.Table:
     unwind meets a noexcept C++ frame and the process aborts with "terminate called without an active
     exception" (exit 134) after all its work is done — about once in 60 runs of a read-then-exit script
     here (apache/arrow#34314). A ParquetFile without pre-buffering, read without threads, does every
-    read in this thread (tests/pipeline/test_exit.py checks it)."""
+    read in this thread (tests/integration/test_exit.py checks it)."""
     import pyarrow.parquet as pq
     return pq.ParquetFile(fh, pre_buffer=False).read(columns=columns, use_threads=False)

@@ -28,7 +28,7 @@ the 8 settings take ~15 minutes, so where commands are limited to 10 minutes run
 call (`--seq 2048`, then `--seq 4096`): the second call merges into the first one's table.
 
 Without a CUDA device it measures nothing, says so, and leaves any measured section as it is;
-`--smoke-cpu --preset tiny` runs the whole driver on the CPU (tests/training/test_gpu_bench.py).
+`--smoke-cpu --preset tiny` runs the whole driver on the CPU (tests/testkit/test_gpu_bench.py).
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ template (selectors below, found by inspecting the HTML), with the chrome that s
 recall of an extractor's output against that reference (lower-cased `\\w+` tokens, counts clipped), so
 markup markers (`#`, `- `, `|`) and line breaks do not matter, only which words were kept.
 
-Used by tests/guidelines/test_html_eval.py and benchmarks/bench_guidelines.py; it only READS the realdata
+Used by tests/transforms/extract/test_html_eval.py and benchmarks/bench_guidelines.py; it only READS the realdata
 folder (some of those pages are not ours to copy).
 """
 from __future__ import annotations

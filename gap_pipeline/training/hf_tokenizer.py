@@ -9,7 +9,7 @@ The model file is read with a small protobuf wire-format reader (the few fields 
 the generated module, for the same reason. Supported: BPE models (sentencepiece's and Llama-2's kind), with or without
 byte fallback, a dummy prefix, extra-whitespace removal and a precompiled normalisation map (so
 our own tokenizers and Llama-2's both convert). Token ids are checked against sentencepiece on
-real text in tests/training/test_hf_tokenizer.py. Unigram models are refused (see build_tokenizer).
+real text in tests/gap_pipeline/training/test_hf_tokenizer.py. Unigram models are refused (see build_tokenizer).
 """
 from __future__ import annotations
 

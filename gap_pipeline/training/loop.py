@@ -112,7 +112,7 @@ class CosineSchedule:
 def _adamw_implementation(device: torch.device) -> dict[str, bool]:
     """CUDA: fused AdamW, the whole update in one multi-tensor kernel instead of foreach's dozen passes
     over parameters and state (works on FSDP2's DTensor shards with parameter groups, see
-    tests/training/test_gpu_bench.py). CPU: the single-tensor loop, as before."""
+    tests/testkit/test_gpu_bench.py). CPU: the single-tensor loop, as before."""
     return {"fused": True} if device.type == "cuda" else {"foreach": False}
 
 

@@ -2,6 +2,9 @@ import pytest
 
 from scrapers.client import ClientSettings, HostRateLimiter
 from scrapers.crawler import CrawlSettings
+from testkit.server import Page
+
+HTML = Page("<html><body><h1>ok</h1><p>fine</p></body></html>")
 
 
 def fast_client(**kw) -> ClientSettings:

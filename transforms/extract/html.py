@@ -23,7 +23,7 @@ refused with a clear error rather than silently matching nothing.
 
 Measured (testkit/html_eval.py, BENCHMARKS.md "Generic HTML extraction"): on trafilatura's own
 990-page evaluation set and on 120 real guideline pages, precision and recall are at least
-trafilatura's (tests/guidelines/test_html_eval.py fails otherwise), at about 60-80% of its speed (the
+trafilatura's (tests/transforms/extract/test_html_eval.py fails otherwise), at about 60-80% of its speed (the
 heuristic runs as well). The hand-written extractor alone, the generic extractor until then, was well
 behind on the first set (it keeps too much around the main text: P 0.79 vs 0.91).
 """
@@ -515,7 +515,7 @@ def _prepare_tables(root, tables: str) -> None:
 
 
 def main_content_text(root, tables: str = "linearize") -> str:
-    """The page's main content found by trafilatura (precision/recall measured in tests/guidelines/
+    """The page's main content found by trafilatura (precision/recall measured in testkit/
     html_eval.py), rendered in the house format: its XML (head/list/item/table/row/cell) is mapped to HTML
     by trafilatura's own converter and then rendered like any other HTML. Returns "" when it finds nothing.
     trafilatura works on its own copy of the tree, so `root` stays usable for the fallback."""

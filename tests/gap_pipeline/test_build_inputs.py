@@ -1,0 +1,43 @@
+"""Bad inputs before a build (gap_pipeline/build.py): clear errors for missing or unreadable stores and
+missing files; bad rows inside a build: tests/transforms/test_parts.py."""
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from gap_pipeline.build import BuildError, list_raw_parts, run_build
+from gap_pipeline.config import ConfigError, validate_config
+from schemas.raw import RAW_SCHEMA
+from tests.transforms._helpers import _record
+
+
+def test_missing_input_is_a_clear_error(tmp_path):
+    with pytest.raises(BuildError, match="not found"):
+        list_raw_parts(str(tmp_path / "nope"))
+    with pytest.raises(BuildError, match="no Parquet parts"):
+        list_raw_parts(str(tmp_path))
+
+
+def test_unreadable_part_is_named(tmp_path):
+    good = tmp_path / "cdc" / "part-00000.parquet"
+    good.parent.mkdir()
+    pq.write_table(pa.Table.from_pylist([_record("u1")], schema=RAW_SCHEMA), good)
+    (tmp_path / "cdc" / "part-00001.parquet").write_bytes(b"PAR1 this is not parquet")
+    with pytest.raises(BuildError, match="part-00001.parquet is unreadable"):
+        list_raw_parts(str(tmp_path))
+
+
+def test_part_with_wrong_columns_is_named(tmp_path):
+    pq.write_table(pa.table({"url": ["x"]}), tmp_path / "part.parquet")
+    with pytest.raises(BuildError, match="lacks column 'source'"):
+        list_raw_parts(str(tmp_path))
+
+
+def test_missing_benchmark_and_tokenizer_files_are_config_errors(tmp_path):
+    cfg = validate_config({"input": "sample", "decontamination": {"benchmarks": [str(tmp_path / "none.jsonl")]}})
+    with pytest.raises(ConfigError, match="benchmarks: file not found"):
+        run_build(cfg, str(tmp_path / "out"))
+    cfg = validate_config({"input": "sample", "tokenizer": {"model": str(tmp_path / "none.model")}})
+    with pytest.raises(ConfigError, match="tokenizer.model: file not found"):
+        run_build(cfg, str(tmp_path / "out"))
