@@ -73,18 +73,12 @@ UNTESTED = {
     "gap_pipeline/training/__main__.py": (None, "`python -m gap_pipeline.training` = `gap train`, for torch-only "
                                                 "images"),
     "gap_pipeline/training/checkpoint.py": ("tests/gap_pipeline/training/test_loop.py", "save and resume"),
-    "gap_pipeline/training/config.py": ("tests/gap_pipeline/training/test_model.py", "test_config_* there"),
-    "gap_pipeline/yamlfile.py": ("tests/gap_pipeline/test_config.py", "duplicated keys refused there"),
-    "transforms/dedup/runner.py": ("tests/transforms/dedup/_helpers.py", "the dedup tests run their transforms "
-                                                                          "with it"),
     "transforms/docfiles.py": ("tests/schemas/test_document.py", "part files round-trip byte-identical there"),
     "transforms/extract/__init__.py": ("tests/transforms/extract/test_jats.py", "extract_record dispatch, used "
                                                                                 "by every extractor's tests"),
     "transforms/extract/errors.py": (None, "one exception class"),
     "transforms/extract/options.py": (None, "a dataclass of extraction options"),
     "transforms/extract/plain.py": ("tests/schemas/test_jsonl.py", "replay JSON lines extracted there"),
-    "transforms/stage.py": ("tests/integration/test_end_to_end.py", "the DocumentStage wrapper: clean, quality, "
-                                                                      "language, decontaminate run in it"),
     "schemas/checksum.py": ("tests/gap_pipeline/test_verify.py", "checksum mismatches reported there"),
     "schemas/raw.py": ("tests/integration/test_exit.py", "read_parquet_file checked there; RawRecord is built by "
                                                         "every extractor's tests"),
