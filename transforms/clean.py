@@ -17,15 +17,16 @@ matching line is cut), `stoppers` (text from the first matching line on is cut, 
 `removers` (regexes deleted wherever they match), `min_length` (characters; shorter documents are
 dropped as `too_short_after_clean`), `remove_urls`, `remove_citations` (both default true).
 
-`BoilerplateLines` finds lines present in many documents of one source (cookie notices, "Page last
-reviewed", disclaimers) and removes them.
+Boilerplate: lines present in many documents of one source (cookie notices, "Page last reviewed",
+disclaimers) are found from per-source line counts (`boilerplate_table`, the one cross-document step: the
+counts are keys, never texts) and removed from each document by `boilerplate_fn`.
 """
 from __future__ import annotations
 
 import hashlib
 import re
 import unicodedata
-from typing import Callable, Any, Iterable
+from typing import Any, Callable
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -33,7 +34,6 @@ from apache_beam.metrics import Metrics
 from schemas.document import Document
 from schemas import stages
 from schemas.events import Drop, make_drop
-from transforms.stage import Counters
 
 STAGE = stages.CLEAN
 BOILERPLATE_STAGE = stages.BOILERPLATE
@@ -212,7 +212,7 @@ def remove_lines(text: str, keys: frozenset[str] | set[str]) -> tuple[str, int]:
 
 
 def boilerplate_fn(keys_by_source: dict[str, list[str]]) -> Callable[[Document], "Document | Drop"]:
-    """The per-document half of `BoilerplateLines` for a known table of boilerplate line keys per
+    """The per-document half of the boilerplate stage, for a known table of boilerplate line keys per
     source: remove them; a document left empty is dropped (`empty_after_boilerplate`)."""
     tables = {source: frozenset(keys) for source, keys in keys_by_source.items()}
     lines_removed = Metrics.counter("gap", f"{BOILERPLATE_STAGE}:lines_removed")
@@ -244,68 +244,3 @@ def boilerplate_table(docs_per_source, line_counts, min_docs: int, min_fraction:
             | "BySource" >> beam.Map(lambda kv: kv[0])
             | "GroupBySource" >> beam.GroupByKey()
             | "Sorted" >> beam.MapTuple(lambda source, keys: (source, sorted(keys))))
-
-
-class _RemoveBoilerplate(beam.DoFn):
-    def __init__(self):
-        self._counters = Counters(BOILERPLATE_STAGE)
-
-    def process(self, doc: Document, boilerplate: dict[str, list[str]]):
-        keys = boilerplate.get(doc.source)
-        if not keys:
-            self._counters.inc("kept")
-            yield doc
-            return
-        text, removed = remove_lines(doc.text, frozenset(keys))
-        if removed:
-            self._counters.inc("lines_removed", removed)
-            self._counters.inc("docs_changed")
-        if not text.strip():
-            self._counters.inc("empty_after_boilerplate")
-            yield beam.pvalue.TaggedOutput("dropped", make_drop(doc, BOILERPLATE_STAGE, "empty_after_boilerplate"))
-            return
-        self._counters.inc("kept")
-        yield doc.replace(text=text) if removed else doc
-
-
-class BoilerplateLines(beam.PTransform):
-    """Remove lines that occur in at least `min_docs` documents *and* `min_fraction` of the documents
-    of the same source. Outputs `kept` (documents) and `dropped` (documents left empty).
-
-    Memory: line counts are combined per (source, line hash) key, spread over workers like any
-    CombinePerKey; only the (small) set of boilerplate hashes per source becomes a side input.
-    Deterministic: counts do not depend on bundling, and hashes are sorted."""
-
-    def __init__(self, min_docs: int = 5, min_fraction: float = 0.3):
-        super().__init__()
-        if min_docs < 1 or not 0.0 < min_fraction <= 1.0:
-            raise ValueError(f"BoilerplateLines needs min_docs >= 1 and 0 < min_fraction <= 1, "
-                             f"got {min_docs}, {min_fraction}")
-        self._min_docs = min_docs
-        self._min_fraction = min_fraction
-
-    def expand(self, docs):
-        min_docs, min_fraction = self._min_docs, self._min_fraction
-        docs_per_source = (docs | "SourceOfDoc" >> beam.Map(lambda d: (d.source, 1))
-                           | "CountDocs" >> beam.CombinePerKey(sum))
-        line_counts = (docs
-                       | "LineKeys" >> beam.FlatMap(lambda d: (((d.source, k), 1) for k in document_line_keys(d.text)))
-                       | "CountLines" >> beam.CombinePerKey(sum)
-                       | "Frequent" >> beam.Filter(lambda kv: kv[1] >= min_docs)
-                       | "BySource" >> beam.Map(lambda kv: (kv[0][0], (kv[0][1], kv[1]))))
-
-        def choose(source_and_groups: tuple[str, dict[str, Iterable]]) -> Iterable[tuple[str, list[str]]]:
-            source, groups = source_and_groups
-            totals = list(groups["docs"])
-            if not totals:
-                return
-            total = totals[0]
-            keys = sorted(k for k, n in groups["lines"] if is_boilerplate(n, total, min_docs, min_fraction))
-            if keys:
-                yield source, keys
-
-        boilerplate = ({"docs": docs_per_source, "lines": line_counts}
-                       | "JoinCounts" >> beam.CoGroupByKey()
-                       | "Choose" >> beam.FlatMap(choose))
-        return docs | "RemoveBoilerplate" >> beam.ParDo(
-            _RemoveBoilerplate(), boilerplate=beam.pvalue.AsDict(boilerplate)).with_outputs("dropped", main="kept")

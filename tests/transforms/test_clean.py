@@ -9,8 +9,8 @@ from apache_beam.testing.util import assert_that, equal_to
 from schemas.document import Document
 from schemas.events import Drop
 from tests.transforms._helpers import _doc
-from transforms.clean import (BoilerplateLines, clean_document, clean_text, document_line_keys, normalise_bullets,
-                              remove_citations)
+from transforms.clean import (boilerplate_fn, boilerplate_table, clean_document, clean_text, document_line_keys,
+                              normalise_bullets, remove_citations)
 
 # --- MEDITRON's bugs, proven absent -------------------------------------------------------------
 
@@ -80,17 +80,33 @@ def _corpus():
     return docs
 
 
+def _boilerplate_stage(p, docs, min_docs, min_fraction):
+    """The build's boilerplate stage on in-memory documents: per-source document and line counts (as the
+    filter phase's LineKeys pass makes them) -> `boilerplate_table` -> `boilerplate_fn` on each document."""
+    created = p | beam.Create(docs)
+    per_source = (created | "Sources" >> beam.Map(lambda d: (d.source, 1))
+                  | "CountDocs" >> beam.CombinePerKey(sum))
+    lines = (created | "Lines" >> beam.FlatMap(lambda d: [((d.source, k), 1) for k in document_line_keys(d.text)])
+             | "CountLines" >> beam.CombinePerKey(sum))
+    table = boilerplate_table(per_source, lines, min_docs, min_fraction)
+    outcomes = created | "Apply" >> beam.Map(
+        lambda d, t: boilerplate_fn(t)(d), t=beam.pvalue.AsDict(table))
+    return outcomes
+
+
 def test_boilerplate_lines_removed_per_source():
     with TestPipeline() as p:
-        out = p | beam.Create(_corpus()) | BoilerplateLines(min_docs=5, min_fraction=0.3)
-        kept = out.kept | "Texts" >> beam.Map(lambda d: (d.id, d.text))
+        outcomes = _boilerplate_stage(p, _corpus(), min_docs=5, min_fraction=0.3)
+        kept = (outcomes | "Kept" >> beam.Filter(lambda o: isinstance(o, Document))
+                | "Texts" >> beam.Map(lambda d: (d.id, d.text)))
+        dropped = (outcomes | "Dropped" >> beam.Filter(lambda o: isinstance(o, Drop))
+                   | "Reasons" >> beam.Map(lambda d: (d.doc_id, d.stage, d.reason)))
         expected = [(f"cdc-{n:03d}", f"# Report {n}\n\nFinding number {n} about influenza in region {n}.")
                     for n in range(10)]
         # The NICE source has only 3 documents: below min_docs, its copies stay.
         expected += [(f"nice-{n:03d}", f"# Other {n}\n\nOther source text {n}.\n\n{BOILER}") for n in range(3)]
         assert_that(kept, equal_to(expected), label="kept")
-        assert_that(out.dropped | beam.Map(lambda d: (d.doc_id, d.reason)),
-                    equal_to([("cdc-099", "empty_after_boilerplate")]), label="dropped")
+        assert_that(dropped, equal_to([("cdc-099", "boilerplate", "empty_after_boilerplate")]), label="dropped")
 
 
 def test_headings_and_short_lines_never_count_as_boilerplate():
@@ -98,8 +114,9 @@ def test_headings_and_short_lines_never_count_as_boilerplate():
         document_line_keys("A line long enough to count")
 
 
-def test_boilerplate_rejects_bad_settings():
-    with pytest.raises(ValueError):
-        BoilerplateLines(min_docs=0)
-    with pytest.raises(ValueError):
-        BoilerplateLines(min_fraction=1.5)
+def test_boilerplate_settings_are_checked_with_the_config():
+    from gap_pipeline.config import ConfigError, validate_config
+    with pytest.raises(ConfigError, match="clean.boilerplate_min_docs: must be >= 1, got 0"):
+        validate_config({"clean": {"boilerplate_min_docs": 0}})
+    with pytest.raises(ConfigError, match="clean.boilerplate_min_fraction: must be <= 1"):
+        validate_config({"clean": {"boilerplate_min_fraction": 1.5}})
