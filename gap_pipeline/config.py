@@ -108,8 +108,12 @@ class CorpusConfig(Section):
     @classmethod
     def _language_seed(cls, data: Any) -> Any:
         """The language stage seeds langdetect with the corpus seed (not a key of its own: never dumped)."""
-        if isinstance(data, dict) and isinstance(data.get("language"), dict) and "seed" in data:
-            data = {**data, "language": {**data["language"], "seed": data["seed"]}}
+        if isinstance(data, dict) and "seed" in data:
+            language = data.get("language")
+            if isinstance(language, LanguageSettings):   # cfg.replace(seed=...): the section object is reused
+                language = {name: getattr(language, name) for name in type(language).model_fields}
+            if isinstance(language, dict):
+                data = {**data, "language": {**language, "seed": data["seed"]}}
         return data
 
 

@@ -285,3 +285,11 @@ def test_the_old_packing_bucket_keys_are_unknown_keys(key, tmp_path):
         load_config(path)
     assert "\n" not in str(err.value)
     assert "bucket_tokens" not in validate_config({}).to_dict()["packing"]
+
+
+def test_the_language_stage_follows_the_corpus_seed_also_after_replace():
+    cfg = load_config(None)
+    assert cfg.language.seed == cfg.seed
+    reseeded = cfg.replace(seed=cfg.seed + 1)
+    assert reseeded.language.seed == cfg.seed + 1
+    assert "seed" not in reseeded.to_dict()["language"]  # never a key of the section, never hashed twice
