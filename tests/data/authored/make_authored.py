@@ -118,10 +118,112 @@ def ngc_xml(spec: dict) -> str:
             + "</Version>\n")
 
 
+# --- A guideline PDF in NICE's layout: numbered recommendations in a margin column, section headings,
+# bulleted lists, hyphenated line ends, a contents page with dot leaders, and on every page the footer
+# "(c) NICE yyyy. All rights reserved. Subject to Notice of rights (...)" + "Page n of m". Text invented.
+
+NICE_TITLE = "Invented joint condition: diagnosis and management"
+NICE_CODE = "NICE guideline NG999"
+# (kind, payload): ("h", heading) | ("rec", (number, [lines])) | ("bullets", [items]) | ("p", [lines])
+NICE_BODY = [
+    [("h", "1 Recommendations"),
+     ("p", ["People have the right to be involved in discussions and make informed decisions",
+            "about their care, as described in the invented guidance on making decisions."]),
+     ("h", "1.1 Organisation of care"),
+     ("rec", ("1.1.1", ["Set up a managed clinical network for people with suspected or confirmed",
+                        "invented joint condition, consisting of community services, specialist",
+                        "clinics and a regional centre with a named lead clinician."])),
+     ("rec", ("1.1.2", ["Community services should include general practitioners, practice nurses,",
+                        "physiotherapists and pharmacists with training in the condition."])),
+     ("rec", ("1.1.3", ["Specialist clinics should provide diagnostic imaging, joint aspiration and",
+                        "access to a multidisciplinary team for people whose symptoms persist."])),
+     ("h", "1.2 Symptoms and signs"),
+     ("rec", ("1.2.1", ["Suspect the condition in people with one or more of the following symptoms:"])),
+     ("bullets", ["morning stiffness lasting more than an hour", "swelling of two or more joints",
+                  "pain that wakes the person at night"]),
+     ("rec", ("1.2.2", ["Ask about pre-eclampsia in previous pregnancies, because a history of pre-",
+                        "eclampsia is linked with the condition in the invented cohort studies."])),
+     ],
+    [("h", "1.3 Assessment"),
+     ("rec", ("1.3.1", ["Offer a joint examination to people with suspected invented joint condition,",
+                        "recording the number of tender and swollen joints on a standard chart."])),
+     ("rec", ("1.3.2", ["Offer a urinary reagent-strip test to people with swollen joints and fever; a",
+                        "positive reagent-strip test needs a laboratory urine culture before starting",
+                        "treatment, and a negative reagent-",
+                        "strip test does not rule out infection."])),
+     ("rec", ("1.3.3", ["Do not offer routine imaging to people whose symptoms have lasted less than",
+                        "six weeks, unless there are signs of infection or a suspected fracture."])),
+     ("rec", ("1.3.4", ["For people taking anticoagulants, aspirate a swollen joint only after checking",
+                        "the level of anticoagu-",
+                        "lation, and explain the risk of bleeding into the joint."])),
+     ],
+    [("h", "1.4 Management"),
+     ("rec", ("1.4.1", ["Offer paracetamol or a topical non-steroidal anti-inflammatory drug as first",
+                        "treatment, and review the response after two weeks."])),
+     ("rec", ("1.4.2", ["Refer people to the specialist clinic if pain or swelling persists after six",
+                        "weeks of first treatment, or sooner if the person cannot work."])),
+     ("rec", ("1.4.3", ["Women with a history of pre-eclampsia should be told that the condition may",
+                        "flare after pregnancy, and offered a review six weeks after the birth."])),
+     ("p", ["For a short explanation of why the committee made these recommendations, see",
+            "the rationale section on management."]),
+     ],
+]
+
+
+def nice_pdf() -> bytes:
+    from tests.guidelines.pdfmaker import PageSpec, Run
+
+    pages_total = 2 + len(NICE_BODY)
+
+    def furniture(n: int) -> list:
+        return [Run(72, 50, f"{NICE_TITLE} ({NICE_CODE[-5:]})", 7),
+                Run(72, 40, "\u00a9 NICE 2024. All rights reserved. Subject to Notice of rights (https://www.nice.org.uk/"
+                    "terms-and-conditions#notice-of-rights).", 7),
+                Run(520, 40, f"Page {n} of", 7), Run(560, 40, f"{pages_total}", 7)]
+
+    cover = [Run(72, 680, NICE_TITLE, 22), Run(72, 640, NICE_CODE, 12),
+             Run(72, 620, "Published: 1 January 2024", 10),
+             Run(72, 600, "www.nice.org.uk/guidance/ng999", 10)]
+    contents = [Run(72, 720, "Contents", 16)]
+    for i, (entry, page) in enumerate([("Overview", 3), ("1 Recommendations", 3), ("1.1 Organisation of care", 3),
+                                       ("1.3 Assessment", 4), ("1.4 Management", 5)]):
+        contents.append(Run(72, 690 - 14 * i, f"{entry} " + "." * (90 - 2 * len(entry)) + f" {page}", 10))
+    pages = [PageSpec(cover + furniture(1)), PageSpec(contents + furniture(2))]
+    for n, blocks in enumerate(NICE_BODY, start=3):
+        runs, y = [], 730
+        for kind, payload in blocks:
+            if kind == "h":
+                y -= 12 if y < 730 else 0  # space above a heading, as in NICE's layout
+                runs.append(Run(72, y, payload, 14))
+                y -= 24
+            elif kind == "rec":
+                number, lines = payload
+                runs.append(Run(72, y, number, 10))
+                for line in lines:
+                    runs.append(Run(120, y, line, 10))
+                    y -= 12
+                y -= 8
+            elif kind == "bullets":
+                for item in payload:
+                    runs.append(Run(130, y, f"\u2022 {item}", 10))
+                    y -= 12
+                y -= 8
+            else:
+                for line in payload:
+                    runs.append(Run(72, y, line, 10))
+                    y -= 12
+                y -= 8
+        pages.append(PageSpec(runs + furniture(n)))
+    from tests.guidelines.pdfmaker import make_pdf
+    return make_pdf(pages)
+
+
 def main() -> None:
     (HERE / "ngc").mkdir(exist_ok=True)
     for name, spec in NGC.items():
         (HERE / "ngc" / name).write_text(ngc_xml(spec), encoding="utf-8")
+    (HERE / "pdf").mkdir(exist_ok=True)
+    (HERE / "pdf" / "nice_layout_authored.pdf").write_bytes(nice_pdf())
 
 
 if __name__ == "__main__":
