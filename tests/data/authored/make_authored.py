@@ -218,12 +218,40 @@ def nice_pdf() -> bytes:
     return make_pdf(pages)
 
 
+# --- A report whose cover repeats on an inner title page (as WHO reports do): the title must appear once,
+# and the cover's stray single glyphs (a decorative initial, a logo's letter) must not become text lines.
+
+def cover_pdf() -> bytes:
+    from tests.guidelines.pdfmaker import PageSpec, Run, make_pdf, paragraph_runs
+
+    title = "Healthy eating in invented communities"
+    cover = [Run(300, 700, "W", 60), Run(72, 620, title, 26), Run(72, 580, "A report written for a test suite", 14),
+             Run(520, 60, "i", 8)]
+    # the inner title page: the same words laid out again, smaller
+    inner = [Run(72, 740, "W", 20), Run(72, 700, title, 20), Run(72, 670, "A report written for a test suite", 12),
+             Run(72, 60, "i", 8)]
+    body = []
+    for n, heading in enumerate(["Introduction", "What changed", "Recommendations"]):
+        runs = [Run(72, 730, heading, 14)]
+        runs += paragraph_runs(72, 700, [
+            "A healthy diet protects against malnutrition and against many long-term conditions,",
+            "including heart disease, diabetes and some cancers, in every invented community.",
+            f"Part {n + 1} describes how the invented communities changed what they eat and why.",
+            "Fruit, vegetables, legumes, nuts and whole grains made up a larger share of meals, while",
+            "salt, free sugars and industrially produced fats were reduced step by step over the years."])
+        runs.append(Run(72, 40, "Invented Health Organization report series", 8))
+        runs.append(Run(540, 40, str(n + 3), 8))
+        body.append(PageSpec(runs))
+    return make_pdf([PageSpec(cover), PageSpec(inner)] + body)
+
+
 def main() -> None:
     (HERE / "ngc").mkdir(exist_ok=True)
     for name, spec in NGC.items():
         (HERE / "ngc" / name).write_text(ngc_xml(spec), encoding="utf-8")
     (HERE / "pdf").mkdir(exist_ok=True)
     (HERE / "pdf" / "nice_layout_authored.pdf").write_bytes(nice_pdf())
+    (HERE / "pdf" / "report_cover_repeated.pdf").write_bytes(cover_pdf())
 
 
 if __name__ == "__main__":

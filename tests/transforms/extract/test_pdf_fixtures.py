@@ -65,3 +65,21 @@ def test_cover_page_gives_title_not_junk():
     head = doc.text[:1500]
     assert "(cid:" not in head
     assert not re.search(r"^\S{1,2}$", head, re.MULTILINE), "single-glyph junk line on the cover"
+
+
+def test_cover_repeated_on_inner_title_page_gives_title_once():
+    """As test_pdf_real.test_cover_pages_do_not_yield_junk (WHO reports, CC BY-NC-SA): the inner title page
+    repeats the cover, and the cover's stray letters are not text."""
+    path = NICE_PDF.parent / "report_cover_repeated.pdf"
+    raw = RawRecord.make(source="pdfs", url=path.as_uri(), fetched_at="2024-01-01T00:00:00Z", content_type="pdf",
+                         content=path.read_bytes())
+    [doc] = extract_pdf(raw, subset="guidelines", options=ExtractOptions(), rules={})
+    assert doc.text.startswith("# Healthy eating in invented communities\n\n"), doc.text[:200]
+    assert doc.text.split("\n").count("# Healthy eating in invented communities") == 1
+    assert doc.text.count("A report written for a test suite") == 1
+    head = doc.text[:1500]
+    assert "(cid:" not in head
+    assert not re.search(r"^\S{1,2}$", head, re.MULTILINE), "single-glyph junk line on the cover"
+    assert [line for line in doc.text.split("\n") if line.startswith("## ")] == [
+        "## A report written for a test suite", "## Introduction", "## What changed", "## Recommendations"]
+    assert "Invented Health Organization report series" not in doc.text  # running footer
