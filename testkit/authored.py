@@ -24,3 +24,4 @@ def medline_gz(which: str, realdata: Path) -> bytes:
         return gzip.compress(MEDLINE_XML.read_bytes(), mtime=0)
     return need(realdata, REAL_MEDLINE_GZ).read_bytes()
 JATS_DIR = AUTHORED / "jats"
+HTML_DIR = AUTHORED / "html"

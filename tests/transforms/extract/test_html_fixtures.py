@@ -7,7 +7,7 @@ import pytest
 
 from schemas.document import Document
 from schemas.raw import RawRecord
-from testkit.authored import NGC_DIR
+from testkit.authored import HTML_DIR, NGC_DIR
 from transforms.extract.errors import ExtractError
 from transforms.extract.html import extract_html, is_ngc_summary
 from transforms.extract.options import ExtractOptions
@@ -74,3 +74,20 @@ def test_malformed_ngc_summary_is_a_clear_error():
     truncated = content[: len(content) // 2]
     with pytest.raises(ExtractError, match="malformed NGC summary XML"):
         extract_html(_raw(truncated), subset="guidelines", options=OPTIONS, rules={})
+
+
+def test_guideline_page_with_cookie_banner_gives_only_the_guideline():
+    """As test_html.test_reach_mock_nice_page (a saved nice.org.uk page: third-party, not bundled), on an invented
+    page with the same kinds of chrome: no markup and nothing of the cookie banner, navigation or footer."""
+    content = (HTML_DIR / "guideline_page_with_cookie_banner.html").read_bytes()
+    [doc] = extract_html(_raw(content, "https://www.example.org/guidance/ng999"), subset="guidelines",
+                         options=OPTIONS, rules={})
+    text = doc.text
+    assert "<" not in text and "cookie" not in text.lower()
+    for chrome in ("Accept all", "Search the site", "Standards and indicators", "Is this page useful",
+                   "Privacy notice", "All rights reserved", "dataLayer", "Home"):
+        assert chrome not in text, chrome
+    assert text.startswith("# Invented joint condition: diagnosis and management")
+    assert "\n1.1.1 Set up a managed clinical network" in text and "\n1.2.2 Offer a joint examination" in text
+    assert "- morning stiffness lasting more than an hour\n- swelling of two or more joints" in text
+    assert text.split("\n").count("## 1.1 Organisation of care") == 1  # the in-page menu is not kept
