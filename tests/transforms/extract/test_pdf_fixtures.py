@@ -6,8 +6,12 @@ from __future__ import annotations
 import functools
 import re
 
+import pytest
+
+from schemas.document import Document
 from schemas.raw import RawRecord
 from testkit.authored import NICE_PDF
+from transforms.extract import pdf_guard
 from transforms.extract.options import ExtractOptions
 from transforms.extract.pdf import extract_pdf
 
@@ -83,3 +87,18 @@ def test_cover_repeated_on_inner_title_page_gives_title_once():
     assert [line for line in doc.text.split("\n") if line.startswith("## ")] == [
         "## A report written for a test suite", "## Introduction", "## What changed", "## Recommendations"]
     assert "Invented Health Organization report series" not in doc.text  # running footer
+
+
+@pytest.mark.parametrize("name", ["nice_layout_authored.pdf", "report_cover_repeated.pdf"])
+def test_isolated_extraction_is_byte_identical(name):
+    """As test_pdf_limits.test_isolated_extraction_is_byte_identical_on_real_pdfs, on the authored PDFs: the
+    default isolated ("process") extraction and the inline one give the same document, byte for byte."""
+    path = NICE_PDF.parent / name
+    raw = RawRecord.make(source="pdfs", url=path.as_uri(), fetched_at="2024-01-01T00:00:00Z", content_type="pdf",
+                         content=path.read_bytes())
+    assert pdf_guard.isolation_mode(ExtractOptions()) == "process"
+    [isolated] = extract_pdf(raw, subset="guidelines", options=ExtractOptions(), rules={}, isolation="process")
+    [inline] = extract_pdf(raw, subset="guidelines", options=ExtractOptions(), rules={}, isolation="inline")
+    assert isinstance(isolated, Document) and len(isolated.text) > 500
+    assert isolated.text.encode() == inline.text.encode()
+    assert isolated == inline
