@@ -12,6 +12,17 @@ from xml.sax.saxutils import quoteattr
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
 
+
+def _pdfmaker():
+    """tests/**/pdfmaker.py (the synthetic-PDF writer of the PDF tests), wherever the tests keep it."""
+    import importlib.util
+    path = min(HERE.parents[1].rglob("pdfmaker.py"))
+    spec = importlib.util.spec_from_file_location("_authored_pdfmaker", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
 # --- National Guideline Clearinghouse summary XML: <Version><Section><Field><FieldValue Value="escaped HTML"/>
 
 NGC_HEAD = ("<Version>\n  <xmlSource>Written for the gap_pipeline repository (licence: the repository's): an invented "
@@ -171,7 +182,8 @@ NICE_BODY = [
 
 
 def nice_pdf() -> bytes:
-    from tests.guidelines.pdfmaker import PageSpec, Run
+    pdfmaker = _pdfmaker()
+    PageSpec, Run = pdfmaker.PageSpec, pdfmaker.Run
 
     pages_total = 2 + len(NICE_BODY)
 
@@ -214,15 +226,15 @@ def nice_pdf() -> bytes:
                     y -= 12
                 y -= 8
         pages.append(PageSpec(runs + furniture(n)))
-    from tests.guidelines.pdfmaker import make_pdf
-    return make_pdf(pages)
+    return pdfmaker.make_pdf(pages)
 
 
 # --- A report whose cover repeats on an inner title page (as WHO reports do): the title must appear once,
 # and the cover's stray single glyphs (a decorative initial, a logo's letter) must not become text lines.
 
 def cover_pdf() -> bytes:
-    from tests.guidelines.pdfmaker import PageSpec, Run, make_pdf, paragraph_runs
+    pdfmaker = _pdfmaker()
+    PageSpec, Run, paragraph_runs = pdfmaker.PageSpec, pdfmaker.Run, pdfmaker.paragraph_runs
 
     title = "Healthy eating in invented communities"
     cover = [Run(300, 700, "W", 60), Run(72, 620, title, 26), Run(72, 580, "A report written for a test suite", 14),
@@ -242,7 +254,7 @@ def cover_pdf() -> bytes:
         runs.append(Run(72, 40, "Invented Health Organization report series", 8))
         runs.append(Run(540, 40, str(n + 3), 8))
         body.append(PageSpec(runs))
-    return make_pdf([PageSpec(cover), PageSpec(inner)] + body)
+    return pdfmaker.make_pdf([PageSpec(cover), PageSpec(inner)] + body)
 
 
 def main() -> None:
