@@ -668,6 +668,7 @@ def extract_html_text(text: str, content: dict[str, Any], tables: str = "lineari
 NGC_SKIPPED_FIELDS = frozenset({
     "Bibliographic Source(s)", "Guideline Status", "Guideline Availability", "Availability of Companion Documents",
     "Patient Resources", "NGC Status", "Copyright Statement", "Disclaimer", "Financial Disclosures/Conflicts of Interest",
+    "NGC Disclaimer",  # the same boilerplate in every summary
     "Guideline Developer(s)", "Source(s) of Funding", "Guideline Committee", "Composition of Group That Authored the Guideline",
     "Guideline Endorser(s)", "Adaptation", "Date Released", "Identifying Information and Availability",
     "Institute of Medicine (IOM) National Healthcare Quality Report Categories", "IOM Care Need", "IOM Domain",

