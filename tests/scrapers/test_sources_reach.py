@@ -1,23 +1,25 @@
-"""Real saved NICE and WHO IRIS pages (MIT, from wellcometrust/reach; see fixtures/reach_mock_sites)
-crawled with the shipped nice/who specs from a loopback server, then extracted with
-transforms.extract.html.extract_html under the same spec rules."""
+"""Real saved NICE and WHO IRIS pages (../shared/realdata/3-guidelines/reach_mock_sites, from
+wellcometrust/reach's test fixtures) crawled with the shipped nice/who specs from a loopback server, then
+extracted with transforms.extract.html.extract_html under the same spec rules. The pages are NICE's
+(copyright) and WHO's (CC BY-NC-SA): read from ../shared, never copied here; a clone without it skips these
+and still crawls every spec's own fixture site (tests/scrapers/test_sources.py)."""
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 
 from schemas.raw import RawRecord
 from scrapers.crawler import Crawler
 from schemas.raw_store import read_raw_store
 from scrapers.specs import load_specs
 from tests.scrapers.conftest import fast_crawl
+from testkit.realdata import need
 from testkit.server import FixtureServer, Page, make_pdf
 from tests.scrapers.sites import SITES, localize
 from transforms.extract.html import extract_html
 from transforms.extract.options import ExtractOptions
 
-FIXTURES = Path(__file__).parent / "fixtures" / "reach_mock_sites"
+MOCK_SITES = "3-guidelines/reach_mock_sites"
+NICE_PAGE = f"{MOCK_SITES}/nice_wsf-scraper-web_tests_mock_sites_nice_2.html"
+WHO_PAGE = f"{MOCK_SITES}/who_wsf-scraper-web_tests_mock_sites_who_2.html"
 WHO_TITLE = ("Air pollution control: report on an inter-regional seminar convened by the World Health Organization "
              "in collaboration with the Government of the USSR")
 NICE_PDF = "/guidance/mib171/resources/stonechecker-for-kidney-stone-evaluation-pdf-2285963632524229"
@@ -39,8 +41,8 @@ def _crawl(name: str, article_path: str, page: bytes, extra: dict, tmp_path):
     return spec, server, report, list(read_raw_store(tmp_path))
 
 
-def test_nice_saved_page_body(tmp_path):
-    page = (FIXTURES / "nice_mib171.html").read_bytes()
+def test_nice_saved_page_body(realdata, tmp_path):
+    page = need(realdata, NICE_PAGE).read_bytes()
     spec, server, report, records = _crawl("nice", "/guidance/ng28", page,
                                            {NICE_PDF: Page(make_pdf("StoneChecker briefing"), "pdf")}, tmp_path)
     try:
@@ -55,8 +57,8 @@ def test_nice_saved_page_body(tmp_path):
         server.__exit__(None, None, None)
 
 
-def test_nice_saved_page_title_and_pdf(tmp_path):
-    page = (FIXTURES / "nice_mib171.html").read_bytes()
+def test_nice_saved_page_title_and_pdf(realdata, tmp_path):
+    page = need(realdata, NICE_PAGE).read_bytes()
     spec, server, report, records = _crawl("nice", "/guidance/ng28", page,
                                            {NICE_PDF: Page(make_pdf("StoneChecker briefing"), "pdf")}, tmp_path)
     try:
@@ -68,8 +70,8 @@ def test_nice_saved_page_title_and_pdf(tmp_path):
         server.__exit__(None, None, None)
 
 
-def test_who_saved_item_page(tmp_path):
-    page = (FIXTURES / "who_279983.html").read_bytes()
+def test_who_saved_item_page(realdata, tmp_path):
+    page = need(realdata, WHO_PAGE).read_bytes()
     bitstream = "/iris/bitstream/handle/10665/279983/EP-68.2-eng.pdf?sequence=1&isAllowed=y"
     extra = {bitstream: Page(make_pdf("Air pollution control"), "pdf"),
              "/handle/10665/foo.pdf": Page(make_pdf("Air pollution control, view/open"), "pdf")}
