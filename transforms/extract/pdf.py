@@ -334,16 +334,21 @@ def _alpha_words(text: str) -> int:
 
 
 def drop_cover_junk(pages: list[Page], cover_words: int = 40) -> list[Page]:
-    """Cover pages: a page repeating an earlier page (cover + inner title page) is dropped, and on a
-    sparse first page (a cover) boxes without two real words (document codes, logo letters) go."""
+    """Cover pages: a page repeating an earlier page (cover + inner title page) is dropped, and on the
+    sparse pages a document opens with (cover, inner title page: at most the first three, before any page
+    of body text) boxes without two real words (document codes, logo letters) go. A short page after the
+    body has begun is not a cover: its one-word heading ("Introduction") stays."""
     seen: set[str] = set()
     kept: list[Page] = []
+    body_begun = False
     for page in pages:
         key = _page_key(page)
         if key and key in seen:
             continue
         seen.add(key)
-        if len(key.split()) <= cover_words and page.number <= 3:
+        sparse = len(key.split()) <= cover_words
+        body_begun = body_begun or not sparse
+        if sparse and not body_begun and page.number <= 3:
             page = Page(page.number, page.width, page.height,
                         [box for box in page.boxes if _alpha_words(box.text) >= 2 or len(box.text.split()) > 3])
         kept.append(page)

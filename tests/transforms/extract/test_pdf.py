@@ -164,3 +164,17 @@ def test_dispatch_and_deterministic_output():
     doc = first[0]
     assert doc.meta["pages"] == 3 and doc.meta["extractor"] == "pdfminer"
     assert doc.license == "CC-BY-4.0" and doc.subset == "guidelines"
+
+
+def test_a_sparse_page_after_the_body_has_begun_keeps_its_one_word_heading():
+    # Cover junk (logo letters, a code) is dropped only on the leading sparse pages; once a page of body
+    # text has come, a short page keeps its one-word heading.
+    cover = PageSpec([Run(72, 700, "Guideline on the care of adults with chest pain", 20), Run(72, 100, "CG", 9),
+                      Run(300, 100, "95", 9)])
+    body = PageSpec(paragraph_runs(72, 700, PROSE * 6))
+    short = PageSpec([Run(72, 720, "Introduction", 16)] +
+                     paragraph_runs(72, 690, ["This short page sets out who the guideline is for."]))
+    text = _text([cover, body, short])
+    assert "## Introduction" in text.splitlines(), text  # a heading below the 20 pt title: level 2
+    assert "This short page sets out who the guideline is for." in text
+    assert "\nCG\n" not in f"\n{text}\n" and "# Guideline on the care of adults with chest pain" in text
