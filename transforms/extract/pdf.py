@@ -56,6 +56,9 @@ def normalise_glyphs(text: str) -> str:
     return _CID.sub("", _LIGATURE_RE.sub(lambda m: LIGATURES[m.group(0)], text))
 
 
+HEADING_RATIO = 1.15  # a line at least this much larger than the body text is set as a heading
+
+
 @dataclasses.dataclass
 class Line:
     text: str
@@ -111,8 +114,7 @@ def _layout_boxes(layout) -> list[Box]:
                 text = normalise_glyphs(line.get_text()).strip()
                 if text and not _TOC_LINE.search(text):  # table-of-contents entries repeat the headings
                     lines.append(Line(" ".join(text.split()), _line_size(line), line.x0, line.y0, line.x1, line.y1))
-            if lines:
-                boxes.append(Box(lines, obj.x0, obj.y0, obj.x1, obj.y1))
+            boxes.extend(_split_at_size_changes(lines))
         elif isinstance(obj, LTFigure):
             pass  # text inside figures is chart labels: not prose
         elif hasattr(obj, "__iter__") and not isinstance(obj, LTTextLine):
@@ -121,6 +123,36 @@ def _layout_boxes(layout) -> list[Box]:
 
     visit(layout)
     return boxes
+
+
+def _split_at_size_changes(lines: list[Line], ratio: float = HEADING_RATIO) -> list[Box]:
+    """pdfminer puts a heading set close above (or below) body lines into their box; split a box where a
+    heading-like run of lines (at most 3 lines and 20 words, not ending in . , ;) is `ratio` larger than
+    the lines next to it, so the heading is a box of its own and never read as part of a paragraph. Other
+    size changes inside a box stay together: sizes measured inside one paragraph wobble (a bullet glyph at
+    9.5 pt decides a short line's most common size against 11 pt body text)."""
+    runs: list[list[Line]] = []
+    for line in lines:
+        if runs and max(line.size, runs[-1][-1].size) < ratio * min(line.size, runs[-1][-1].size):
+            runs[-1].append(line)
+        else:
+            runs.append([line])
+
+    def heading_like(run: list[Line]) -> bool:
+        text = " ".join(line.text for line in run)
+        return len(run) <= 3 and len(text.split()) <= 20 and not text.rstrip().endswith((".", ",", ";"))
+
+    groups: list[list[Line]] = []
+    for i, run in enumerate(runs):
+        if i and (heading_like(run) and run[0].size > runs[i - 1][0].size
+                  or heading_like(runs[i - 1]) and runs[i - 1][0].size > run[0].size):
+            groups.append(list(run))
+        elif groups:
+            groups[-1].extend(run)
+        else:
+            groups.append(list(run))
+    return [Box(g, min(l.x0 for l in g), min(l.y0 for l in g), max(l.x1 for l in g), max(l.y1 for l in g))
+            for g in groups]
 
 
 def read_pages(content: bytes, *, max_pages: int, timeout_s: float,
@@ -313,13 +345,13 @@ def body_font_size(pages: list[Page]) -> float:
 
 def _heading_sizes(pages: list[Page], body: float) -> dict[float, int]:
     sizes = sorted({round(line.size * 2) / 2 for page in pages for box in page.boxes for line in box.lines
-                    if line.size >= body * 1.15}, reverse=True)
+                    if line.size >= body * HEADING_RATIO}, reverse=True)
     return {size: (1 if i == 0 else 2) for i, size in enumerate(sizes)}
 
 
 def _is_heading(box: Box, body: float) -> bool:
     text = box.text
-    return (body > 0 and all(line.size >= body * 1.15 for line in box.lines) and len(text.split()) <= 20
+    return (body > 0 and all(line.size >= body * HEADING_RATIO for line in box.lines) and len(text.split()) <= 20
             and not text.rstrip().endswith((".", ",", ";")) and sum(c.isalpha() for c in text) >= 3
             and not re.search(r"www\.|https?:|@", text))
 

@@ -178,3 +178,27 @@ def test_a_sparse_page_after_the_body_has_begun_keeps_its_one_word_heading():
     assert "## Introduction" in text.splitlines(), text  # a heading below the 20 pt title: level 2
     assert "This short page sets out who the guideline is for." in text
     assert "\nCG\n" not in f"\n{text}\n" and "# Guideline on the care of adults with chest pain" in text
+
+
+@pytest.mark.parametrize("gap", [16, 20, 26])
+def test_a_heading_set_close_to_the_paragraphs_around_it_stays_a_heading(gap):
+    # pdfminer groups a heading only a little below a paragraph into the paragraph's box; the box is split
+    # where the font size changes, so the heading and the margin-numbered recommendation stay apart.
+    runs = paragraph_runs(72, 700, PROSE)
+    y = 700 - 2 * 12 - gap
+    runs += [Run(72, y, "Assessment and referral", 14), Run(40, y - 18, "1.2.1", 10)]
+    runs += paragraph_runs(72, y - 18, ["Offer an ECG to every adult with suspected acute chest pain and",
+                                        "review it within ten minutes of arrival."])
+    assert _text([PageSpec(runs)]).split("\n\n") == [
+        " ".join(PROSE), "# Assessment and referral",
+        "1.2.1 Offer an ECG to every adult with suspected acute chest pain and review it within ten minutes of arrival."]
+
+
+def test_size_wobble_inside_a_paragraph_does_not_split_it():
+    # One paragraph whose first line measures 9.5 pt and the rest 11 pt (as in a WHO report, where a bullet
+    # glyph decides the first line's size): not a heading run (long, ends mid-sentence), so it stays whole.
+    runs = [Run(72, 700, "quality problems: surveys vary in their adherence to sampling and interview protocols", 9.5),
+            Run(72, 687, "and other standards; all surveys contain sampling errors, which increase at subnational", 11),
+            Run(72, 674, "levels because of small sample sizes, and other errors may also occur in the field.", 11)]
+    paragraphs = [p for p in _text([PageSpec(runs + paragraph_runs(72, 600, PROSE * 3))]).split("\n\n")]
+    assert paragraphs[0].startswith("quality problems: surveys vary") and paragraphs[0].endswith("in the field."), paragraphs
