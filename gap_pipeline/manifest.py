@@ -83,8 +83,12 @@ def iter_drops(out_dir: str) -> Iterator[Drop]:
     """The drops of a build's output folder, one file (at most outputs.target_bytes) at a time: the
     manifest counts them without holding them, whatever the corpus size."""
     for path in _glob(FileSystems.join(out_dir, "dropped", "*.jsonl")):
-        for _, line in jsonl_lines(_read(path)):
-            yield drop_from_json(line)
+        for number, line in jsonl_lines(_read(path)):
+            try:
+                drop = drop_from_json(line)
+            except (ValueError, TypeError) as exc:  # a damaged drop file: name it, not a bare JSON error
+                raise AccountingError(f"{path} line {number}: not a drop record ({exc})") from None
+            yield drop
 
 
 def assemble_manifest(out_dir: str, cfg: "CorpusConfig", *, config_hash: str, sources_info: dict[str, dict],

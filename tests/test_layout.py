@@ -69,11 +69,9 @@ UNTESTED = {
     "gap_pipeline/commands/report.py": ("tests/gap_pipeline/test_report.py", "runs `gap report`"),
     "gap_pipeline/commands/train.py": ("tests/gap_pipeline/training/test_data.py", "runs `gap train`"),
     "gap_pipeline/commands/verify.py": ("tests/gap_pipeline/test_verify.py", "runs `gap verify`"),
-    "gap_pipeline/manifest.py": ("tests/integration/test_end_to_end.py", "written by every build, checked there"),
     "gap_pipeline/training/__main__.py": (None, "`python -m gap_pipeline.training` = `gap train`, for torch-only "
                                                 "images"),
     "gap_pipeline/training/checkpoint.py": ("tests/gap_pipeline/training/test_loop.py", "save and resume"),
-    "transforms/docfiles.py": ("tests/schemas/test_document.py", "part files round-trip byte-identical there"),
     "transforms/extract/__init__.py": ("tests/transforms/extract/test_jats.py", "extract_record dispatch, used "
                                                                                 "by every extractor's tests"),
     "transforms/extract/errors.py": (None, "one exception class"),

@@ -27,11 +27,23 @@ def part_file(folder: str, part: int) -> str:
     return FileSystems.join(folder, f"part-{part:06d}.parquet")
 
 
+class DocumentFileError(ValueError):
+    """A part file that cannot be read back as documents (truncated, not Parquet, another schema)."""
+
+
 def read_documents(path: str) -> Iterator[Document]:
-    """The documents of one part file, in the order they were written."""
+    """The documents of one part file, in the order they were written; `DocumentFileError` naming the
+    file when it is not a complete document file."""
     with FileSystems.open(path) as fh:
         # A Python file object: read in this thread only (schemas.raw.read_parquet_file says why).
-        reader = pq.ParquetFile(fh, pre_buffer=False)
+        try:
+            reader = pq.ParquetFile(fh, pre_buffer=False)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise DocumentFileError(f"{path}: not a complete document file ({exc}); the phase that wrote it "
+                                    "must be rerun") from None
+        if reader.schema_arrow.names != DOCUMENT_SCHEMA.names:
+            raise DocumentFileError(f"{path}: not a document file: its columns are {reader.schema_arrow.names}, "
+                                    f"not {DOCUMENT_SCHEMA.names}")
         for batch in reader.iter_batches(batch_size=READ_BATCH, use_threads=False):
             for row in batch.to_pylist():
                 yield Document.from_row(row)

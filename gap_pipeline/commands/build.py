@@ -43,6 +43,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from gap_pipeline.build import BuildError, run_build, sample_config_path
     from gap_pipeline.config import ConfigError, load_config
+    from gap_pipeline.manifest import AccountingError
 
     overrides = {}
     if args.input:
@@ -57,7 +58,7 @@ def run(args) -> int:
         cfg = load_config(args.config or sample_config_path(), overrides)
         manifest = run_build(cfg, args.out, beam_args=beam_args, workers=args.workers, force=args.force,
                              resume=args.resume)
-    except (ConfigError, BuildError) as exc:
+    except (ConfigError, BuildError, AccountingError) as exc:
         print(f"gap build: error: {exc}", file=sys.stderr)
         return 2
     finally:
