@@ -13,6 +13,7 @@ import pytest
 from schemas.document import Document
 from schemas.raw import RawRecord
 from testkit.authored import NICE_PDF
+from tests.transforms.extract._pdf_recall import reference_body, word_recall
 from transforms.extract import pdf_guard
 from transforms.extract.options import ExtractOptions
 from transforms.extract.pdf import extract_pdf, normalise_glyphs
@@ -106,39 +107,6 @@ def test_isolated_extraction_is_byte_identical(name):
     assert isolated == inline
 
 
-def _reference_body(reference: str) -> str:
-    """pdftotext output minus running lines, bare page numbers and contents lines (as in test_pdf_real)."""
-    from collections import Counter
-    pages = reference.split("\f")
-    key = lambda line: re.sub(r"\d+", "0", " ".join(line.lower().split()))  # noqa: E731
-    counts: Counter[str] = Counter()
-    for page in pages:
-        counts.update({key(line) for line in page.split("\n") if line.strip()})
-    needed = max(3, 0.3 * len(pages))
-    body = []
-    for page in pages:
-        for line in page.split("\n"):
-            if not line.strip() or (len(pages) >= 3 and counts[key(line)] >= needed):
-                continue
-            if re.match(r"^\s*(page\s*)?\d+(\s*of\s*\d+)?\s*$", line, re.IGNORECASE):
-                continue
-            if re.search(r"(\.\s?){5,}\s*\d+\s*$", line):
-                continue
-            body.append(line)
-    return "\n".join(body)
-
-
-def _word_recall(ours: str, reference: str) -> float:
-    from collections import Counter
-
-    def words(text: str) -> Counter:
-        text = re.sub(r"(\w)-\n(\w)", r"\1\2", text)
-        return Counter(w.lower() for w in re.findall(r"[^\W\d_]{3,}", text))
-    ref, got = words(reference), words(ours)
-    total = sum(ref.values())
-    return sum(min(n, got[w]) for w, n in ref.items()) / total if total else 1.0
-
-
 @pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils (pdftotext) not installed")
 def test_word_recall_against_pdftotext():
     """As test_pdf_real.test_word_recall_against_pdftotext (on the NICE-layout PDF; the cover fixture repeats
@@ -149,6 +117,6 @@ def test_word_recall_against_pdftotext():
     [doc] = extract_pdf(raw, subset="guidelines", options=ExtractOptions(), rules={})
     reference = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True,
                                timeout=120, check=True).stdout
-    body = _reference_body(normalise_glyphs(reference))
+    body = reference_body(normalise_glyphs(reference))
     assert len(body.split()) > 150
-    assert _word_recall(doc.text, body) >= 0.95
+    assert word_recall(doc.text, body) >= 0.95

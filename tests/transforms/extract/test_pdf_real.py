@@ -8,13 +8,13 @@ import functools
 import re
 import shutil
 import subprocess
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from schemas.raw import RawRecord
 from testkit.realdata import need
+from tests.transforms.extract._pdf_recall import reference_body, word_recall
 from transforms.extract.options import ExtractOptions
 from transforms.extract.pdf import extract_pdf, normalise_glyphs
 
@@ -113,46 +113,13 @@ def test_two_column_article_reads_in_column_order(pdf):
     assert "Heart failure presents a diagnostic and management challenge" in intro
 
 
-def _reference_body(reference: str) -> str:
-    """pdftotext output minus what is not body text on any reading: lines repeated on many pages
-    (running headers/footers), bare page numbers and table-of-contents lines."""
-    pages = reference.split("\f")
-    key = lambda line: re.sub(r"\d+", "0", " ".join(line.lower().split()))  # noqa: E731
-    counts: Counter[str] = Counter()
-    for page in pages:
-        counts.update({key(line) for line in page.splitlines() if line.strip()})
-    needed = max(3, 0.3 * len(pages))
-    body = []
-    for page in pages:
-        for line in page.splitlines():
-            if not line.strip() or (len(pages) >= 3 and counts[key(line)] >= needed):
-                continue
-            if re.match(r"^\s*(page\s*)?\d+(\s*of\s*\d+)?\s*$", line, re.IGNORECASE):
-                continue
-            if re.search(r"(\.\s?){5,}\s*\d+\s*$", line):
-                continue
-            body.append(line)
-    return "\n".join(body)
-
-
-def _words(text: str) -> Counter[str]:
-    text = re.sub(r"(\w)-\n(\w)", r"\1\2", text)
-    return Counter(w.lower() for w in re.findall(r"[^\W\d_]{3,}", text))
-
-
-def word_recall(ours: str, reference: str) -> float:
-    ref, got = _words(reference), _words(ours)
-    total = sum(ref.values())
-    return sum(min(n, got[w]) for w, n in ref.items()) / total if total else 1.0
-
-
 @pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils (pdftotext) not installed")
 @pytest.mark.parametrize("relative", ALL)
 def test_word_recall_against_pdftotext(pdf, realdata, relative, record_property):
     doc = pdf(relative)
     reference = subprocess.run(["pdftotext", "-enc", "UTF-8", str(realdata / PDF_DIR / relative), "-"],
                                capture_output=True, text=True, timeout=120, check=True).stdout
-    recall = word_recall(doc.text, _reference_body(normalise_glyphs(reference)))
+    recall = word_recall(doc.text, reference_body(normalise_glyphs(reference)))
     record_property("word_recall", round(recall, 4))
     print(f"\n{relative}: body-text word recall vs pdftotext = {recall:.3f}")
     assert recall >= 0.95, f"{relative}: recall {recall:.3f} < 0.95"
