@@ -10,6 +10,8 @@ from schemas.document import Document, document_id
 from schemas.events import Drop
 from schemas.raw import RawRecord
 from testkit.authored import MEDLINE_XML
+from tests.transforms.extract._medline_updates import (decide, outsiders, pid, records_by_pmid, update_corpus,
+                                                        update_file)
 from transforms.extract import extract_record
 from transforms.extract.medline import (apply_pubmed_updates, deleted_pmids, extract_medline,
                                         iter_medline)
@@ -107,57 +109,20 @@ def test_delete_citations_in_a_file_with_records():
 
 # --- PubMed update files (twins of tests/transforms/extract/test_medline_updates.py, which builds them from NLM records) --
 
-ARTICLE = re.compile(rb"<PubmedArticle>.*?</PubmedArticle>", re.DOTALL)
-HEAD = b'<?xml version="1.0" ?>\n<PubmedArticleSet>\n'
 # roles: A revised then deleted, B loses its abstract, C deleted then back, NAB never had an abstract, D untouched
 A, B, C, NAB, D = "90000001", "90000002", "90000005", "90000004", "90000006"
 
 
 def _records() -> dict[str, bytes]:
-    return {re.search(rb"<PMID[^>]*>(\d+)<", b).group(1).decode(): b
-            for b in ARTICLE.findall(MEDLINE_XML.read_bytes())}
-
-
-def _file(seq: int, articles: list[bytes], deleted: list[str]) -> RawRecord:
-    body = b"".join(articles)
-    if deleted:
-        body += b"<DeleteCitation>" + b"".join(b'<PMID Version="1">%s</PMID>' % p.encode() for p in deleted) \
-            + b"</DeleteCitation>"
-    name = f"pubmed24n{seq:04d}.xml.gz"
-    return RawRecord.make(source="pubmed", url=f"https://ftp.ncbi.nlm.nih.gov/pubmed/x/{name}",
-                          fetched_at="2024-01-01T00:00:00Z", content_type="pubmed-xml",
-                          content=gzip.compress(HEAD + body + b"</PubmedArticleSet>\n", mtime=0),
-                          license="nlm-terms", meta={"file": name, "file_seq": seq, "md5": "0" * 32,
-                                                     "file_kind": "baseline" if seq == 1 else "updatefiles",
-                                                     "deleted_pmids": deleted})
+    return records_by_pmid(MEDLINE_XML.read_bytes())
 
 
 def _corpus() -> tuple[list[Document], list[Drop]]:
-    recs = _records()
-    assert b"<Abstract>" not in recs[NAB] and all(b"<Abstract>" in recs[p] for p in (A, B, C, D))
-    revised_a = recs[A].replace(b"Ankle sprain is", b"Ankle sprain (revised) is", 1)
-    stripped_b = re.sub(rb"<Abstract>.*?</Abstract>", b"", recs[B], flags=re.DOTALL)
-    files = [_file(1, [recs[A], recs[B], recs[C], recs[NAB], recs[D]], []),
-             _file(2, [revised_a, stripped_b], [C, "99999999"]),
-             _file(3, [recs[C]], [A])]
-    docs: list[Document] = []
-    drops: list[Drop] = []
-    for raw in files:
-        for item in extract_medline(raw, subset="abstracts", options=ExtractOptions()):
-            (docs if isinstance(item, Document) else drops).append(item)
-    return docs, drops
+    return update_corpus(_records(), A, B, C, NAB, D, (b"Ankle sprain is", b"Ankle sprain (revised) is"))
 
 
-def _pid(pmid: str) -> str:
-    return document_id("pubmed", f"PMID:{pmid}")
-
-
-OUTSIDERS = [
-    Document(id="guide", source="pubmed_guidelines", subset="guidelines", title="t", text="guideline text",
-             meta={"pmid": A}),
-    Document(id="paper", source="pmc", subset="papers", title="p", text="paper text",
-             meta={"pmid": C, "pmcid": "PMC1"}),
-]
+_file, _pid = update_file, pid
+OUTSIDERS = outsiders(A, C)
 
 
 def test_update_files_carry_file_seq_and_deletion_lists():
@@ -199,16 +164,10 @@ def test_same_record_twice_in_one_file_keeps_one():
     assert len(kept) == 1 and [(d.reason, d.detail) for d in dropped] == [("superseded", "4")]
 
 
-def _decide(docs):
-    """The build's PubMed-update wiring (transforms.keys.pubmed_update_decisions) over in-memory documents."""
-    from transforms.keys import decide_on_documents, pubmed_update_decisions
-    return decide_on_documents(docs, lambda read: pubmed_update_decisions(read, {"abstracts": 0}))
-
-
 def test_apply_updates_beam_matches_pure():
     docs, _ = _corpus()
     kept, dropped = apply_pubmed_updates(docs + OUTSIDERS)
-    got, _ = _decide(docs + OUTSIDERS)
+    got, _ = decide(docs + OUTSIDERS)
     assert [d.to_json() for d in got] == sorted(d.to_json() for d in dropped)
 
 
@@ -216,7 +175,7 @@ def test_apply_updates_beam_counts_every_outcome():
     from collections import Counter
     docs, _ = _corpus()
     kept, dropped = apply_pubmed_updates(docs + OUTSIDERS)
-    _, counters = _decide(docs + OUTSIDERS)
+    _, counters = decide(docs + OUTSIDERS)
     counted = Counter({k: v for k, v in counters.items() if k.startswith("pubmed_updates:")})
     expected = Counter(f"pubmed_updates:{d.reason}" for d in dropped) + Counter({"pubmed_updates:kept": len(kept)})
     assert counted == expected and len(expected) >= 4

