@@ -34,6 +34,25 @@ def not_bundled_reason(relative: str) -> str | None:
     return None
 
 
+def per_file(folder: str, names: list[str]) -> list:
+    """Parameters for a test run once per real file under `folder`: every name when the shared set is here.
+    In a bare clone, the bundled names (and any name NOT_BUNDLED.tsv does not excuse, so that need() fails
+    on it), then one skipped case that lists the files only ../shared has and their licences: one skip
+    says what a bare clone cannot check, instead of one per missing file."""
+    root = realdata_root()
+    if root != BUNDLED_REALDATA:
+        return list(names)
+    absent = {name: not_bundled_reason(f"{folder}/{name}") for name in names if not (root / folder / name).exists()}
+    cases: list = [name for name in names if absent.get(name) is None]
+    excused = [name for name in names if absent.get(name) is not None]
+    if excused:
+        licences = "; ".join(sorted({absent[name] for name in excused}))
+        cases.append(pytest.param(None, id="not-bundled", marks=pytest.mark.skip(
+            reason=f"{len(excused)} of {len(names)} files are only in ../shared/realdata ({licences}): "
+                   + ", ".join(f"{folder}/{name}" for name in excused))))
+    return cases
+
+
 def need(root: Path, relative: str) -> Path:
     """root/relative, or skip the test when only the shared set can have that file; a file missing
     for no recorded reason is a broken bundle and fails."""

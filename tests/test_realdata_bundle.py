@@ -1,7 +1,7 @@
 """tests/data/realdata, the redistributable subset of ../shared/realdata that a clone without it tests on:
 every file is listed in tests/data/MANIFEST.tsv with its checksum and a redistributable licence, none is
-under a path NOT_BUNDLED.tsv calls non-redistributable, and conftest.need() skips, fails or returns as
-documented."""
+under a path NOT_BUNDLED.tsv calls non-redistributable, and conftest.need() and per_file() skip, fail or
+return as documented."""
 from __future__ import annotations
 
 import csv
@@ -10,7 +10,8 @@ import re
 
 import pytest
 
-from testkit.realdata import BUNDLED_REALDATA, REPO, need, not_bundled_reason
+import testkit.realdata
+from testkit.realdata import BUNDLED_REALDATA, REPO, need, not_bundled_reason, per_file
 
 DATA = REPO / "tests" / "data"
 # Licences a file may carry to be copied into the repository.
@@ -48,3 +49,28 @@ def test_need_returns_skips_with_the_licence_or_fails(tmp_path):
         need(BUNDLED_REALDATA, "6-medical-pdfs/cermine_articles/not-there.pdf")
     with pytest.raises(pytest.skip.Exception, match="is missing from"):
         need(tmp_path, "6-medical-pdfs/nice_guidelines_clerky/x.pdf")  # a shared folder lacking a file
+
+
+PDFS = ["clario_rag/CDC_Outpatient-Guide-508.pdf", "nice_guidelines_clerky/a.pdf", "clario_rag/WHO_x.pdf",
+        "cermine_articles/not-there.pdf"]
+
+
+def test_per_file_in_a_bare_clone_keeps_bundled_files_and_folds_the_rest_into_one_skip(monkeypatch, tmp_path):
+    monkeypatch.setattr(testkit.realdata, "SHARED_REALDATA", tmp_path / "absent")
+    cases = per_file("6-medical-pdfs", PDFS)
+    # Bundled, then unexcused (so need() fails on it), then one skipped case naming the rest with licences.
+    assert cases[:2] == ["clario_rag/CDC_Outpatient-Guide-508.pdf", "cermine_articles/not-there.pdf"]
+    [skipped] = cases[2:]
+    [mark] = skipped.marks
+    assert skipped.values == (None,) and skipped.id == "not-bundled" and mark.name == "skip"
+    reason = mark.kwargs["reason"]
+    assert reason.startswith("2 of 4 files are only in ../shared/realdata")
+    assert "Copyright NICE, all rights reserved" in reason and "CC BY-NC-SA 3.0 IGO (WHO)" in reason
+    assert "6-medical-pdfs/nice_guidelines_clerky/a.pdf" in reason and "6-medical-pdfs/clario_rag/WHO_x.pdf" in reason
+
+
+def test_per_file_with_the_shared_set_gives_every_name(monkeypatch, tmp_path):
+    monkeypatch.setattr(testkit.realdata, "SHARED_REALDATA", tmp_path)
+    assert per_file("6-medical-pdfs", PDFS) == PDFS  # a missing one then skips or fails in need(), as before
+    monkeypatch.setattr(testkit.realdata, "SHARED_REALDATA", tmp_path / "absent")
+    assert per_file("6-medical-pdfs", PDFS[:1]) == PDFS[:1]  # nothing excused: no skipped case

@@ -10,7 +10,7 @@ import pytest
 from schemas.document import Document
 from schemas.events import Drop
 from schemas.raw import RawRecord
-from testkit.realdata import need
+from testkit.realdata import need, per_file
 from transforms.extract.errors import ExtractError
 from transforms.extract.html import (combine_main_content, css_to_xpath, extract_html, extract_html_text,
                                      strip_internal_subsets)
@@ -211,7 +211,7 @@ def test_cdc_selector_rules(realdata):
 NGC_SAMPLE = ["ngc-10540.xml", "ngc-10187.xml", "ngc-9512.xml", "ngc-10746.xml", "ngc-11211.xml"]
 
 
-@pytest.mark.parametrize("name", NGC_SAMPLE)
+@pytest.mark.parametrize("name", per_file("3-guidelines/ngc_summaries_xml", NGC_SAMPLE))
 def test_ngc_summaries_escaped_html_decoded(realdata, name):
     path = need(realdata, f"3-guidelines/ngc_summaries_xml/{name}")
     [doc] = extract_html(_raw(path.read_bytes(), url=f"https://guideline.gov/{name}"), subset="guidelines",

@@ -15,7 +15,7 @@ import pytest
 
 from schemas.document import Document
 from schemas.raw import RawRecord
-from testkit.realdata import need
+from testkit.realdata import need, per_file
 from tests.transforms.extract._pdfmaker import PageSpec, Run, make_pdf, paragraph_runs
 from tests.transforms.extract.test_pdf_real import ALL, PDF_DIR, extracted
 from transforms.extract import extract_record, pdf_guard
@@ -312,7 +312,7 @@ def both_modes(realdata):
     return isolated_docs, inline_docs
 
 
-@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("name", per_file(PDF_DIR, ALL))
 def test_isolated_extraction_is_byte_identical_on_real_pdfs(both_modes, realdata, name):
     isolated, inline = both_modes
     if name not in inline:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from schemas.raw import RawRecord
-from testkit.realdata import need
+from testkit.realdata import need, per_file
 from tests.transforms.extract._pdf_recall import reference_body, word_recall
 from transforms.extract.options import ExtractOptions
 from transforms.extract.pdf import extract_pdf, normalise_glyphs
@@ -50,7 +50,7 @@ def pdf(realdata):
     return get
 
 
-@pytest.mark.parametrize("name", NICE)
+@pytest.mark.parametrize("name", per_file(f"{PDF_DIR}/nice_guidelines_clerky", NICE))
 def test_nice_footer_removed_and_recommendations_kept(pdf, name):
     text = pdf(f"nice_guidelines_clerky/{name}").text
     assert not re.search(r"©\s*NICE\s*\d{4}", text), "the '© NICE yyyy ... Notice of rights' footer survived"
@@ -114,7 +114,7 @@ def test_two_column_article_reads_in_column_order(pdf):
 
 
 @pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils (pdftotext) not installed")
-@pytest.mark.parametrize("relative", ALL)
+@pytest.mark.parametrize("relative", per_file(PDF_DIR, ALL))
 def test_word_recall_against_pdftotext(pdf, realdata, relative, record_property):
     doc = pdf(relative)
     reference = subprocess.run(["pdftotext", "-enc", "UTF-8", str(realdata / PDF_DIR / relative), "-"],
