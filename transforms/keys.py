@@ -20,7 +20,7 @@ from schemas import stages
 from schemas.document import Document
 from schemas.events import Drop, make_drop
 from transforms.dedup.survivor import exact_rank, survivor_id
-from transforms.stage import DROPPED, KEPT, PASSED, counted
+from transforms.stage import DROPPED, KEPT, PASSED, Counters, counted
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,7 +228,6 @@ def _split(dropped, label: str) -> tuple:
 def citation_records(doc: Document, part: int, row: int, priority: Mapping[str, int]):
     """Key records for the PubMed-update decision. Documents that are not versioned citations pass it
     untouched: they are only counted (`pubmed_updates:kept`), no key is made for them."""
-    from apache_beam.metrics import Metrics
     from transforms.extract.medline import (UPDATES_STAGE, citation_version, is_update_list, update_list_drop,
                                             update_list_events)
     if is_update_list(doc):
@@ -238,7 +237,7 @@ def citation_records(doc: Document, part: int, row: int, priority: Mapping[str, 
         return
     version = citation_version(doc)
     if version is None:
-        Metrics.counter("gap", f"{UPDATES_STAGE}:kept").inc()
+        Counters(UPDATES_STAGE).inc(KEPT)
     else:
         key = doc_key(doc, part, row, priority)
         yield beam.pvalue.TaggedOutput("citation", (version.citation, (version.file_seq, key)))

@@ -27,13 +27,13 @@ from __future__ import annotations
 from typing import Iterable, Mapping
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
 from schemas import stages
 from schemas.document import Document
 from transforms.dedup.minhash import (MinHashParams, band_keys, dedup_manifest_info, estimated_jaccard,
                                       sample_jaccard, shingles, signatures_and_samples)
 from transforms.dedup.survivor import survivor_id, survivor_key
+from transforms.stage import Counters
 
 __all__ = ["MinHashParams", "candidate_edges", "dedup_manifest_info", "near_duplicates", "sketch", "sketch_documents",
            "verified_losses"]
@@ -120,7 +120,7 @@ class _SendLoserToWinners(beam.DoFn):
     """(winner id, (loser id, winner key, loser payload)) once per distinct candidate winner."""
 
     def __init__(self):
-        self._missing = Metrics.counter("gap", f"{STAGE}:candidate_without_payload")
+        self._counters = Counters(STAGE)
 
     def process(self, element):
         loser, grouped = element
@@ -129,7 +129,7 @@ class _SendLoserToWinners(beam.DoFn):
             return
         payloads = list(grouped["payload"])
         if not payloads:  # cannot happen: every sketched document has a payload
-            self._missing.inc()
+            self._counters.inc("candidate_without_payload")
             return
         payload = min(payloads)
         for winner in sorted(winners):
@@ -141,14 +141,14 @@ class _VerifyAtWinner(beam.DoFn):
 
     def __init__(self, params: MinHashParams):
         self._params = params
-        self._missing = Metrics.counter("gap", f"{STAGE}:candidate_without_payload")
+        self._counters = Counters(STAGE)
 
     def process(self, element):
         _, grouped = element
         payloads = list(grouped["payload"])  # one per id: the losers' side is streamed
         if not payloads:
             for _ in grouped["losers"]:
-                self._missing.inc()
+                self._counters.inc("candidate_without_payload")
             return
         winner_payload = min(payloads)
         for loser, winner, loser_payload in grouped["losers"]:
