@@ -4,7 +4,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
+import sys
 import time
 from importlib import resources
 from pathlib import Path
@@ -217,6 +219,53 @@ def _paths_under(folder: str, prefix: str = "") -> list[str]:
     return [FileSystems.join(folder, f) for f in _list_files(folder) if f.startswith(prefix)]
 
 
+def damaged_documents(ctx: pipeline.PhaseContext, phase: str) -> list[str]:
+    """Why a finished phase's document files cannot be reused (one line per missing, truncated or foreign
+    file), reading only their footers: a resumed build reruns such a phase instead of failing in the next."""
+    from transforms.docfiles import DocumentFileError, check_document_file
+    if phase not in pipeline.DOCUMENT_PHASES:
+        return []
+    problems = []
+    for path in ctx.part_files(ctx.docs_folder(phase)):
+        try:
+            check_document_file(path)
+        except DocumentFileError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+class _QuietDocumentFileErrors(logging.Filter):
+    """Beam logs a failing DoFn's traceback before it raises (in-process), or relays the worker's log
+    (multi-process); for a damaged document file the build reports the one line instead (`_damaged_input`)."""
+
+    LOGGERS = ("apache_beam.runners.common", "apache_beam.runners.portability.local_job_service")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return "DocumentFileError" not in f"{type(exc).__name__ if exc else ''} {record.getMessage()}"
+
+
+_DOCUMENT_FILE_ERROR = re.compile(r"DocumentFileError: (.+?)(?: \[while running [^\n]*)?$", re.MULTILINE)
+
+
+def _damaged_input(exc: BaseException, ctx: pipeline.PhaseContext, running: str) -> BuildError | None:
+    """A phase that failed on a damaged document file of an earlier phase (the runner wraps the worker's
+    DocumentFileError): that phase's completion record is removed, so the same command redoes it."""
+    match = _DOCUMENT_FILE_ERROR.search(f"{type(exc).__name__}: {exc}")
+    if match is None:
+        return None
+    problem = match.group(1)
+    for phase in pipeline.DOCUMENT_PHASES:
+        folder = ctx.docs_folder(phase).rstrip("/") + "/"
+        if problem.startswith(folder) and phase != running:
+            done = FileSystems.join(ctx.work, phase, "_COMPLETE.json")
+            if _exists(done):
+                FileSystems.delete([done])
+            return BuildError(f"phase {running}: {problem}: the {phase} phase is marked unfinished; run the same "
+                              "command again to redo it")
+    return BuildError(f"phase {running}: {problem}")
+
+
 def _phase_outputs(ctx: pipeline.PhaseContext, phase: str) -> list[str]:
     """The files a phase writes, so a rerun of the phase removes exactly those first."""
     paths = _paths_under(ctx.folder(phase))
@@ -237,7 +286,6 @@ class Progress:
     quiet unless stderr is a terminal or GAP_PROGRESS=1."""
 
     def __init__(self, ctx: pipeline.PhaseContext, phase: str, index: int, every: float = 5.0):
-        import sys
         import threading
         self._ctx, self._phase, self._index, self._every = ctx, phase, index, every
         self._stop = threading.Event()
@@ -257,12 +305,10 @@ class Progress:
                 f"{done} part passes done ({docs:,} documents), {elapsed // 60}:{elapsed % 60:02d} elapsed")
 
     def _loop(self) -> None:
-        import sys
         while not self._stop.wait(self._every):
             print(self.line(), file=sys.stderr, flush=True)
 
     def __enter__(self):
-        import sys
         if self._on:
             print(f"[gap build] phase {self._index + 1}/{len(pipeline.PHASES)} {self._phase}: started",
                   file=sys.stderr, flush=True)
@@ -270,7 +316,6 @@ class Progress:
         return self
 
     def __exit__(self, *exc):
-        import sys
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
@@ -395,18 +440,35 @@ def run_build(cfg: CorpusConfig, out_dir: str, *, beam_args: list[str] | None = 
     for index, phase in enumerate(pipeline.PHASES):
         done_path = FileSystems.join(work, phase, "_COMPLETE.json")
         done = _read_json(done_path)
-        if isinstance(done, dict) and done.get("build_key") == key:
+        damaged = damaged_documents(ctx, phase) if isinstance(done, dict) and done.get("build_key") == key else []
+        if isinstance(done, dict) and done.get("build_key") == key and not damaged:
             log.info("phase %s: finished by an earlier run, reused", phase)
             print(f"[gap build] phase {index + 1}/{len(pipeline.PHASES)} {phase}: finished earlier, reused",
-                  file=__import__("sys").stderr, flush=True)
+                  file=sys.stderr, flush=True)
             for name, value in (done.get("counters") or {}).items():
                 counters[name] = counters.get(name, 0) + int(value)
             continue
+        if damaged:
+            more = f" (and {len(damaged) - 1} more)" if len(damaged) > 1 else ""
+            print(f"[gap build] phase {index + 1}/{len(pipeline.PHASES)} {phase}: finished earlier, but {damaged[0]}"
+                  f"{more}: rerunning the phase", file=sys.stderr, flush=True)
         stale = _phase_outputs(ctx, phase)
         if stale:
             FileSystems.delete(stale)
-        with Progress(ctx, phase, index):
-            result = run_phase(phase, ctx, options, tokenizer_model)
+        quiet = _QuietDocumentFileErrors()
+        for name in quiet.LOGGERS:
+            logging.getLogger(name).addFilter(quiet)
+        try:
+            with Progress(ctx, phase, index):
+                result = run_phase(phase, ctx, options, tokenizer_model)
+        except Exception as exc:
+            error = _damaged_input(exc, ctx, phase)
+            if error is None:
+                raise
+            raise error from None
+        finally:
+            for name in quiet.LOGGERS:
+                logging.getLogger(name).removeFilter(quiet)
         _test_hook(phase)
         phase_counters = stage_counters(result)
         for name, value in phase_counters.items():

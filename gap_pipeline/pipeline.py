@@ -48,6 +48,7 @@ class SourceRules:
 #   tokens   tokenizer -> per part: split, tokenize, pack -> row files -> mixture plan -> rows routed -> shards
 
 PHASES = ("extract", "filter", "dedup", "tokens")
+DOCUMENT_PHASES = ("extract", "filter", "dedup")  # each writes one document file per raw part (docs_folder)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -31,22 +31,53 @@ class DocumentFileError(ValueError):
     """A part file that cannot be read back as documents (truncated, not Parquet, another schema)."""
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())  # Arrow's messages span lines; the error is one
+
+
+def _open_checked(fh, path: str) -> pq.ParquetFile:
+    """A reader over an open part file once its footer and columns say it is a whole document file."""
+    try:
+        reader = pq.ParquetFile(fh, pre_buffer=False)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DocumentFileError(f"{path}: not a complete document file ({_one_line(exc)}); the phase that wrote it "
+                                "must be rerun") from None
+    if reader.schema_arrow.names != DOCUMENT_SCHEMA.names:
+        raise DocumentFileError(f"{path}: not a document file: its columns are {reader.schema_arrow.names}, "
+                                f"not {DOCUMENT_SCHEMA.names}")
+    return reader
+
+
+def check_document_file(path: str) -> int:
+    """The row count of a part file, reading only its footer; `DocumentFileError` when it is missing,
+    truncated or another kind of file (what a resumed build checks before it reuses a finished phase)."""
+    try:
+        fh = FileSystems.open(path)
+    except (OSError, IOError) as exc:
+        raise DocumentFileError(f"{path}: cannot be opened ({exc}); the phase that wrote it must be rerun") from None
+    with fh:
+        return _open_checked(fh, path).metadata.num_rows
+
+
 def read_documents(path: str) -> Iterator[Document]:
     """The documents of one part file, in the order they were written; `DocumentFileError` naming the
     file when it is not a complete document file."""
     with FileSystems.open(path) as fh:
         # A Python file object: read in this thread only (schemas.raw.read_parquet_file says why).
-        try:
-            reader = pq.ParquetFile(fh, pre_buffer=False)
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise DocumentFileError(f"{path}: not a complete document file ({exc}); the phase that wrote it "
-                                    "must be rerun") from None
-        if reader.schema_arrow.names != DOCUMENT_SCHEMA.names:
-            raise DocumentFileError(f"{path}: not a document file: its columns are {reader.schema_arrow.names}, "
-                                    f"not {DOCUMENT_SCHEMA.names}")
-        for batch in reader.iter_batches(batch_size=READ_BATCH, use_threads=False):
-            for row in batch.to_pylist():
-                yield Document.from_row(row)
+        reader = _open_checked(fh, path)
+        batches = reader.iter_batches(batch_size=READ_BATCH, use_threads=False)
+        row = 0
+        while True:
+            try:  # a damaged page or column chunk inside a file whose footer is whole
+                batch = next(batches, None)
+            except (pa.ArrowException, OSError) as exc:
+                raise DocumentFileError(f"{path}: damaged after its first {row} documents ({_one_line(exc)}); "
+                                        "the phase that wrote it must be rerun") from None
+            if batch is None:
+                return
+            for values in batch.to_pylist():
+                row += 1
+                yield Document.from_row(values)
 
 
 class DocumentWriter:

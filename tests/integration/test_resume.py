@@ -120,3 +120,43 @@ def test_dataflow_jobs_print_their_console_link(capsys):
             in capsys.readouterr().err)
     _console_link(SimpleNamespace())  # a local runner's result: nothing printed
     assert capsys.readouterr().err == ""
+
+
+def _damage(path: Path, *, keep_footer: bool) -> None:
+    data = bytearray(path.read_bytes())
+    if keep_footer:  # a flipped block inside a column chunk: the footer still opens, reading the rows fails
+        middle = len(data) // 3
+        data[middle:middle + 2000] = b"A" * 2000
+    else:  # a truncated file
+        del data[len(data) // 2:]
+    path.write_bytes(bytes(data))
+
+
+def test_a_damaged_file_of_a_finished_phase_is_redone_not_reused(tmp_path, one_go):
+    out = tmp_path / "corpus"
+    assert _gap_build(out, env={"GAP_TEST_DIE_AFTER_PHASE": "filter"}).returncode == -9
+    part = out / "_build" / "work" / "extract" / "docs" / "part-000001.parquet"
+    _damage(part, keep_footer=False)
+    resumed = _gap_build(out)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"extract: finished earlier, but {part}: not a complete document file" in resumed.stderr
+    assert "rerunning the phase" in resumed.stderr and "Traceback" not in resumed.stderr
+    assert _files(out) == one_go
+
+
+def test_damage_found_only_while_reading_marks_its_phase_unfinished_for_the_next_run(tmp_path, one_go):
+    out = tmp_path / "corpus"
+    assert _gap_build(out, env={"GAP_TEST_DIE_AFTER_PHASE": "filter"}).returncode == -9
+    part = out / "_build" / "work" / "extract" / "docs" / "part-000000.parquet"
+    _damage(part, keep_footer=True)
+    failed = _gap_build(out)
+    assert failed.returncode == 2, failed.stderr[-3000:]
+    assert "Traceback" not in failed.stderr, failed.stderr[-3000:]
+    [line] = [ln for ln in failed.stderr.splitlines() if ln.startswith("gap build: error:")]
+    assert line.startswith(f"gap build: error: phase filter: {part}: damaged after its first ")
+    assert line.endswith("the extract phase is marked unfinished; run the same command again to redo it")
+    assert not (out / "_build" / "work" / "extract" / "_COMPLETE.json").exists()
+    again = _gap_build(out)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "extract: started" in again.stderr
+    assert _files(out) == one_go

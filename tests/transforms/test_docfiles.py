@@ -103,3 +103,33 @@ def test_a_foreign_parquet_file_is_a_clear_error_naming_it(tmp_path):
     (tmp_path / "part-000000.parquet").write_text('{"id": "d1"}\n')  # not Parquet at all
     with pytest.raises(DocumentFileError, match="not a complete document file"):
         list(read_documents(path))
+
+
+def test_damage_inside_a_file_with_a_whole_footer_is_a_clear_error_after_the_good_rows(tmp_path):
+    path = part_file(str(tmp_path), 2)
+    write_documents(path, _docs(2 * docfiles.ROW_GROUP + 17))
+    target = tmp_path / "part-000002.parquet"
+    meta = pq.ParquetFile(target).metadata
+    assert docfiles.check_document_file(path) == 2 * docfiles.ROW_GROUP + 17
+    last = meta.row_group(2).column(meta.schema.names.index("text"))  # the last row group's text chunk
+    data = bytearray(target.read_bytes())
+    start = last.data_page_offset + 8
+    data[start:start + 64] = b"\xff" * 64
+    target.write_bytes(bytes(data))
+    assert docfiles.check_document_file(path) == 2 * docfiles.ROW_GROUP + 17  # the footer cannot tell
+    seen = []
+    with pytest.raises(DocumentFileError, match=r"part-000002\.parquet: damaged after its first \d+ documents .*rerun"):
+        for doc in read_documents(path):
+            seen.append(doc.id)
+    assert seen == [d.id for d in _docs(len(seen))] and len(seen) >= 2 * docfiles.ROW_GROUP  # the whole groups came first
+
+
+def test_check_reads_the_footer_and_names_a_missing_or_truncated_file(tmp_path):
+    path = part_file(str(tmp_path), 0)
+    with pytest.raises(DocumentFileError, match=r"part-000000\.parquet: cannot be opened"):
+        docfiles.check_document_file(path)
+    write_documents(path, _docs(3))
+    assert docfiles.check_document_file(path) == 3
+    (tmp_path / "part-000000.parquet").write_bytes((tmp_path / "part-000000.parquet").read_bytes()[:-10])
+    with pytest.raises(DocumentFileError, match=r"part-000000\.parquet: not a complete document file"):
+        docfiles.check_document_file(path)
