@@ -77,9 +77,6 @@ UNTESTED = {
     "transforms/extract/errors.py": (None, "one exception class"),
     "transforms/extract/options.py": (None, "a dataclass of extraction options"),
     "transforms/extract/plain.py": ("tests/schemas/test_jsonl.py", "replay JSON lines extracted there"),
-    "schemas/checksum.py": ("tests/gap_pipeline/test_verify.py", "checksum mismatches reported there"),
-    "schemas/raw.py": ("tests/integration/test_exit.py", "read_parquet_file checked there; RawRecord is built by "
-                                                        "every extractor's tests"),
     "schemas/shard.py": ("tests/transforms/test_mix_by_source.py", "the shard schema checked there"),
     "schemas/stages.py": ("tests/schemas/test_events.py", "stage names and order"),
     "scrapers/bulk/state.py": ("tests/scrapers/bulk/test_pmc.py", "increments remembered across runs"),
