@@ -77,8 +77,6 @@ UNTESTED = {
     "transforms/extract/errors.py": (None, "one exception class"),
     "transforms/extract/options.py": (None, "a dataclass of extraction options"),
     "transforms/extract/plain.py": ("tests/schemas/test_jsonl.py", "replay JSON lines extracted there"),
-    "schemas/shard.py": ("tests/transforms/test_mix_by_source.py", "the shard schema checked there"),
-    "schemas/stages.py": ("tests/schemas/test_events.py", "stage names and order"),
     "scrapers/bulk/state.py": ("tests/scrapers/bulk/test_pmc.py", "increments remembered across runs"),
     "scrapers/sources/_api.py": ("tests/scrapers/test_sources.py", "API hooks fail a bad item by name"),
     "scrapers/sources/magic.py": ("tests/scrapers/test_sources.py", "crawls every source's fixture site"),
