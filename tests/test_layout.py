@@ -75,7 +75,6 @@ UNTESTED = {
     "transforms/extract/__init__.py": ("tests/transforms/extract/test_jats.py", "extract_record dispatch, used "
                                                                                 "by every extractor's tests"),
     "transforms/extract/errors.py": (None, "one exception class"),
-    "scrapers/sources/_api.py": ("tests/scrapers/test_sources.py", "API hooks fail a bad item by name"),
     "scrapers/sources/magic.py": ("tests/scrapers/test_sources.py", "crawls every source's fixture site"),
     "scrapers/sources/pubmed_guidelines.py": ("tests/scrapers/test_sources.py", "crawls every source's fixture "
                                                                                 "site"),
