@@ -71,7 +71,6 @@ UNTESTED = {
     "gap_pipeline/commands/verify.py": ("tests/gap_pipeline/test_verify.py", "runs `gap verify`"),
     "gap_pipeline/training/__main__.py": (None, "`python -m gap_pipeline.training` = `gap train`, for torch-only "
                                                 "images"),
-    "gap_pipeline/training/checkpoint.py": ("tests/gap_pipeline/training/test_loop.py", "save and resume"),
     "transforms/extract/__init__.py": ("tests/transforms/extract/test_jats.py", "extract_record dispatch, used "
                                                                                 "by every extractor's tests"),
     "transforms/extract/errors.py": (None, "one exception class"),
