@@ -61,7 +61,6 @@ WHOLE_BUILDS = "integration"
 # exist), or None, and why. Write the module's test file and drop its line here.
 UNTESTED = {
     "gap_pipeline/cli.py": (None, "argparse dispatch: every test that calls gap_pipeline.cli.main goes through it"),
-    "gap_pipeline/commands/args.py": (None, "options shared by the commands: every command test parses them"),
     "gap_pipeline/commands/build.py": ("tests/integration/test_end_to_end.py", "thin CLI glue over build.py"),
     "gap_pipeline/commands/dedup_eval.py": ("tests/transforms/dedup/test_evaluate.py", "runs `gap dedup-eval`"),
     "gap_pipeline/commands/export.py": ("tests/gap_pipeline/test_export.py", "runs `gap export`"),
