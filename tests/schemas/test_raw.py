@@ -30,7 +30,7 @@ def test_make_checksums_the_content_and_writes_meta_canonically():
     assert rec.http_status == 203
     assert rec.meta == '{"a": 1, "b": "' + ODD + '"}'  # sorted keys, non-ASCII kept as is
     assert rec.meta_dict() == {"a": 1, "b": ODD}
-    assert _record(meta={"a": 1, "b": ODD}) .meta == _record(meta={"b": ODD, "a": 1}).meta  # key order irrelevant
+    assert _record(meta={"a": 1, "b": ODD}).meta == _record(meta={"b": ODD, "a": 1}).meta  # key order irrelevant
     assert _record().meta == "{}" and _record().meta_dict() == {}
     assert (_record().http_status, _record().license) == (200, "public-domain")
     rec.validate()

@@ -63,7 +63,8 @@ def test_bad_values_are_refused_saying_why(kind, text, message):
 
 
 def test_argparse_names_the_flag_in_one_usage_line(capsys):
-    assert _usage_error(_parser(positive_int), ["--n", "0"], capsys) == "gap test: error: argument --n: must be >= 1, got 0"
+    assert _usage_error(_parser(positive_int), ["--n", "0"], capsys) == (
+        "gap test: error: argument --n: must be >= 1, got 0")
     assert _usage_error(_parser(positive_float), ["--n=nan"], capsys) == (
         "gap test: error: argument --n: must be a finite number, got 'nan'")
     assert _parser(non_negative_float).parse_args(["--n", "0"]).n == 0.0
