@@ -66,6 +66,8 @@ class RawRecord:
             raise RawRecordError(f"raw record content_type {self.content_type!r} is not one of {CONTENT_TYPES}")
         if not isinstance(self.content, (bytes, bytearray)):
             raise RawRecordError("raw record field 'content' must be bytes")
+        if not isinstance(self.http_status, int) or isinstance(self.http_status, bool):
+            raise RawRecordError(f"raw record field 'http_status' must be an integer, got {self.http_status!r}")
         if hashlib.sha256(self.content).hexdigest() != self.sha256:
             raise RawRecordError(f"raw record sha256 mismatch for {self.url}")
         try:
@@ -92,7 +94,9 @@ def validate_raw_table(schema: pa.Schema) -> None:
         if field.name not in schema.names:
             raise RawRecordError(f"raw store file lacks column {field.name!r}")
         actual = schema.field(field.name).type
-        if not actual.equals(field.type) and not (pa.types.is_large_binary(actual) or pa.types.is_large_string(actual)):
+        large = ((pa.types.is_binary(field.type) and pa.types.is_large_binary(actual))
+                 or (pa.types.is_string(field.type) and pa.types.is_large_string(actual)))
+        if not actual.equals(field.type) and not large:
             raise RawRecordError(f"raw store column {field.name!r} has type {actual}, expected {field.type}")
 
 

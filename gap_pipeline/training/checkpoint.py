@@ -113,12 +113,18 @@ def save_checkpoint(run_dir: Path, step: int, model: torch.nn.Module, optimizer:
     return final
 
 
-def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
-    """Collective. Loads model and optimizer in place (resharding to the current world size if it
-    changed) and returns the trainer blob: step, scheduler, data, rng."""
+def _complete(path: Path) -> Path:
+    """`path`, or CheckpointError when it is no complete checkpoint (DCP's own error is a multi-line dump)."""
     path = Path(path)
     if not (path / ".metadata").is_file():
         raise CheckpointError(f"{path} is not a complete checkpoint (no .metadata)")
+    return path
+
+
+def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """Collective. Loads model and optimizer in place (resharding to the current world size if it
+    changed) and returns the trainer blob: step, scheduler, data, rng."""
+    path = _complete(path)
     model_sd, optim_sd = get_state_dict(model, optimizer)
     state = {"model": model_sd, "optim": optim_sd, "trainer": b""}
     dcp.load(state, checkpoint_id=str(path))
@@ -139,11 +145,11 @@ def restore_rng(trainer: dict[str, Any]) -> None:
 def load_model_weights(path: Path, model: torch.nn.Module) -> None:
     """Load only the model from a DCP checkpoint into a plain (unsharded, single-process) model."""
     state = {"model": model.state_dict()}
-    dcp.load(state, checkpoint_id=str(path))
+    dcp.load(state, checkpoint_id=str(_complete(path)))
     model.load_state_dict(state["model"])
 
 
 def read_trainer_state(path: Path) -> dict[str, Any]:
     state = {"trainer": b""}
-    dcp.load(state, checkpoint_id=str(path))
+    dcp.load(state, checkpoint_id=str(_complete(path)))
     return _from_bytes(state["trainer"])

@@ -12,8 +12,13 @@ class BulkState:
         self.path = Path(path) if path else None
         self.data: dict[str, Any] = {"done": []}
         if self.path and self.path.exists():
-            self.data = json.loads(self.path.read_text(encoding="utf-8"))
-            self.data.setdefault("done", [])
+            try:
+                data = json.loads(self.path.read_text(encoding="utf-8"))
+            except ValueError as exc:  # truncated, corrupt, not UTF-8
+                raise ValueError(f"bulk state file {self.path} is not valid JSON: {exc}") from exc
+            if not isinstance(data, dict) or not isinstance(data.setdefault("done", []), list):
+                raise ValueError(f"bulk state file {self.path} must hold a JSON object whose 'done' is a list")
+            self.data = data
 
     def is_done(self, key: str) -> bool:
         return key in self.data["done"]

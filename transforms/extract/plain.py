@@ -27,6 +27,20 @@ def _doc(raw: RawRecord, subset: str, locator: str, title: str, text: str, meta:
                     meta=base)
 
 
+def _jsonl_or_one_object(text: str) -> list:
+    """JSON Lines, or one object laid out with a `{` at the start of a line (`json.dumps(obj, indent=0)`
+    puts nested objects there), which is valid JSON but no JSON line."""
+    try:
+        return read_jsonl(text)
+    except JsonlError:
+        if text.startswith("{"):
+            try:
+                return [json.loads(text)]
+            except json.JSONDecodeError:
+                pass
+        raise
+
+
 def extract_plain(raw: RawRecord, *, subset: str, options: ExtractOptions) -> list[Document | Drop]:
     """`text`: the whole content is one document. `json`: one object or JSON lines with a `text` field."""
     text = decode_text(raw.content)
@@ -43,7 +57,7 @@ def extract_plain(raw: RawRecord, *, subset: str, options: ExtractOptions) -> li
         if stripped.startswith("{") and "\n{" not in stripped:
             items = [json.loads(stripped)]
         else:  # JSON Lines: split on "\n" only (U+2028 etc. are legal inside JSON strings)
-            items = read_jsonl(stripped)
+            items = _jsonl_or_one_object(stripped)
     except json.JSONDecodeError as exc:
         raise ExtractError(f"invalid JSON: {exc}") from exc
     except JsonlError as exc:
