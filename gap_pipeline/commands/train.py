@@ -49,6 +49,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from gap_pipeline.training.checkpoint import CheckpointError
     from gap_pipeline.training.config import TrainConfigError
     from gap_pipeline.training.data import DataError
     from gap_pipeline.training.export import ExportError, export_run
@@ -60,7 +61,7 @@ def run(args) -> int:
             raise SystemExit("gap train --export-only needs --export DIR")
         try:
             path = export_run(args.out, args.export, dtype=args.export_dtype)
-        except ExportError as exc:
+        except (ExportError, CheckpointError) as exc:
             raise SystemExit(f"gap train: {exc}") from exc
         log.info("exported %s to %s", args.out, path)
         return 0
@@ -81,7 +82,7 @@ def run(args) -> int:
                       export_dir=args.export, export_dtype=args.export_dtype, verify_shards=args.verify_shards)
     try:
         summary = train(opts)
-    except (TrainConfigError, DataError, ExportError) as exc:
+    except (TrainConfigError, DataError, ExportError, CheckpointError) as exc:
         raise SystemExit(f"gap train: {exc}") from exc
     final = summary.get("final") or {}
     if final and summary.get("rank", 0) == 0:
