@@ -51,6 +51,8 @@ def validate_shard_schema(schema: pa.Schema, seq_len: int | None = None) -> int:
     if "source" in schema.names and schema.field("source").type != pa.string():
         raise ValueError(f"the optional 'source' column must be string, got {schema.field('source').type}")
     found = ids_type.list_size - 1
+    if found < 1:  # a row is seq_len + 1 tokens (inputs and the next-token targets): at least 2
+        raise ValueError(f"input_ids rows must hold at least 2 tokens (seq_len + 1), got {ids_type.list_size}")
     if seq_len is not None and found != seq_len:
         raise ValueError(f"token shard has seq_len {found}, expected {seq_len}")
     return found

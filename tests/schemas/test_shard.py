@@ -87,6 +87,8 @@ GOOD = token_shard_schema(16, 1000, with_source=True)
     (_without(GOOD, "subset"), "token shard lacks a 'subset' column"),
     (_without(GOOD, "doc_ids"), "token shard lacks a 'doc_ids' column"),
     (_replace(GOOD, "source", pa.int32()), "the optional 'source' column must be string, got int32"),
+    (_replace(GOOD, "input_ids", pa.list_(pa.uint16(), 1)), "input_ids rows must hold at least 2 tokens (seq_len + 1), "
+                                                             "got 1"),
 ])
 def test_a_broken_schema_is_refused_naming_the_problem(schema, message):
     with pytest.raises(ValueError) as info:
