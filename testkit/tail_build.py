@@ -182,3 +182,23 @@ def run_verify(out, capsys):
     code = main(["verify", str(out)])
     captured = capsys.readouterr()
     return code, captured.out + captured.err
+
+
+def corpus_fixtures(name: str, build):
+    """Two pytest fixtures: `pristine`, a corpus `build(out)` writes once per module, and `corpus`, a fresh
+    copy of it per test (tests that break something break their own copy)."""
+    import shutil
+
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def pristine(tmp_path_factory):
+        out = tmp_path_factory.mktemp(name)
+        build(out)
+        return out
+
+    @pytest.fixture
+    def corpus(pristine, tmp_path):
+        return Path(shutil.copytree(pristine, tmp_path / "corpus"))
+
+    return pristine, corpus

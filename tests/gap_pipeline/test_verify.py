@@ -8,7 +8,7 @@ import pytest
 
 from gap_pipeline.cli import main
 from schemas.events import Drop
-from testkit.tail_build import build_fake_out, run_verify
+from testkit.tail_build import build_fake_out, corpus_fixtures, run_verify
 from testkit.shard_docs import make_docs
 
 
@@ -22,19 +22,12 @@ def fake_drops(docs):
             ])]
 
 
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory):
+def _build(out):
     docs = make_docs(n_per_subset=12)
-    out = tmp_path_factory.mktemp("corpus")
     build_fake_out(docs, out, drops=fake_drops(docs), target_bytes=8192)
-    return out
 
 
-@pytest.fixture
-def corpus(pristine, tmp_path):
-    copy = tmp_path / "corpus"
-    shutil.copytree(pristine, copy)
-    return copy
+pristine, corpus = corpus_fixtures("corpus", _build)
 
 
 def _manifest(out):

@@ -122,21 +122,24 @@ def test_dataflow_jobs_print_their_console_link(capsys):
     assert capsys.readouterr().err == ""
 
 
-def _damage(path: Path, *, keep_footer: bool) -> None:
+def _killed_then_damaged(tmp_path: Path, part: int, *, keep_footer: bool) -> tuple[Path, Path]:
+    """A build killed after the filter phase, then one document file of the finished extract phase damaged:
+    truncated, or (keep_footer) a block inside a column chunk overwritten, which the footer cannot show."""
+    out = tmp_path / "corpus"
+    assert _gap_build(out, env={"GAP_TEST_DIE_AFTER_PHASE": "filter"}).returncode == -9
+    path = out / "_build" / "work" / "extract" / "docs" / f"part-{part:06d}.parquet"
     data = bytearray(path.read_bytes())
-    if keep_footer:  # a flipped block inside a column chunk: the footer still opens, reading the rows fails
+    if keep_footer:
         middle = len(data) // 3
         data[middle:middle + 2000] = b"A" * 2000
-    else:  # a truncated file
+    else:
         del data[len(data) // 2:]
     path.write_bytes(bytes(data))
+    return out, path
 
 
 def test_a_damaged_file_of_a_finished_phase_is_redone_not_reused(tmp_path, one_go):
-    out = tmp_path / "corpus"
-    assert _gap_build(out, env={"GAP_TEST_DIE_AFTER_PHASE": "filter"}).returncode == -9
-    part = out / "_build" / "work" / "extract" / "docs" / "part-000001.parquet"
-    _damage(part, keep_footer=False)
+    out, part = _killed_then_damaged(tmp_path, 1, keep_footer=False)
     resumed = _gap_build(out)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert f"extract: finished earlier, but {part}: not a complete document file" in resumed.stderr
@@ -145,10 +148,7 @@ def test_a_damaged_file_of_a_finished_phase_is_redone_not_reused(tmp_path, one_g
 
 
 def test_damage_found_only_while_reading_marks_its_phase_unfinished_for_the_next_run(tmp_path, one_go):
-    out = tmp_path / "corpus"
-    assert _gap_build(out, env={"GAP_TEST_DIE_AFTER_PHASE": "filter"}).returncode == -9
-    part = out / "_build" / "work" / "extract" / "docs" / "part-000000.parquet"
-    _damage(part, keep_footer=True)
+    out, part = _killed_then_damaged(tmp_path, 0, keep_footer=True)
     failed = _gap_build(out)
     assert failed.returncode == 2, failed.stderr[-3000:]
     assert "Traceback" not in failed.stderr, failed.stderr[-3000:]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import collections
 import json
-import shutil
 
 import pyarrow as pa
 import pytest
@@ -12,7 +11,7 @@ import pytest
 from gap_pipeline.cli import main
 from gap_pipeline.config import ConfigError, validate_config
 from schemas.shard import token_shard_schema, validate_shard_schema
-from testkit.tail_build import build_fake_out, run_stages, run_verify
+from testkit.tail_build import build_fake_out, corpus_fixtures, run_stages, run_verify
 from testkit.shard_docs import make_docs_two_guideline_sources
 from transforms.mix import MixtureError, mixture_counts, mixture_report
 from transforms.shards import read_shard
@@ -98,19 +97,8 @@ def test_group_shares_held_to_the_tolerance():
 # --------------------------------------------------------------------------- verify
 
 
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory):
-    docs = make_docs_two_guideline_sources(n_per_subset=12)
-    out = tmp_path_factory.mktemp("by_source_corpus")
-    build_fake_out(docs, out, target_bytes=8192, by="source", shares=SOURCE_SHARES)
-    return out
-
-
-@pytest.fixture
-def corpus(pristine, tmp_path):
-    copy = tmp_path / "corpus"
-    shutil.copytree(pristine, copy)
-    return copy
+pristine, corpus = corpus_fixtures("by_source_corpus", lambda out: build_fake_out(
+    make_docs_two_guideline_sources(n_per_subset=12), out, target_bytes=8192, by="source", shares=SOURCE_SHARES))
 
 
 def test_by_source_corpus_verifies(corpus, capsys):
