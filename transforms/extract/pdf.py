@@ -356,6 +356,17 @@ def _is_heading(box: Box, body: float) -> bool:
             and not re.search(r"www\.|https?:|@", text))
 
 
+# A heading cannot end on these: its next line (a box of its own when set with wide leading) continues it.
+_HEADING_OPEN_END = re.compile(r"(?:\b(?:and|or|of|with|for|the|in|to|on|an?|by|from|at|as|versus|vs)|[,&/\u2013-])$")
+
+
+def _continues_heading(heading: str, text: str) -> bool:
+    """A heading set on two lines that pdfminer made two boxes: "Salt, sodium and" + "potassium",
+    "1.7 Monitoring for women with confirmed" + "endometriosis". Two headings in a row ("NICE guideline",
+    "Published: 19 August 2021") stay apart: the second starts with a capital after a complete first."""
+    return text[:1].islower() or bool(_HEADING_OPEN_END.search(heading))
+
+
 def _page_key(page: Page) -> str:
     return " ".join(" ".join(box.text for box in page.boxes).lower().split())
 
@@ -394,6 +405,8 @@ def pages_to_text(pages: list[Page]) -> str:
     blocks: list[str] = []
     pending_number = ""
     pending_bullet = False
+    open_heading: float | None = None  # size of the heading just emitted, until another block (a page break may
+    # fall inside a heading: furniture between the two halves is gone by now)
     for page in pages:
         for box in order_boxes(page.boxes, page.width):
             text = box.text
@@ -409,9 +422,15 @@ def pages_to_text(pages: list[Page]) -> str:
                 size = round(max(line.size for line in box.lines) * 2) / 2
                 level = levels.get(size, 2)
                 heading = " ".join(text.split())
+                if (open_heading == size and not pending_number
+                        and _continues_heading(blocks[-1], heading)):
+                    blocks[-1] += " " + heading
+                    continue
                 blocks.append("#" * level + " " + (f"{pending_number} " if pending_number else "") + heading)
                 pending_number, pending_bullet = "", False
+                open_heading = size
                 continue
+            open_heading = None
             items = join_lines([line.text for line in box.lines])
             if pending_number and items:
                 items[0] = f"{pending_number} {items[0]}"

@@ -202,3 +202,22 @@ def test_size_wobble_inside_a_paragraph_does_not_split_it():
             Run(72, 674, "levels because of small sample sizes, and other errors may also occur in the field.", 11)]
     paragraphs = [p for p in _text([PageSpec(runs + paragraph_runs(72, 600, PROSE * 3))]).split("\n\n")]
     assert paragraphs[0].startswith("quality problems: surveys vary") and paragraphs[0].endswith("in the field."), paragraphs
+
+
+def test_a_heading_set_on_two_widely_spaced_lines_is_one_heading():
+    # Wide leading makes pdfminer put each line of a heading in a box of its own; the second line continues
+    # the first when it starts lower-case or the first ends on a word a heading cannot end on.
+    runs = [Run(72, 740, "Salt, sodium and", 16), Run(72, 712, "potassium", 16),
+            Run(72, 670, "Assessment of women with", 14), Run(72, 646, "suspected endometriosis", 14)]
+    runs += paragraph_runs(72, 610, PROSE * 2)
+    blocks = _text([PageSpec(runs)]).split("\n\n")
+    assert blocks[:2] == ["# Salt, sodium and potassium", "## Assessment of women with suspected endometriosis"]
+
+
+def test_a_heading_broken_by_a_page_break_is_one_heading_and_two_headings_stay_two():
+    first = PageSpec([Run(72, 740, "NICE guideline", 16), Run(72, 712, "Published: 19 August 2021", 16)]
+                     + paragraph_runs(72, 670, PROSE * 3) + [Run(72, 120, "1.7 Monitoring for women with confirmed", 16)])
+    second = PageSpec([Run(72, 740, "endometriosis", 16)] + paragraph_runs(72, 700, PROSE * 3))
+    blocks = _text([first, second]).split("\n\n")
+    assert blocks[:2] == ["# NICE guideline", "# Published: 19 August 2021"]
+    assert "# 1.7 Monitoring for women with confirmed endometriosis" in blocks
