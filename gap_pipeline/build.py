@@ -234,15 +234,19 @@ def damaged_documents(ctx: pipeline.PhaseContext, phase: str) -> list[str]:
     return problems
 
 
-class _QuietDocumentFileErrors(logging.Filter):
-    """Beam logs a failing DoFn's traceback before it raises (in-process), or relays the worker's log
-    (multi-process); for a damaged document file the build reports the one line instead (`_damaged_input`)."""
+class _QuietBeamNoise(logging.Filter):
+    """Log lines of Beam's a build user can do nothing with: a failing DoFn's traceback for a damaged
+    document file (logged in-process, or relayed from a worker process; the build reports it in one line
+    instead, `_damaged_input`), and each local worker process's start-up warning about a missing
+    semi_persistent_directory (a Dataflow worker setting)."""
 
     LOGGERS = ("apache_beam.runners.common", "apache_beam.runners.portability.local_job_service")
+    NOISE = ("DocumentFileError", "No semi_persistent_directory found")
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        return "DocumentFileError" not in f"{type(exc).__name__ if exc else ''} {record.getMessage()}"
+        text = f"{type(exc).__name__ if exc else ''} {record.getMessage()}"
+        return not any(noise in text for noise in self.NOISE)
 
 
 _DOCUMENT_FILE_ERROR = re.compile(r"DocumentFileError: (.+?)(?: \[while running [^\n]*)?$", re.MULTILINE)
@@ -455,7 +459,7 @@ def run_build(cfg: CorpusConfig, out_dir: str, *, beam_args: list[str] | None = 
         stale = _phase_outputs(ctx, phase)
         if stale:
             FileSystems.delete(stale)
-        quiet = _QuietDocumentFileErrors()
+        quiet = _QuietBeamNoise()
         for name in quiet.LOGGERS:
             logging.getLogger(name).addFilter(quiet)
         try:
