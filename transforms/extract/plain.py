@@ -65,7 +65,8 @@ def extract_plain(raw: RawRecord, *, subset: str, options: ExtractOptions) -> li
     for n, item in enumerate(items):
         if not isinstance(item, dict) or not isinstance(item.get("text"), str):
             raise ExtractError(f"JSON item {n} has no string 'text' field")
-        locator = str(item.get("id") or f"{raw.url}#{n}")
+        item_id = item.get("id")  # 0 is an id; only a missing, null or empty one falls back to the position
+        locator = f"{raw.url}#{n}" if item_id is None or item_id == "" else str(item_id)
         extra = {k: v for k, v in item.items() if k not in ("text", "title", "id")}
         docs.append(_doc(raw, subset, locator, str(item.get("title") or ""), item["text"], extra))
     return docs

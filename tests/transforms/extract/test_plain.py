@@ -77,6 +77,13 @@ def test_json_lines_split_on_newline_only_and_keep_order():
     assert [d.id for d in _extract(_raw("\r\n".join(lines)))] == [d.id for d in docs]  # deterministic
 
 
+def test_an_id_of_zero_names_its_item_and_an_empty_id_falls_back_to_the_position():
+    lines = [json.dumps({"id": 0, "text": "a"}), json.dumps({"id": "", "text": "b"}), json.dumps({"id": None, "text": "c"})]
+    docs = _extract(_raw("\n".join(lines)))
+    assert [d.id for d in docs] == [document_id("replay", "0"), document_id("replay", f"{URL}#1"),
+                                    document_id("replay", f"{URL}#2")]
+
+
 @pytest.mark.parametrize("content, message", [
     ("", "empty JSON record"),
     (" \n\t\n", "empty JSON record"),
