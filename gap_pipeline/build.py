@@ -5,6 +5,7 @@ import json
 import logging
 import os
 import re
+import shlex
 import shutil
 import sys
 import time
@@ -73,12 +74,31 @@ def load_sources(cfg: CorpusConfig) -> dict[str, pipeline.SourceRules]:
 
 def beam_options(extra_args: list[str], workers: int | None) -> PipelineOptions:
     args = list(extra_args)
-    if not any(a == "--runner" or a.startswith("--runner=") for a in args):
+    default_runner = not any(a == "--runner" or a.startswith("--runner=") for a in args)
+    if default_runner:
         # Beam 2.77's DirectRunner first tries to download Prism, which fails offline.
         args.append("--runner=FnApiRunner")
     if workers and workers > 1:
-        args += [f"--direct_num_workers={workers}", "--direct_running_mode=multi_processing"]
+        args.append(f"--direct_num_workers={workers}")
+        if not default_runner:  # the default runner gets its worker processes from local_processes_runner
+            args.append("--direct_running_mode=multi_processing")
     return PipelineOptions(args)
+
+
+def local_processes_runner(options: PipelineOptions):
+    """For the FnApiRunner with several workers and no running mode chosen: the runner running them as
+    processes of gap_pipeline.local_worker (Beam's SDK worker, minus its copy of a damaged-file traceback),
+    where Beam's multi_processing mode would start its own worker main. None otherwise (Beam's choice)."""
+    from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
+    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+    from apache_beam.transforms.environments import SubprocessSDKEnvironment
+
+    direct = options.view_as(DirectOptions)
+    if (options.view_as(StandardOptions).runner != "FnApiRunner" or (direct.direct_num_workers or 1) <= 1
+            or direct.direct_running_mode != "in_memory"):
+        return None
+    command = f"{shlex.quote(sys.executable)} -m gap_pipeline.local_worker"
+    return FnApiRunner(default_environment=SubprocessSDKEnvironment.from_command_string(command_string=command))
 
 
 LOCAL_RUNNERS = ("FnApiRunner", "DirectRunner", "BundleBasedDirectRunner", "SwitchingDirectRunner")
@@ -237,11 +257,13 @@ def damaged_documents(ctx: pipeline.PhaseContext, phase: str) -> list[str]:
 class _QuietBeamNoise(logging.Filter):
     """Log lines of Beam's a build user can do nothing with: a failing DoFn's traceback for a damaged
     document file (logged in-process, or relayed from a worker process; the build reports it in one line
-    instead, `_damaged_input`), and each local worker process's start-up warning about a missing
-    semi_persistent_directory (a Dataflow worker setting)."""
+    instead, `_damaged_input`), each local worker process's start-up warning about a missing
+    semi_persistent_directory (a Dataflow worker setting), and the FnApiRunner's warning that several
+    workers want a multi-process running mode, which `local_processes_runner` gives them its own way."""
 
-    LOGGERS = ("apache_beam.runners.common", "apache_beam.runners.portability.local_job_service")
-    NOISE = ("DocumentFileError", "No semi_persistent_directory found")
+    LOGGERS = ("apache_beam.runners.common", "apache_beam.runners.portability.local_job_service",
+               "apache_beam.runners.portability.fn_api_runner.fn_runner")
+    NOISE = ("DocumentFileError", "No semi_persistent_directory found", "If direct_num_workers is not equal to 1")
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
@@ -345,7 +367,7 @@ def _console_link(result) -> None:
 
 
 def run_phase(phase: str, ctx: pipeline.PhaseContext, options: PipelineOptions, tokenizer_model: bytes | None):
-    p = beam.Pipeline(options=options)
+    p = beam.Pipeline(runner=local_processes_runner(options), options=options)
     pipeline.build_phase(p, phase, ctx, tokenizer_model)
     if local_runner(options):  # the local runner holds shuffles in RAM: sort through files instead
         from transforms.exchange import use_file_shuffles

@@ -29,3 +29,12 @@ def test_every_other_line_is_kept():
     assert quiet.filter(_record("Worker: severity: ERROR message: \"Traceback ... ValueError: bad rule\""))
     assert quiet.filter(_record("a DoFn failed", ValueError("bad rule")))
     assert quiet.filter(_record("Running job 'gap-build' with 2 workers"))
+
+
+def test_the_runners_advice_on_running_modes_is_left_out():
+    # local_processes_runner gives several workers processes its own way; Beam warns it would not
+    record = logging.LogRecord("apache_beam.runners.portability.fn_api_runner.fn_runner", logging.WARNING, __file__,
+                               1, "If direct_num_workers is not equal to 1, direct_running_mode should be "
+                               "`multi_processing` ...", (), None)
+    assert not _QuietBeamNoise().filter(record)
+    assert "apache_beam.runners.portability.fn_api_runner.fn_runner" in _QuietBeamNoise.LOGGERS

@@ -122,11 +122,11 @@ def test_dataflow_jobs_print_their_console_link(capsys):
     assert capsys.readouterr().err == ""
 
 
-def _killed_then_damaged(tmp_path: Path, part: int, *, keep_footer: bool) -> tuple[Path, Path]:
+def _killed_then_damaged(tmp_path: Path, part: int, *, keep_footer: bool, workers: int = 1) -> tuple[Path, Path]:
     """A build killed after the filter phase, then one document file of the finished extract phase damaged:
     truncated, or (keep_footer) a block inside a column chunk overwritten, which the footer cannot show."""
     out = tmp_path / "corpus"
-    assert _gap_build(out, env={"GAP_TEST_DIE_AFTER_PHASE": "filter"}).returncode == -9
+    assert _gap_build(out, "--workers", str(workers), env={"GAP_TEST_DIE_AFTER_PHASE": "filter"}).returncode == -9
     path = out / "_build" / "work" / "extract" / "docs" / f"part-{part:06d}.parquet"
     data = bytearray(path.read_bytes())
     if keep_footer:
@@ -160,3 +160,14 @@ def test_damage_found_only_while_reading_marks_its_phase_unfinished_for_the_next
     assert again.returncode == 0, again.stderr[-2000:]
     assert "extract: started" in again.stderr
     assert _files(out) == one_go
+
+
+def test_damage_found_by_a_worker_process_is_one_line_too(tmp_path):
+    # with --workers 2 the failing read happens in a worker process, which prints its own traceback copy
+    out, part = _killed_then_damaged(tmp_path, 0, keep_footer=True, workers=2)
+    failed = _gap_build(out, "--workers", "2")
+    assert failed.returncode == 2, failed.stderr[-3000:]
+    assert "Traceback" not in failed.stderr and "DocumentFileError" not in failed.stderr, failed.stderr[-3000:]
+    [line] = [ln for ln in failed.stderr.splitlines() if ln.startswith("gap build: error:")]
+    assert line.startswith(f"gap build: error: phase filter: {part}: damaged after its first ")
+    assert not (out / "_build" / "work" / "extract" / "_COMPLETE.json").exists()
