@@ -53,32 +53,53 @@ def _expand(paths: list[str]) -> list[str]:
 
 
 def iter_documents(files: list[str]) -> Iterator[tuple[str, str]]:
-    """(id, text) of every document; an id is made from the text when the input has none."""
+    """(id, text) of every document; an id is made from the text when the input has none. A file that cannot
+    be read (not Parquet, not UTF-8, a "text" that is not a string) ends the run with one line naming it."""
+    for path in files:
+        try:
+            yield from _file_documents(path)
+        except UnicodeDecodeError as exc:
+            raise SystemExit(f"gap tokenizer train: {path}: not valid UTF-8 text ({exc.reason})")
+        except OSError as exc:
+            raise SystemExit(f"gap tokenizer train: {path}: cannot read: {exc.strerror or exc}")
+
+
+def _file_documents(path: str) -> Iterator[tuple[str, str]]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    for path in files:
-        if path.endswith(".parquet"):
-            table = pq.read_table(path)
-            if "text" not in table.column_names:
-                raise SystemExit(f"gap tokenizer train: {path} has no 'text' column")
-            ids = table.column("id").to_pylist() if "id" in table.column_names else [None] * table.num_rows
-            for doc_id, text in zip(ids, table.column("text").to_pylist()):
-                yield doc_id or hashlib.sha256(text.encode()).hexdigest(), text
-        elif path.endswith(".jsonl"):
-            from schemas.jsonl import jsonl_stream_lines
+    def checked(text, where: str) -> str:
+        if not isinstance(text, str):
+            raise SystemExit(f"gap tokenizer train: {where}: 'text' is not a string")
+        return text
 
-            with open(path, encoding="utf-8") as f:
-                for n, line in jsonl_stream_lines(f):
-                    try:
-                        row = json.loads(line)
-                        text = row["text"]
-                    except (ValueError, KeyError, TypeError) as exc:
-                        raise SystemExit(f"gap tokenizer train: {path}:{n}: not a JSON object with 'text' ({exc})")
-                    yield str(row.get("id") or hashlib.sha256(text.encode()).hexdigest()), text
-        else:
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
-            yield hashlib.sha256(text.encode()).hexdigest(), text
+    if path.endswith(".parquet"):
+        try:
+            table = pq.read_table(path)
+        except pa.ArrowException as exc:
+            raise SystemExit(f"gap tokenizer train: {path}: not a readable Parquet file ({exc})")
+        if "text" not in table.column_names:
+            raise SystemExit(f"gap tokenizer train: {path} has no 'text' column")
+        ids = table.column("id").to_pylist() if "id" in table.column_names else [None] * table.num_rows
+        for row, (doc_id, text) in enumerate(zip(ids, table.column("text").to_pylist()), 1):
+            text = checked(text, f"{path} row {row}")
+            yield doc_id or hashlib.sha256(text.encode()).hexdigest(), text
+    elif path.endswith(".jsonl"):
+        from schemas.jsonl import jsonl_stream_lines
+
+        with open(path, encoding="utf-8") as f:
+            for n, line in jsonl_stream_lines(f):
+                try:
+                    row = json.loads(line)
+                    text = row["text"]
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise SystemExit(f"gap tokenizer train: {path}:{n}: not a JSON object with 'text' ({exc})")
+                text = checked(text, f"{path}:{n}")
+                yield str(row.get("id") or hashlib.sha256(text.encode()).hexdigest()), text
+    else:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        yield hashlib.sha256(text.encode()).hexdigest(), text
 
 
 def sample_texts(docs: Iterator[tuple[str, str]], seed: int, max_chars: int) -> list[str]:
@@ -103,6 +124,8 @@ def run_train(args) -> int:
         cfg = load_config(args.config)
     except ConfigError as exc:
         raise SystemExit(f"gap tokenizer train: {exc}")
+    if os.path.isdir(args.out):
+        raise SystemExit(f"gap tokenizer train: --out {args.out} is a folder; give the model file to write")
     flags = {"vocab_size": args.vocab_size, "model_type": args.model_type, "train_max_chars": args.max_chars}
     settings = cfg.tokenizer.to_dict()  # sentencepiece's options by name; the flags win
     settings.update({k: v for k, v in flags.items() if v})
@@ -111,9 +134,14 @@ def run_train(args) -> int:
         model = train_sentencepiece(texts, settings)
     except TokenizerError as exc:
         raise SystemExit(f"gap tokenizer train: {exc}")
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "wb") as f:
-        f.write(model)
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "wb") as f:
+            f.write(model)
+    except FileExistsError as exc:  # a file where a folder of the path must be
+        raise SystemExit(f"gap tokenizer train: cannot write --out {args.out}: {exc.filename} is a file, not a folder")
+    except OSError as exc:
+        raise SystemExit(f"gap tokenizer train: cannot write --out {args.out}: {exc.strerror or exc}")
     info = tokenizer_info(model)
     print(json.dumps({"model": args.out, "documents": len(texts), **info}, indent=2))
     return 0
