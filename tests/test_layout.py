@@ -62,7 +62,6 @@ WHOLE_BUILDS = "integration"
 UNTESTED = {
     "gap_pipeline/cli.py": (None, "argparse dispatch: every test that calls gap_pipeline.cli.main goes through it"),
     "gap_pipeline/commands/build.py": ("tests/integration/test_end_to_end.py", "thin CLI glue over build.py"),
-    "gap_pipeline/commands/dedup_eval.py": ("tests/transforms/dedup/test_evaluate.py", "runs `gap dedup-eval`"),
     "gap_pipeline/commands/export.py": ("tests/gap_pipeline/test_export.py", "runs `gap export`"),
     "gap_pipeline/commands/langid.py": ("tests/transforms/test_language.py", "runs `gap langid`"),
     "gap_pipeline/commands/report.py": ("tests/gap_pipeline/test_report.py", "runs `gap report`"),

@@ -8,6 +8,7 @@ and F1 go to stderr.
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 DESCRIPTION = "Run exact+near dedup (configured parameters) over JSONL documents and score clusters"
@@ -63,10 +64,18 @@ def run(args) -> int:
         cfg = load_config(args.config).dedup
     except ConfigError as exc:
         raise SystemExit(f"gap dedup-eval: {exc}")
+    if os.path.isdir(args.out):
+        raise SystemExit(f"gap dedup-eval: --out {args.out} is a folder; give the file to write")
+    if os.path.exists(args.out) and os.path.exists(args.input) and os.path.samefile(args.out, args.input):
+        raise SystemExit(f"gap dedup-eval: --out {args.out} is the input file; give another file to write")
     try:
         docs, truth = _read_documents(args.input)
+    except UnicodeDecodeError as exc:
+        raise SystemExit(f"gap dedup-eval: {args.input}: not valid UTF-8 ({exc.reason})")
     except OSError as exc:
-        raise SystemExit(f"gap dedup-eval: cannot read {args.input}: {exc}")
+        raise SystemExit(f"gap dedup-eval: cannot read {args.input}: {exc.strerror or exc}")
+    if not docs:
+        raise SystemExit(f"gap dedup-eval: {args.input}: holds no documents")
     params = cfg.minhash
     priority = dict(cfg.subset_priority)
     if args.engine == "local":
@@ -80,9 +89,12 @@ def run(args) -> int:
             read, priority, params, exact=cfg.exact, near=cfg.near))
         lost_to = {drop.doc_id: drop.detail for drop in dropped}
     predicted = clusters([d.id for d in docs], lost_to)
-    with open(args.out, "w", encoding="utf-8") as out:
-        for doc in docs:
-            out.write(json.dumps({"id": doc.id, "cluster": predicted[doc.id], "kept": doc.id not in lost_to}) + "\n")
+    try:
+        with open(args.out, "w", encoding="utf-8") as out:
+            for doc in docs:
+                out.write(json.dumps({"id": doc.id, "cluster": predicted[doc.id], "kept": doc.id not in lost_to}) + "\n")
+    except OSError as exc:
+        raise SystemExit(f"gap dedup-eval: cannot write --out {args.out}: {exc.strerror or exc}")
     print(f"gap dedup-eval: {len(docs)} documents, {len(docs) - len(lost_to)} kept, "
           f"{len(lost_to)} dropped as duplicates", file=sys.stderr)
     if truth:
