@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from gap_pipeline.export import licence_allows_redistribution
@@ -25,6 +26,10 @@ SUBSET_ORDER = ("guidelines", "papers", "abstracts", "replay")
 SUBSET_COLOURS = {"guidelines": "#1b9e77", "papers": "#d95f02", "abstracts": "#7570b3", "replay": "#e7298a"}
 NEAR_DEDUP_STAGES = (stages.DEDUP_NEAR, "near_dedup")  # and the name older corpora used
 EXACT_DEDUP_STAGES = (stages.DEDUP_EXACT, "exact_dedup")
+
+
+class ReportError(ValueError):
+    """A corpus file the report reads is damaged (not Parquet, not a drop record); the message names it."""
 
 
 def _subset_key(subset: str) -> tuple[int, str]:
@@ -47,7 +52,11 @@ def collect(out: Path) -> dict[str, Any]:
     licences: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     sources = manifest.get("sources", {})
     for path in sorted(glob.glob(str(out / "documents" / "*.parquet"))):
-        table = pq.read_table(path, columns=["source", "subset", "text", "license", "lang"])
+        try:
+            table = pq.read_table(path, columns=["source", "subset", "text", "license", "lang"])
+        except (pa.ArrowException, OSError) as exc:
+            raise ReportError(f"{path}: not a readable documents file ({' '.join(str(exc).split())}); "
+                              f"run `gap verify {out}`") from None
         for source, subset, text, licence, lang in zip(*(table.column(c).to_pylist() for c in table.column_names)):
             lengths[subset].append(len(text))
             languages[lang or "und"] += 1
@@ -60,8 +69,7 @@ def collect(out: Path) -> dict[str, Any]:
     exact_winners: collections.Counter = collections.Counter()
     dropped_languages: collections.Counter = collections.Counter()
     for path in sorted(glob.glob(str(out / "dropped" / "*.jsonl"))):
-        for _, line in jsonl_lines(Path(path).read_bytes()):
-            drop = drop_from_json(line)
+        for drop in _read_drops(path, out):
             drops[(drop.stage, drop.reason)] += 1
             if drop.stage in NEAR_DEDUP_STAGES and drop.detail:
                 near_winners[drop.detail] += 1
@@ -78,6 +86,19 @@ def collect(out: Path) -> dict[str, Any]:
             "near_clusters": dict(near_clusters), "exact_clusters": dict(exact_clusters),
             "redistributable": {k: dict(v) for k, v in sorted(redistributable.items())},
             "licences": {k: dict(v) for k, v in sorted(licences.items())}}
+
+
+def _read_drops(path: str, out: Path):
+    """The drop records of one dropped/*.jsonl file; `ReportError` naming the file (and line) when damaged."""
+    try:
+        for number, line in jsonl_lines(Path(path).read_bytes()):
+            try:
+                yield drop_from_json(line)
+            except (ValueError, TypeError) as exc:  # not JSON, or not a drop record's fields
+                raise ReportError(f"{path} line {number} is not a drop record ({' '.join(str(exc).split())}); "
+                                  f"run `gap verify {out}`") from None
+    except UnicodeDecodeError as exc:
+        raise ReportError(f"{path} is not valid UTF-8 ({exc.reason}); run `gap verify {out}`") from None
 
 
 # --- plots -------------------------------------------------------------------------------------------
@@ -439,7 +460,7 @@ def write_dataset_card(out_dir: str | Path, data: dict[str, Any] | None = None) 
     """Write OUT/README.md; a README.md that gap did not write is left alone (returns None)."""
     out = Path(out_dir)
     path = out / "README.md"
-    if path.is_file() and CARD_MARK not in path.read_text(encoding="utf-8", errors="replace"):
+    if path.exists() and not (path.is_file() and CARD_MARK in path.read_text(encoding="utf-8", errors="replace")):
         return None
     tmp = path.with_suffix(".md.tmp")
     tmp.write_text(dataset_card(data or collect(out)), encoding="utf-8")

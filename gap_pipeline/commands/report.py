@@ -22,17 +22,24 @@ def register(sub) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from gap_pipeline.report import CARD_MARK, write_report
+    from gap_pipeline.report import CARD_MARK, ReportError, write_report
     from schemas.manifest import ManifestError
 
     try:
         path = write_report(args.out, plots=not args.no_plots)
-    except (FileNotFoundError, ManifestError) as exc:
+    except (FileNotFoundError, ManifestError, ReportError) as exc:
         print(f"gap report: {exc}", file=sys.stderr)
+        return 1
+    except FileExistsError as exc:  # OUT/report is a file
+        print(f"gap report: cannot write the report: {exc.filename} is a file, not a folder", file=sys.stderr)
+        return 1
+    except OSError as exc:  # e.g. OUT is read-only
+        print(f"gap report: cannot write the report in {args.out}: {exc.strerror or exc}"
+              f"{f' ({exc.filename})' if exc.filename else ''}", file=sys.stderr)
         return 1
     print(f"gap report: wrote {path}")
     card = Path(args.out) / "README.md"
-    if CARD_MARK in card.read_text(encoding="utf-8", errors="replace"):
+    if card.is_file() and CARD_MARK in card.read_text(encoding="utf-8", errors="replace"):
         print(f"gap report: wrote {card} (dataset card: datasets.load_dataset({str(args.out)!r}) reads the shards)")
     else:
         print(f"gap report: {card} was not written by gap; left as is (no dataset card written)", file=sys.stderr)

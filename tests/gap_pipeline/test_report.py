@@ -107,3 +107,35 @@ def test_a_readme_gap_did_not_write_is_left_alone(corpus, tmp_path, capsys):
     assert main(["report", str(out), "--no-plots"]) == 0
     assert (out / "README.md").read_text() == "# my notes\n"
     assert "was not written by gap" in capsys.readouterr().err
+
+
+def _damaged_copy(corpus, tmp_path, damage):
+    import shutil
+    out = tmp_path / "copy"
+    shutil.copytree(corpus[0], out)
+    shutil.rmtree(out / "report", ignore_errors=True)  # written by the tests above
+    (out / "README.md").unlink(missing_ok=True)
+    damage(out)
+    return out
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda out: sorted((out / "documents").glob("*.parquet"))[0].write_bytes(b"PAR1 cut"),
+     "not a readable documents file"),
+    (lambda out: sorted((out / "dropped").glob("*.jsonl"))[0].open("a").write("{bad\n"), "is not a drop record"),
+    (lambda out: sorted((out / "dropped").glob("*.jsonl"))[0].open("ab").write(b"\xff\n"), "is not valid UTF-8"),
+    (lambda out: sorted((out / "dropped").glob("*.jsonl"))[0].open("a").write("[1]\n"), "is not a drop record"),
+    (lambda out: (out / "report").write_text("mine\n"), "report is a file, not a folder"),
+])
+def test_a_damaged_corpus_is_one_line_naming_the_file(corpus, tmp_path, capsys, damage, message):
+    out = _damaged_copy(corpus, tmp_path, damage)
+    assert main(["report", str(out), "--no-plots"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("gap report: ") and message in err and err.count("\n") == 1, err
+
+
+def test_a_readme_folder_is_left_alone(corpus, tmp_path, capsys):
+    out = _damaged_copy(corpus, tmp_path, lambda out: (out / "README.md").mkdir())
+    assert main(["report", str(out), "--no-plots"]) == 0
+    assert (out / "README.md").is_dir() and not (out / "README.md.tmp").exists()
+    assert "was not written by gap" in capsys.readouterr().err
