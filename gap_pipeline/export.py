@@ -28,6 +28,29 @@ _RESTRICTED = re.compile(r"(^|[-_ ])(nc|nd)([-_ ]|$)|non[-_ ]?commercial|no[-_ ]
                          r"proprietary|unknown", re.IGNORECASE)
 
 
+class ExportError(ValueError):
+    """The corpus cannot be exported, or not to that destination (the message names the file)."""
+
+
+EXPORT_FILES = ("documents.jsonl", "documents.parquet", "export.json")
+
+
+def check_destination(dest: Path, names: tuple[str, ...], error: type[Exception] = ExportError) -> None:
+    """Refuse a --dest that is not a folder, or that holds a file of `names` (what the export writes) when
+    the last of `names`, the export's summary, is not there as one gap wrote: never overwrite a user's files."""
+    if dest.exists() and not dest.is_dir():
+        raise error(f"--dest {dest} is not a folder")
+    summary = dest / names[-1]
+    try:
+        ours = summary.is_file() and isinstance(json.loads(summary.read_text(encoding="utf-8")), dict)
+    except (OSError, ValueError):
+        ours = False
+    theirs = [name for name in names if (dest / name).exists()]
+    if theirs and not ours:
+        raise error(f"--dest {dest} already holds {', '.join(theirs)}, not written by gap export "
+                    f"(no {names[-1]}); give an empty or new folder")
+
+
 def licence_allows_redistribution(licence: str | None) -> bool:
     """True for open licences (see the module doc); NC, ND, unknown and all-rights-reserved are False."""
     text = (licence or "").strip()
@@ -38,8 +61,12 @@ def licence_allows_redistribution(licence: str | None) -> bool:
 
 def iter_documents(out: Path):
     for path in sorted(glob.glob(str(out / "documents" / "*.parquet"))):
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
-            yield from batch.to_pylist()
+        try:
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
+                yield from batch.to_pylist()
+        except (pa.ArrowException, OSError) as exc:
+            raise ExportError(f"{path}: not a readable documents file ({' '.join(str(exc).split())}); "
+                              f"run `gap verify {out}`") from None
 
 
 def export_documents(out_dir: str | Path, dest: str | Path | None = None,
@@ -50,6 +77,7 @@ def export_documents(out_dir: str | Path, dest: str | Path | None = None,
     manifest = read_manifest(out)
     sources = manifest.get("sources", {})
     dest = Path(dest) if dest else out / "export" / ("redistributable" if redistributable_only else "all")
+    check_destination(dest, EXPORT_FILES)
     dest.mkdir(parents=True, exist_ok=True)
 
     kept: list[dict[str, Any]] = []

@@ -28,6 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from gap_pipeline.export import check_destination
 from schemas.manifest import read_manifest
 
 MAGIC = b"MMIDIDX\x00\x00"
@@ -37,6 +38,9 @@ DTYPE_CODES = {np.dtype(np.uint16): 8, np.dtype(np.int32): 4}
 
 class MegatronExportError(RuntimeError):
     """The corpus cannot be exported (the message names the file and the problem)."""
+
+
+MEGATRON_FILES = ("train.bin", "train.idx", "validation.bin", "validation.idx", "megatron.json")
 
 
 def row_sequence_lengths(table: pa.Table, width: int) -> np.ndarray:
@@ -116,6 +120,7 @@ def export_megatron(out_dir: str | Path, dest: str | Path | None = None) -> dict
         raise MegatronExportError(f"{manifest_path}: not a gap manifest ({type(exc).__name__}: {exc})") from exc
     dtype = np.dtype(np.uint16) if vocab <= 65535 else np.dtype(np.int32)
     dest = Path(dest) if dest else out / "export" / "megatron"
+    check_destination(dest, MEGATRON_FILES, MegatronExportError)
     dest.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {"format": "megatron-indexed-dataset", "seq_len": width - 1, "vocab_size": vocab,
                                "bos_id": tok.get("bos_id"), "eos_id": tok.get("eos_id"),

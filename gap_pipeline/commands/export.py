@@ -22,12 +22,12 @@ def register(sub) -> None:
     p.add_argument("--redistributable", action="store_true",
                    help="only documents whose source and licence allow redistribution (--format documents)")
     p.add_argument("--dest", help="folder to write (default: OUT/export/redistributable, OUT/export/all or "
-                                  "OUT/export/megatron)")
+                                  "OUT/export/megatron); a folder holding files of those names that gap export did not write is refused")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from gap_pipeline.export import export_documents
+    from gap_pipeline.export import ExportError, export_documents
     from gap_pipeline.megatron import MegatronExportError, export_megatron
     from schemas.manifest import ManifestError
 
@@ -39,8 +39,12 @@ def run(args) -> int:
             summary = export_megatron(args.out, args.dest)
         else:
             summary = export_documents(args.out, args.dest, redistributable_only=args.redistributable)
-    except (FileNotFoundError, ManifestError, MegatronExportError) as exc:
+    except (FileNotFoundError, ManifestError, MegatronExportError, ExportError) as exc:
         print(f"gap export: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # e.g. --dest under a file, or on a read-only disk
+        print(f"gap export: cannot write the export: {exc.strerror or exc}"
+              f"{f' ({exc.filename})' if exc.filename else ''}", file=sys.stderr)
         return 1
     print(json.dumps(summary, indent=2, sort_keys=True))
     return 0

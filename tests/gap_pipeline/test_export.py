@@ -35,3 +35,34 @@ def test_export_redistributable(corpus, capsys):
     # Without the flag everything kept is written.
     assert main(["export", str(out)]) == 0
     assert len((out / "export" / "all" / "documents.jsonl").read_text().splitlines()) == len(docs)
+
+
+def test_a_damaged_documents_file_is_one_line(corpus, tmp_path, capsys):
+    import shutil
+    out = tmp_path / "copy"
+    shutil.copytree(corpus[0], out)
+    sorted((out / "documents").glob("*.parquet"))[0].write_bytes(b"PAR1 cut short")
+    assert main(["export", str(out), "--dest", str(tmp_path / "dest")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("gap export: ") and "not a readable documents file" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("fmt, theirs", [("documents", "documents.jsonl"), ("megatron", "train.bin")])
+def test_a_destination_with_files_gap_did_not_write_is_refused(corpus, tmp_path, capsys, fmt, theirs):
+    out, _ = corpus
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (dest / theirs).write_text("mine\n")
+    assert main(["export", str(out), "--format", fmt, "--dest", str(dest)]) == 1
+    err = capsys.readouterr().err
+    assert f"already holds {theirs}, not written by gap export" in err and err.count("\n") == 1
+    assert (dest / theirs).read_text() == "mine\n"
+    # A file where the folder should be, or a folder under a file: one line each, nothing touched.
+    for bad in (dest / theirs, dest / theirs / "sub"):
+        assert main(["export", str(out), "--format", fmt, "--dest", str(bad)]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("gap export: ") and err.count("\n") == 1, err
+    assert (dest / theirs).read_text() == "mine\n"
+    # gap's own earlier export in a folder is replaced.
+    assert main(["export", str(out), "--format", fmt, "--dest", str(tmp_path / "own")]) == 0
+    assert main(["export", str(out), "--format", fmt, "--dest", str(tmp_path / "own")]) == 0
