@@ -63,7 +63,6 @@ UNTESTED = {
     "gap_pipeline/cli.py": (None, "argparse dispatch: every test that calls gap_pipeline.cli.main goes through it"),
     "gap_pipeline/commands/build.py": ("tests/integration/test_end_to_end.py", "thin CLI glue over build.py"),
     "gap_pipeline/commands/export.py": ("tests/gap_pipeline/test_export.py", "runs `gap export`"),
-    "gap_pipeline/commands/langid.py": ("tests/transforms/test_language.py", "runs `gap langid`"),
     "gap_pipeline/commands/report.py": ("tests/gap_pipeline/test_report.py", "runs `gap report`"),
     "gap_pipeline/commands/verify.py": ("tests/gap_pipeline/test_verify.py", "runs `gap verify`"),
     "gap_pipeline/training/__main__.py": (None, "`python -m gap_pipeline.training` = `gap train`, for torch-only "

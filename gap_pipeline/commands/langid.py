@@ -10,6 +10,7 @@ and "prob" its share of the letters.
 """
 from __future__ import annotations
 
+import io
 import json
 import sys
 
@@ -43,12 +44,21 @@ def run(args) -> int:
         return {"lang": top, "prob": share, "shares": decision.shares, "keep": decision.reason is None,
                 "reason": decision.reason}
 
+    # Bytes the way they came, whatever the locale: an invalid UTF-8 byte must be an error, not a character
+    # (Python's own stdin turns it into a surrogate, or dies with a traceback).
+    stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="surrogateescape", newline="\n")
     if not args.jsonl:
-        print(json.dumps(identify(sys.stdin.read()), ensure_ascii=False))
+        text = stdin.read()
+        if not _is_utf8(text):
+            print("gap langid: stdin is not valid UTF-8 text", file=sys.stderr)
+            return 1
+        print(json.dumps(identify(text), ensure_ascii=False))
         return 0
     failures = 0
-    for line_no, line in jsonl_stream_lines(sys.stdin):
+    for line_no, line in jsonl_stream_lines(stdin):
         try:
+            if not _is_utf8(line):
+                raise ValueError("not valid UTF-8")
             obj = json.loads(line)
             if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
                 raise ValueError('need an object with a "text" string')
@@ -59,3 +69,12 @@ def run(args) -> int:
             continue
         print(json.dumps({"id": obj.get("id"), **identify(obj["text"])}, ensure_ascii=False))
     return 1 if failures else 0
+
+
+def _is_utf8(text: str) -> bool:
+    """False when `text` holds an undecodable byte (a lone surrogate from errors="surrogateescape")."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
