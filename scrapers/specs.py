@@ -76,7 +76,10 @@ def validate_spec(spec: Any, name: str = "<spec>") -> dict[str, Any]:
         if not urls:
             raise SpecError(f"source spec {name}: discovery needs start_urls or api.endpoint")
         for url in urls:
-            host = _netloc_host(url.replace("{letter}", "a"))
+            try:
+                host = _netloc_host(url.replace("{letter}", "a"))
+            except ValueError as exc:  # urllib: a port out of range or not a number
+                raise SpecError(f"source spec {name}: start URL {url}: {exc}") from None
             if not (host_allowed(host, spec["allowed_domains"]) or
                     host_allowed(host.split(":")[0], spec["allowed_domains"])):
                 raise SpecError(f"source spec {name}: start URL {url} is outside allowed_domains")

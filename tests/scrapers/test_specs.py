@@ -32,6 +32,8 @@ def test_rules_are_content_and_cleaning():
     (lambda s: s["discovery"].update(article_patterns=["(unclosed"]), "bad regex"),
     (lambda s: s["discovery"].update(start_urls=["https://evil.example.com/"]), "outside allowed_domains"),
     (lambda s: s.update(hook="does_not_exist"), "hook module"),
+    (lambda s: s["discovery"].update(start_urls=["https://www.nice.org.uk:99999/guidance"]), "Port out of range"),
+    (lambda s: s["discovery"].update(start_urls=["https://www.nice.org.uk:http/guidance"]), "start URL"),
     (lambda s: s.update(surprise=1), "surprise"),
 ])
 def test_invalid_specs_are_rejected_with_the_field(mutate, message):
