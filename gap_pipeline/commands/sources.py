@@ -239,8 +239,15 @@ def run_add(args) -> int:
         if path.exists() and not args.force:
             print(f"gap sources add: {path} exists (use --force to overwrite)", file=sys.stderr)
             return 2
-    specs_dir.mkdir(parents=True, exist_ok=True)
-    tests_dir.mkdir(parents=True, exist_ok=True)
+    for folder in (specs_dir, tests_dir):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except FileExistsError as exc:
+            print(f"gap sources add: cannot create {folder}: {exc.filename} is a file, not a folder", file=sys.stderr)
+            return 2
+        except OSError as exc:
+            print(f"gap sources add: cannot create {folder}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
     header = SPEC_TEMPLATE.format(name=name, test_rel=test_path.name)
     spec_path.write_text(header + yaml.safe_dump(spec, sort_keys=False, allow_unicode=True), encoding="utf-8")
     article_path = (listing_dir or "") + "/example-guideline"

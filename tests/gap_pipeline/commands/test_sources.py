@@ -48,3 +48,14 @@ def test_sources_add_writes_a_valid_spec_and_a_passing_test(tmp_path):
                           cwd=str(REPO), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert main(["sources", "add", "Bad-Name", "--url", "https://x.org/"]) == 2
+
+
+def test_sources_add_into_a_file_is_one_line(tmp_path, capsys):
+    mine = tmp_path / "mine.txt"
+    mine.write_text("mine\n")
+    for flag, folder in (("--specs-dir", mine), ("--specs-dir", mine / "sub"), ("--tests-dir", mine)):
+        extra = [] if flag == "--specs-dir" else ["--specs-dir", str(tmp_path / "specs")]
+        assert main(["sources", "add", "acme", "--url", "https://acme.org/list/", flag, str(folder), *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("gap sources add: ") and err.count("\n") == 1, err
+    assert mine.read_text() == "mine\n"
