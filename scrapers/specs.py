@@ -107,7 +107,13 @@ def spec_files(directory: Path | None = None) -> list[Path]:
 
 
 def load_spec_file(path: Path) -> dict[str, Any]:
-    spec = parse_spec_text(Path(path).read_text(encoding="utf-8"), Path(path).name)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"source spec {Path(path).name}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:  # missing, a folder, unreadable
+        raise SpecError(f"source spec {path}: cannot read: {exc.strerror or exc}") from None
+    spec = parse_spec_text(text, Path(path).name)
     if spec["id"] != Path(path).stem:
         raise SpecError(f"source spec {Path(path).name}: id {spec['id']!r} must equal the file name")
     return spec

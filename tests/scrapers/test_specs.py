@@ -2,7 +2,8 @@ import copy
 
 import pytest
 
-from scrapers.specs import SpecError, extraction_rules, host_allowed, load_spec, load_specs, validate_spec
+from scrapers.specs import (SpecError, extraction_rules, host_allowed, load_spec, load_spec_file, load_specs,
+                            validate_spec)
 
 MEDITRON = {"aafp", "cco", "cdc", "cma", "cps", "drugs", "gc", "icrc", "idsa", "magic", "mayo", "nice", "rch",
             "spor", "who", "wikidoc"}
@@ -67,3 +68,12 @@ def test_spec_quality_section_takes_every_quality_threshold_and_checks_ranges():
         spec["quality"] = bad
         with pytest.raises(SpecError, match=where):
             validate_spec(spec, "cdc")
+
+
+def test_a_spec_file_that_cannot_be_read_is_a_spec_error(tmp_path):
+    (tmp_path / "binary.yaml").write_bytes(b"id: x\n\xff\xfe\n")
+    (tmp_path / "folder.yaml").mkdir()
+    for name, message in (("binary.yaml", "not valid UTF-8"), ("folder.yaml", "cannot read"),
+                          ("missing.yaml", "cannot read")):
+        with pytest.raises(SpecError, match=message):
+            load_spec_file(tmp_path / name)
