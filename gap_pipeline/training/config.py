@@ -152,6 +152,8 @@ def load_train_config(preset: str = "tiny", path: str | Path | None = None,
             loaded = load_yaml(p.read_text(encoding="utf-8"), str(p)) or {}
         except YamlFileError as exc:
             raise TrainConfigError(f"training {exc}") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise TrainConfigError(f"training config file {p} is unreadable: {exc}") from None
         values = merge(values, loaded, error=TrainConfigError)
     if overrides:
         values = merge(values, overrides, error=TrainConfigError)

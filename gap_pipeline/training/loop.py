@@ -230,6 +230,8 @@ def _prepare_run_dir(opts: RunOptions, cfg: TrainConfig, corpus: Corpus, env: Di
                      export_dtype: str) -> Path | None:
     """Check the run folder against --resume; returns the checkpoint to resume from (or None)."""
     run_dir = Path(opts.out)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise TrainConfigError(f"--out {run_dir} is a file, not a run folder")
     existing = ckpt.latest_checkpoint(run_dir)
     if existing is not None and not opts.resume:
         raise TrainConfigError(f"{run_dir} already holds checkpoints (latest {existing.name}); pass --resume to "
@@ -241,7 +243,10 @@ def _prepare_run_dir(opts: RunOptions, cfg: TrainConfig, corpus: Corpus, env: Di
             raise TrainConfigError(f"--resume: the model in {info_path} differs from this run's "
                                    f"({saved['train_config']['model']} vs {cfg.to_dict()['model']})")
     if env.rank == 0:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # e.g. under a file, or read-only
+            raise TrainConfigError(f"--out {run_dir}: cannot create the run folder: {exc.strerror or exc}") from None
         info = {"train_config": cfg.to_dict(), "data": str(corpus.root), "manifest_hash": corpus.manifest_hash,
                 "tokenizer_path": str(corpus.tokenizer_path.resolve()) if corpus.tokenizer_path else None,
                 "bos_id": corpus.bos_id, "eos_id": corpus.eos_id, "seq_len": corpus.seq_len,

@@ -47,3 +47,10 @@ def test_config_rejects_unknown_keys_and_bad_values(tmp_path):
     good.write_text("steps: 7\noptim: {betas: [0.9, 0.99]}\nactivation_checkpointing: true\n")
     cfg = load_train_config("tiny", good)
     assert cfg.steps == 7 and cfg.optim.betas == (0.9, 0.99) and cfg.activation_checkpointing
+
+
+def test_config_file_that_is_not_utf8_is_refused(tmp_path):
+    bad = tmp_path / "t.yaml"
+    bad.write_bytes(b"steps: 3\n\xff\xfe\n")
+    with pytest.raises(TrainConfigError, match="t.yaml is unreadable: 'utf-8' codec"):
+        load_train_config("tiny", bad)

@@ -69,3 +69,14 @@ def test_gpu_options_run_on_cpu_and_agree_with_plain_fp32(corpus, tmp_path):
         assert b["loss"] == pytest.approx(p["loss"], abs=5e-2)
     assert [b["loss"] for b in bf16] != [p["loss"] for p in plain]
     assert plain[-1]["loss"] < plain[0]["loss"]
+
+
+def test_an_out_that_is_a_file_or_under_one_is_refused_and_left_alone(corpus, tmp_path):
+    from gap_pipeline.training.config import TrainConfigError
+
+    mine = tmp_path / "mine.txt"
+    mine.write_text("mine\n")
+    for out, message in ((mine, "is a file, not a run folder"), (mine / "run", "cannot create the run folder")):
+        with pytest.raises(TrainConfigError, match=message):
+            train(RunOptions(data=corpus, out=out, preset="tiny", save_checkpoints=False, overrides={"steps": 1}))
+    assert mine.read_text() == "mine\n"
