@@ -209,6 +209,8 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     user: dict[str, Any] = {}
     if path is not None:
         p = Path(path)
+        if p.is_dir():
+            raise ConfigError(f"config file {p} is a folder, not a file")
         if not p.is_file():
             raise ConfigError(f"config file not found: {p}")
         try:

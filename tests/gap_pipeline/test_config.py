@@ -68,6 +68,9 @@ def test_bad_values_name_the_key(user, key):
 def test_file_errors(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "missing.yaml")
+    (tmp_path / "folder.yaml").mkdir()
+    with pytest.raises(ConfigError, match="folder.yaml is a folder, not a file"):  # not "not found"
+        load_config(tmp_path / "folder.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("quality: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
