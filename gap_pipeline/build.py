@@ -53,6 +53,7 @@ def list_raw_parts(root: str) -> list[str]:
 
 def load_sources(cfg: CorpusConfig) -> dict[str, pipeline.SourceRules]:
     from scrapers.specs import SpecError, load_corpus_specs
+    from transforms.extract.html import content_selector_problem
 
     try:  # shipped specs plus the corpus's own (config specs_dir / --specs-dir)
         specs = load_corpus_specs(cfg.specs_dir or None)
@@ -62,6 +63,10 @@ def load_sources(cfg: CorpusConfig) -> dict[str, pipeline.SourceRules]:
     unknown = [s for s in selected if s not in specs]
     if unknown:
         raise ConfigError(f"sources: no spec named {', '.join(unknown)} (known: {', '.join(sorted(specs))})")
+    for name in selected:
+        problem = content_selector_problem(specs[name].get("content") or {})
+        if problem:
+            raise ConfigError(f"source spec {name}: {problem}")
     return {
         name: pipeline.SourceRules(
             subset=spec["subset"], priority=int(spec.get("priority", 100)), license=spec.get("license", "unknown"),

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jsonschema
+import soupsieve
 import yaml
 
 SOURCES_DIR = Path(__file__).resolve().parent / "sources"
@@ -46,6 +47,22 @@ def _netloc_host(url: str) -> str:
     return f"{host}:{parts.port}" if parts.port else host
 
 
+def _css_selectors(spec: dict[str, Any]) -> list[tuple[str, str]]:
+    """(key path, selector) of every CSS selector in a schema-valid spec."""
+    found = []
+    disc, content = spec["discovery"], spec.get("content") or {}
+    for key in ("article_selectors", "follow_selectors"):
+        found += [(f"discovery.{key}", s) for s in disc.get(key, [])]
+    if (disc.get("pagination") or {}).get("selector"):
+        found.append(("discovery.pagination.selector", disc["pagination"]["selector"]))
+    for key in ("title_selector", "body_selector", "date_selector"):
+        if content.get(key):
+            found.append((f"content.{key}", content[key]))
+    for key in ("remove_selectors", "pdf_selectors"):
+        found += [(f"content.{key}", s) for s in content.get(key) or []]
+    return found
+
+
 def validate_spec(spec: Any, name: str = "<spec>") -> dict[str, Any]:
     """Return the spec when valid; raise SpecError naming the first problem."""
     validator = jsonschema.Draft202012Validator(spec_schema())
@@ -61,6 +78,12 @@ def validate_spec(spec: Any, name: str = "<spec>") -> dict[str, Any]:
                 re.compile(pattern)
             except re.error as exc:
                 raise SpecError(f"source spec {name}: discovery.{key}: bad regex {pattern!r}: {exc}") from exc
+    for where, selector in _css_selectors(spec):
+        try:
+            soupsieve.compile(selector)
+        except soupsieve.SelectorSyntaxError as exc:
+            reason = " ".join(str(exc).split("\n")[0].split())
+            raise SpecError(f"source spec {name}: {where}: bad CSS selector {selector!r}: {reason}") from None
     for key in ("removers", "starters", "stoppers"):
         for pattern in spec["cleaning"].get(key, []):
             try:

@@ -111,6 +111,7 @@ def run_check(args) -> int:
     from scrapers.client import ClientSettings
     from scrapers.crawler import Crawler, CrawlSettings
     from scrapers.specs import SpecError, load_corpus_spec, load_spec_file
+    from transforms.extract.html import content_selector_problem
 
     try:
         if args.name.endswith((".yaml", ".yml")):
@@ -119,6 +120,10 @@ def run_check(args) -> int:
             spec = load_corpus_spec(args.name, _specs_dir(args))
     except SpecError as exc:
         print(f"INVALID: {exc}", file=sys.stderr)
+        return 1
+    problem = content_selector_problem(spec.get("content") or {})
+    if problem:
+        print(f"INVALID: source spec {spec['id']}: {problem}", file=sys.stderr)
         return 1
     print(f"{spec['id']}: spec valid ({spec['publisher']}, {spec['license']}, subset {spec['subset']})")
     if args.offline or spec["discovery"]["method"] == "bulk":

@@ -36,6 +36,12 @@ def test_rules_are_content_and_cleaning():
     (lambda s: s["discovery"].update(start_urls=["https://www.nice.org.uk:99999/guidance"]), "Port out of range"),
     (lambda s: s["discovery"].update(start_urls=["https://www.nice.org.uk:http/guidance"]), "start URL"),
     (lambda s: s.update(surprise=1), "surprise"),
+    (lambda s: s["discovery"].update(article_selectors=["a[[["]),
+     r"discovery.article_selectors: bad CSS selector 'a\[\[\[': Malformed attribute selector"),
+    (lambda s: s["discovery"].update(pagination={"type": "next_link", "selector": "a:nth-child("}),
+     "discovery.pagination.selector: bad CSS selector"),
+    (lambda s: s["content"].update(remove_selectors=["nav", "div >> p"]), "content.remove_selectors: bad CSS selector"),
+    (lambda s: s["content"].update(title_selector="h1]"), "content.title_selector: bad CSS selector"),
 ])
 def test_invalid_specs_are_rejected_with_the_field(mutate, message):
     spec = copy.deepcopy(load_spec("nice"))

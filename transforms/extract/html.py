@@ -113,6 +113,20 @@ def css_to_xpath(selector: str) -> str:
     return " | ".join(alternatives)
 
 
+def content_selector_problem(content: dict[str, Any]) -> str | None:
+    """'content.KEY: why' for the first of a spec's content selectors outside the supported subset (every
+    page of the source would be quarantined for it), None when all compile."""
+    selectors = [("title_selector", content.get("title_selector")), ("body_selector", content.get("body_selector"))]
+    selectors += [("remove_selectors", s) for s in content.get("remove_selectors") or []]
+    for key, selector in selectors:
+        if selector:
+            try:
+                css_to_xpath(selector)
+            except ValueError as exc:
+                return f"content.{key}: {exc} (the extractor supports tags, #id, .class, [attr], [attr=v] and its ^= $= *= ~= |=, descendants and >)"
+    return None
+
+
 def select(root, selector: str) -> list:
     try:
         return root.xpath(css_to_xpath(selector))

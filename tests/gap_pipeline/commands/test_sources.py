@@ -32,6 +32,11 @@ def test_sources_check_dry_runs_discovery(tmp_path, capsys):
     (bad / "gc.yaml").write_text(yaml.safe_dump(spec))
     assert main(["sources", "check", "gc", "--specs-dir", str(bad)]) == 1
     assert "subset" in capsys.readouterr().err
+    spec["subset"] = "guidelines"
+    spec["content"]["body_selector"] = "div:has(> p)"  # CSS, but not what the extractor runs
+    (bad / "gc.yaml").write_text(yaml.safe_dump(spec))
+    assert main(["sources", "check", "gc", "--specs-dir", str(bad), "--offline"]) == 1
+    assert capsys.readouterr().err.startswith("INVALID: source spec gc: content.body_selector: unsupported CSS")
 
 
 def test_sources_add_writes_a_valid_spec_and_a_passing_test(tmp_path):

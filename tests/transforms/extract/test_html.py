@@ -12,8 +12,8 @@ from schemas.events import Drop
 from schemas.raw import RawRecord
 from testkit.realdata import need, per_file
 from transforms.extract.errors import ExtractError
-from transforms.extract.html import (combine_main_content, css_to_xpath, extract_html, extract_html_text,
-                                     strip_internal_subsets)
+from transforms.extract.html import (combine_main_content, content_selector_problem, css_to_xpath, extract_html,
+                                     extract_html_text, strip_internal_subsets)
 from transforms.extract.options import ExtractOptions
 
 OPTIONS = ExtractOptions()
@@ -407,3 +407,12 @@ def test_trafilatura_failure_falls_back_to_heuristic(monkeypatch):
     monkeypatch.setattr(trafilatura, "bare_extraction", broken)
     title, text, method = extract_html_text(ARTICLE, {})
     assert method == "heuristic" and PARAGRAPHS[0] in text and "Health topics" not in text
+
+
+def test_content_selector_problem_names_the_first_key_outside_the_supported_subset():
+    assert content_selector_problem({}) is None
+    assert content_selector_problem({"title_selector": "h1.title", "body_selector": "main > div#c, article",
+                                     "remove_selectors": ["nav", "[role=banner]", "a[href^='/x']"]}) is None
+    problem = content_selector_problem({"body_selector": "main", "remove_selectors": ["nav", "p:first-child"]})
+    assert problem.startswith("content.remove_selectors: unsupported CSS selector part 'p:first-child'")
+    assert content_selector_problem({"title_selector": "> h1"}).startswith("content.title_selector: misplaced '>'")
