@@ -59,8 +59,25 @@ def licence_allows_redistribution(licence: str | None) -> bool:
     return bool(_OPEN.match(text))
 
 
-def iter_documents(out: Path):
-    for path in sorted(glob.glob(str(out / "documents" / "*.parquet"))):
+def corpus_files(out: Path, manifest: dict[str, Any], folder: str, suffix: str,
+                 error: type[Exception]) -> list[Path]:
+    """The corpus's FOLDER/*SUFFIX files in order (documents/*.parquet, dropped/*.jsonl). Those manifest.json
+    lists must all be there (`error` naming a missing one: the corpus is incomplete), and only those are
+    read; a manifest without a file list (an older corpus) gets every matching file."""
+    listed = manifest.get("files")
+    if not isinstance(listed, dict):
+        return [Path(p) for p in sorted(glob.glob(str(out / folder / f"*{suffix}")))]
+    paths = [out / rel for rel in sorted(listed) if rel.startswith(f"{folder}/") and rel.endswith(suffix)]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise error(f"{missing[0]}{more}, listed in manifest.json, is missing; run `gap verify {out}`")
+    return paths
+
+
+def iter_documents(out: Path, manifest: dict[str, Any]):
+    """Every kept document of the corpus, one record batch in memory at a time."""
+    for path in corpus_files(out, manifest, "documents", ".parquet", ExportError):
         try:
             for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
                 yield from batch.to_pylist()
@@ -69,10 +86,16 @@ def iter_documents(out: Path):
                               f"run `gap verify {out}`") from None
 
 
+# Documents per Parquet row group of the export (and per batch held in memory while writing).
+ROW_GROUP_DOCUMENTS = 1024
+
+
 def export_documents(out_dir: str | Path, dest: str | Path | None = None,
                      redistributable_only: bool = True) -> dict[str, Any]:
-    """Write DEST/documents.jsonl and DEST/documents.parquet (default DEST: OUT/export/redistributable);
-    returns a summary {exported, excluded_by_licence, excluded_by_source, per_source, files}."""
+    """Write DEST/documents.jsonl and DEST/documents.parquet (default DEST: OUT/export/redistributable),
+    in the corpus's own document order (deterministic: documents/ is byte-identical whatever the worker
+    count); returns a summary {exported, excluded_by_licence, excluded_by_source, per_source, files}.
+    Streams: one batch of documents in memory, whatever the corpus size."""
     out = Path(out_dir)
     manifest = read_manifest(out)
     sources = manifest.get("sources", {})
@@ -80,39 +103,46 @@ def export_documents(out_dir: str | Path, dest: str | Path | None = None,
     check_destination(dest, EXPORT_FILES)
     dest.mkdir(parents=True, exist_ok=True)
 
-    kept: list[dict[str, Any]] = []
+    exported = 0
     excluded_licence: dict[str, int] = {}
     excluded_source: dict[str, int] = {}
-    for doc in iter_documents(out):
-        if redistributable_only:
-            if sources.get(doc["source"], {}).get("redistributable") is False:
-                excluded_source[doc["source"]] = excluded_source.get(doc["source"], 0) + 1
-                continue
-            if not licence_allows_redistribution(doc.get("license")):
-                key = doc.get("license") or "unknown"
-                excluded_licence[key] = excluded_licence.get(key, 0) + 1
-                continue
-        kept.append(doc)
-    kept.sort(key=lambda d: d["id"])
-
+    per_source: dict[str, dict[str, Any]] = {}
     jsonl = dest / "documents.jsonl"
     parquet = dest / "documents.parquet"
-    tmp = jsonl.with_suffix(".jsonl.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for doc in kept:
-            f.write(json.dumps(doc, ensure_ascii=False, sort_keys=True) + "\n")
-    os.replace(tmp, jsonl)
-    table = pa.Table.from_pylist(kept, schema=DOCUMENT_SCHEMA)
-    pq.write_table(table, str(parquet) + ".tmp", compression="zstd")
-    os.replace(str(parquet) + ".tmp", parquet)
+    jsonl_tmp, parquet_tmp = jsonl.with_suffix(".jsonl.tmp"), parquet.with_suffix(".parquet.tmp")
+    try:
+        with open(jsonl_tmp, "w", encoding="utf-8") as lines, \
+                pq.ParquetWriter(parquet_tmp, DOCUMENT_SCHEMA, compression="zstd") as table:
+            batch: list[dict[str, Any]] = []
+            for doc in iter_documents(out, manifest):
+                if redistributable_only:
+                    if sources.get(doc["source"], {}).get("redistributable") is False:
+                        excluded_source[doc["source"]] = excluded_source.get(doc["source"], 0) + 1
+                        continue
+                    if not licence_allows_redistribution(doc.get("license")):
+                        key = doc.get("license") or "unknown"
+                        excluded_licence[key] = excluded_licence.get(key, 0) + 1
+                        continue
+                lines.write(json.dumps(doc, ensure_ascii=False, sort_keys=True) + "\n")
+                entry = per_source.setdefault(doc["source"], {"documents": 0, "chars": 0, "licences": {}})
+                entry["documents"] += 1
+                entry["chars"] += len(doc["text"])
+                entry["licences"][doc["license"]] = entry["licences"].get(doc["license"], 0) + 1
+                exported += 1
+                batch.append(doc)
+                if len(batch) == ROW_GROUP_DOCUMENTS:
+                    table.write_table(pa.Table.from_pylist(batch, schema=DOCUMENT_SCHEMA))
+                    batch = []
+            if batch:
+                table.write_table(pa.Table.from_pylist(batch, schema=DOCUMENT_SCHEMA))
+    except BaseException:
+        for tmp in (jsonl_tmp, parquet_tmp):
+            tmp.unlink(missing_ok=True)
+        raise
+    os.replace(jsonl_tmp, jsonl)
+    os.replace(parquet_tmp, parquet)
 
-    per_source: dict[str, dict[str, Any]] = {}
-    for doc in kept:
-        entry = per_source.setdefault(doc["source"], {"documents": 0, "chars": 0, "licences": {}})
-        entry["documents"] += 1
-        entry["chars"] += len(doc["text"])
-        entry["licences"][doc["license"]] = entry["licences"].get(doc["license"], 0) + 1
-    summary = {"exported": len(kept), "excluded_by_licence": dict(sorted(excluded_licence.items())),
+    summary = {"exported": exported, "excluded_by_licence": dict(sorted(excluded_licence.items())),
                "excluded_by_source": dict(sorted(excluded_source.items())),
                "per_source": dict(sorted(per_source.items())),
                "files": [str(jsonl), str(parquet)], "redistributable_only": redistributable_only}

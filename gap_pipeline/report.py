@@ -7,7 +7,6 @@ duplicate drops name the document they lost to, which gives the cluster sizes).
 from __future__ import annotations
 
 import collections
-import glob
 import math
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from gap_pipeline.export import licence_allows_redistribution
+from gap_pipeline.export import corpus_files, licence_allows_redistribution
 from schemas import stages
 from schemas.events import drop_from_json
 from schemas.jsonl import jsonl_lines
@@ -51,7 +50,7 @@ def collect(out: Path) -> dict[str, Any]:
     redistributable: dict[str, dict[str, int]] = collections.defaultdict(lambda: {"documents": 0, "chars": 0})
     licences: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     sources = manifest.get("sources", {})
-    for path in sorted(glob.glob(str(out / "documents" / "*.parquet"))):
+    for path in corpus_files(out, manifest, "documents", ".parquet", ReportError):
         try:
             table = pq.read_table(path, columns=["source", "subset", "text", "license", "lang"])
         except (pa.ArrowException, OSError) as exc:
@@ -68,7 +67,7 @@ def collect(out: Path) -> dict[str, Any]:
     near_winners: collections.Counter = collections.Counter()
     exact_winners: collections.Counter = collections.Counter()
     dropped_languages: collections.Counter = collections.Counter()
-    for path in sorted(glob.glob(str(out / "dropped" / "*.jsonl"))):
+    for path in corpus_files(out, manifest, "dropped", ".jsonl", ReportError):
         for drop in _read_drops(path, out):
             drops[(drop.stage, drop.reason)] += 1
             if drop.stage in NEAR_DEDUP_STAGES and drop.detail:

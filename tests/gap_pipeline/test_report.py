@@ -126,6 +126,8 @@ def _damaged_copy(corpus, tmp_path, damage):
     (lambda out: sorted((out / "dropped").glob("*.jsonl"))[0].open("ab").write(b"\xff\n"), "is not valid UTF-8"),
     (lambda out: sorted((out / "dropped").glob("*.jsonl"))[0].open("a").write("[1]\n"), "is not a drop record"),
     (lambda out: (out / "report").write_text("mine\n"), "report is a file, not a folder"),
+    (lambda out: sorted((out / "documents").glob("*.parquet"))[-1].unlink(), "listed in manifest.json, is missing"),
+    (lambda out: sorted((out / "dropped").glob("*.jsonl"))[0].unlink(), "listed in manifest.json, is missing"),
 ])
 def test_a_damaged_corpus_is_one_line_naming_the_file(corpus, tmp_path, capsys, damage, message):
     out = _damaged_copy(corpus, tmp_path, damage)
