@@ -64,14 +64,22 @@ def _read_shard(path: Path) -> pa.Table:
         raise MegatronExportError(f"{path}: not a readable Arrow IPC stream shard ({exc})") from exc
 
 
+# Sequence lengths per chunk when the index is written: the index's arrays never sit in memory whole
+# (at GAP-Replay's size they are ~45M sequences, ~0.9 GB), only one chunk of them and one shard.
+INDEX_CHUNK = 1 << 20
+
+
 def write_indexed_dataset(prefix: Path, shards: list[Path], width: int, dtype: np.dtype) -> dict[str, Any]:
-    """Write PREFIX.bin and PREFIX.idx from the shards (in the given order); temp files, then renamed."""
+    """Write PREFIX.bin and PREFIX.idx from the shards (in the given order); temp files, then renamed. The
+    sequence lengths go to a temp file while the tokens are written, and the index is written from it in
+    chunks, so memory holds one shard and one chunk whatever the corpus size."""
     bin_path, idx_path = prefix.with_suffix(".bin"), prefix.with_suffix(".idx")
-    tmp_bin, tmp_idx = Path(f"{bin_path}.tmp"), Path(f"{idx_path}.tmp")
-    lengths: list[np.ndarray] = []
+    tmp_bin, tmp_idx, tmp_lengths = (Path(f"{bin_path}.tmp"), Path(f"{idx_path}.tmp"),
+                                     Path(f"{prefix}.lengths.tmp"))
     digest = hashlib.sha256()
+    sequences = tokens = 0
     try:
-        with open(tmp_bin, "wb") as f:
+        with open(tmp_bin, "wb") as f, open(tmp_lengths, "wb") as lengths:
             for path in shards:
                 table = _read_shard(path)
                 if "input_ids" not in table.schema.names:
@@ -83,28 +91,42 @@ def write_indexed_dataset(prefix: Path, shards: list[Path], width: int, dtype: n
                     data = ids.astype(dtype, copy=False).tobytes()
                     f.write(data)
                     digest.update(data)
-                lengths.append(row_sequence_lengths(table, width))
-        seq_lengths = np.concatenate(lengths).astype(np.int32) if lengths else np.zeros(0, np.int32)
-        pointers = np.zeros(len(seq_lengths), dtype=np.int64)
-        if len(seq_lengths) > 1:
-            pointers[1:] = np.cumsum(seq_lengths[:-1].astype(np.int64)) * dtype.itemsize
-        doc_index = np.arange(len(seq_lengths) + 1, dtype=np.int64)   # one document per sequence
+                shard_lengths = row_sequence_lengths(table, width).astype(np.int32)
+                lengths.write(shard_lengths.tobytes(order="C"))
+                sequences += len(shard_lengths)
         with open(tmp_idx, "wb") as f:
             f.write(MAGIC)
             f.write(struct.pack("<Q", VERSION))
             f.write(struct.pack("<B", DTYPE_CODES[dtype]))
-            f.write(struct.pack("<Q", len(seq_lengths)))
-            f.write(struct.pack("<Q", len(doc_index)))
-            f.write(seq_lengths.tobytes(order="C"))
-            f.write(pointers.tobytes(order="C"))
-            f.write(doc_index.tobytes(order="C"))
+            f.write(struct.pack("<Q", sequences))
+            f.write(struct.pack("<Q", sequences + 1))   # one document per sequence
+            for chunk in _length_chunks(tmp_lengths):
+                f.write(chunk.tobytes(order="C"))
+            offset = 0   # pointers: each sequence's byte offset in the .bin
+            for chunk in _length_chunks(tmp_lengths):
+                ends = np.cumsum(chunk.astype(np.int64)) * dtype.itemsize + offset
+                f.write(np.concatenate(([offset], ends[:-1])).astype(np.int64).tobytes(order="C"))
+                offset = int(ends[-1])
+                tokens += int(chunk.sum(dtype=np.int64))
+            for first in range(0, sequences + 1, INDEX_CHUNK):  # the document index: 0 .. sequences
+                f.write(np.arange(first, min(first + INDEX_CHUNK, sequences + 1), dtype=np.int64).tobytes(order="C"))
         os.replace(tmp_bin, bin_path)
         os.replace(tmp_idx, idx_path)
     finally:
-        for tmp in (tmp_bin, tmp_idx):
+        for tmp in (tmp_bin, tmp_idx, tmp_lengths):
             tmp.unlink(missing_ok=True)
-    return {"prefix": str(prefix), "sequences": int(len(seq_lengths)), "documents": int(len(seq_lengths)),
-            "tokens": int(seq_lengths.sum(dtype=np.int64)), "dtype": dtype.name, "bin_sha256": digest.hexdigest()}
+    return {"prefix": str(prefix), "sequences": sequences, "documents": sequences,
+            "tokens": tokens, "dtype": dtype.name, "bin_sha256": digest.hexdigest()}
+
+
+def _length_chunks(path: Path):
+    """The int32 sequence lengths in `path`, INDEX_CHUNK at a time."""
+    with open(path, "rb") as f:
+        while True:
+            data = f.read(INDEX_CHUNK * 4)
+            if not data:
+                return
+            yield np.frombuffer(data, dtype=np.int32)
 
 
 def export_megatron(out_dir: str | Path, dest: str | Path | None = None) -> dict[str, Any]:

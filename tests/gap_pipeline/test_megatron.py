@@ -118,3 +118,26 @@ def test_bad_inputs_are_one_line_errors(corpus, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "shard listed in manifest.json is missing" in err and "\n" not in err
     assert main(["export", str(corpus), "--format", "megatron", "--redistributable"]) == 2
+
+
+def test_the_index_written_in_chunks_is_the_index_written_at_once(corpus, tmp_path, monkeypatch):
+    # the index goes out INDEX_CHUNK sequence lengths at a time; chunk boundaries must not show in the bytes
+    from gap_pipeline import megatron
+    whole = megatron.export_megatron(corpus, tmp_path / "whole")
+    monkeypatch.setattr(megatron, "INDEX_CHUNK", 1)
+    chunked = megatron.export_megatron(corpus, tmp_path / "chunked")
+    for split in whole["splits"]:
+        assert whole["splits"][split]["sequences"] > 1
+        for suffix in (".idx", ".bin"):
+            assert ((tmp_path / "whole" / split).with_suffix(suffix).read_bytes()
+                    == (tmp_path / "chunked" / split).with_suffix(suffix).read_bytes())
+        index = (tmp_path / "whole" / split).with_suffix(".idx").read_bytes()
+        n = whole["splits"][split]["sequences"]
+        header = len(megatron.MAGIC) + 8 + 1 + 8 + 8
+        lengths = np.frombuffer(index[header:header + 4 * n], dtype=np.int32)
+        pointers = np.frombuffer(index[header + 4 * n:header + 12 * n], dtype=np.int64)
+        width = np.dtype(whole["splits"][split]["dtype"]).itemsize
+        assert pointers[0] == 0 and (np.diff(pointers) == lengths[:-1] * width).all()
+        assert int(lengths.sum()) == whole["splits"][split]["tokens"]
+    assert sorted(p.name for p in (tmp_path / "chunked").iterdir()) == [
+        "megatron.json", "train.bin", "train.idx", "validation.bin", "validation.idx"]  # no temp file left
