@@ -42,10 +42,37 @@ def _fmt(n: float) -> str:
     return f"{n:.0f}"
 
 
+# Document lengths are counted in log-spaced bins, LENGTH_BINS_PER_DECADE per factor of ten (a bin spans
+# 12%), not kept one number per document: the report's memory does not grow with the corpus.
+LENGTH_BINS_PER_DECADE = 20
+
+
+def length_bin(chars: int) -> int:
+    """The bin of a document of `chars` characters: bin b holds lengths in [10^(b/20), 10^((b+1)/20))."""
+    return math.floor(math.log10(max(chars, 1)) * LENGTH_BINS_PER_DECADE)
+
+
+def bin_edges(first: int, last: int) -> list[float]:
+    """The edges of bins first..last (one more edge than bins)."""
+    return [10 ** (b / LENGTH_BINS_PER_DECADE) for b in range(first, last + 2)]
+
+
+def median_length(bins: dict[int, int]) -> float:
+    """The median document length, to within its bin: the geometric middle of the bin holding it."""
+    half, seen = sum(bins.values()) / 2, 0
+    for b in sorted(bins):
+        seen += bins[b]
+        if seen >= half:
+            return 10 ** ((b + 0.5) / LENGTH_BINS_PER_DECADE)
+    return 0.0
+
+
 def collect(out: Path) -> dict[str, Any]:
-    """Everything the report shows, as plain values (also handy for tests)."""
+    """Everything the report shows, as plain values (also handy for tests). Memory: counters by subset,
+    source, licence and language, and length bins; the near/exact duplicate clusters are counted by survivor
+    id, so that part grows with the number of duplicate clusters (one id each)."""
     manifest = read_manifest(out)
-    lengths: dict[str, list[int]] = collections.defaultdict(list)
+    lengths: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     languages: collections.Counter = collections.Counter()
     redistributable: dict[str, dict[str, int]] = collections.defaultdict(lambda: {"documents": 0, "chars": 0})
     licences: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
@@ -57,7 +84,7 @@ def collect(out: Path) -> dict[str, Any]:
             raise ReportError(f"{path}: not a readable documents file ({' '.join(str(exc).split())}); "
                               f"run `gap verify {out}`") from None
         for source, subset, text, licence, lang in zip(*(table.column(c).to_pylist() for c in table.column_names)):
-            lengths[subset].append(len(text))
+            lengths[subset][length_bin(len(text))] += 1
             languages[lang or "und"] += 1
             licences[source][licence or "unknown"] += 1
             if sources.get(source, {}).get("redistributable") is not False and licence_allows_redistribution(licence):
@@ -80,7 +107,7 @@ def collect(out: Path) -> dict[str, Any]:
     # A cluster is the survivor plus every document dropped as its duplicate.
     near_clusters = collections.Counter(1 + n for n in near_winners.values())
     exact_clusters = collections.Counter(1 + n for n in exact_winners.values())
-    return {"manifest": manifest, "lengths": dict(lengths), "languages": dict(languages),
+    return {"manifest": manifest, "lengths": {k: dict(v) for k, v in lengths.items()}, "languages": dict(languages),
             "dropped_languages": dict(dropped_languages), "drops": dict(drops),
             "near_clusters": dict(near_clusters), "exact_clusters": dict(exact_clusters),
             "redistributable": {k: dict(v) for k, v in sorted(redistributable.items())},
@@ -194,32 +221,32 @@ def plot_tokens(data: dict[str, Any], path: Path) -> None:
 
 
 def plot_lengths(data: dict[str, Any], path: Path) -> None:
-    import numpy as np
     plt = _pyplot()
     subsets = sorted(data["lengths"], key=_subset_key) or ["(none)"]
     cols = min(2, len(subsets))
     rows = math.ceil(len(subsets) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(6.5 * cols, 3.6 * rows), squeeze=False)
     for ax, subset in zip(axes.flat, subsets):
-        values = data["lengths"].get(subset, [])
-        if not values:
+        bins = data["lengths"].get(subset, {})
+        if not bins:
             _empty(ax, "no documents")
         else:
-            lo, hi = max(1, min(values)), max(values)
-            bins = np.logspace(math.log10(lo), math.log10(hi * 1.01 + 1), 30)
-            ax.hist(values, bins=bins, color=SUBSET_COLOURS.get(subset, "#999999"), edgecolor="white")
+            first, last = min(bins), max(bins)
+            edges = bin_edges(first, last)
+            ax.hist(edges[:-1], bins=edges, weights=[bins.get(b, 0) for b in range(first, last + 1)],
+                    color=SUBSET_COLOURS.get(subset, "#999999"), edgecolor="white")
             ax.set_xscale("log")
             from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
             ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
             ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: _fmt(x)))
             ax.xaxis.set_minor_formatter(NullFormatter())
-            median = float(np.median(values))
+            median = median_length(bins)
             ax.axvline(median, color="black", linestyle="--", linewidth=1)
-            ax.text(median, ax.get_ylim()[1] * 0.92, f" median {_fmt(median)}", fontsize=10)
+            ax.text(median, ax.get_ylim()[1] * 0.92, f" median ≈ {_fmt(median)}", fontsize=10)
             ax.set_xlabel("document length (characters, log scale)")
             ax.set_ylabel("documents")
             _integer_axis(ax.yaxis)
-        ax.set_title(f"{subset}: {len(values)} documents")
+        ax.set_title(f"{subset}: {sum(bins.values())} documents")
     for ax in list(axes.flat)[len(subsets):]:
         ax.axis("off")
     fig.suptitle("Document length per subset (kept documents)", fontsize=14)
@@ -396,7 +423,7 @@ def data_card_lines(data: dict[str, Any]) -> list[str]:
     lines += _table(["source", "publisher", "subset", "licence", "redistributable (spec)", "raw records",
                      "kept documents", "tokens"], rows)
     red = data["redistributable"]
-    total_docs = sum(len(v) for v in data["lengths"].values())
+    total_docs = sum(sum(v.values()) for v in data["lengths"].values())
     red_docs = sum(v["documents"] for v in red.values())
     lines += ["### The redistributable part", "",
               f"{red_docs} of {total_docs} kept documents "

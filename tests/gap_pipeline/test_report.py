@@ -1,12 +1,13 @@
 """`gap report`: report.md, valid PNG plots and a data card that matches the corpus."""
 from __future__ import annotations
 
+import collections
 import struct
 
 import pytest
 
 from gap_pipeline.cli import main
-from gap_pipeline.report import PLOTS, collect
+from gap_pipeline.report import PLOTS, bin_edges, collect, length_bin, median_length
 from testkit.tail_build import build_fake_out
 from testkit.shard_docs import make_docs
 from tests.gap_pipeline.test_verify import fake_drops
@@ -45,7 +46,10 @@ def test_collect_counts_clusters_lengths_and_languages(corpus):
     out, docs = corpus
     data = collect(out)
     assert data["near_clusters"] == {3: 1}  # one survivor with two near-duplicates dropped
-    assert sorted(sum(data["lengths"].values(), [])) == sorted(len(d.text) for d in docs)
+    by_subset = collections.defaultdict(collections.Counter)
+    for d in docs:
+        by_subset[d.subset][length_bin(len(d.text))] += 1
+    assert data["lengths"] == {subset: dict(bins) for subset, bins in by_subset.items()}
     assert data["languages"] == {"en": len(docs)}
     assert data["dropped_languages"] == {"es": 1}
     assert data["drops"][("quality", "too_short")] == 1
@@ -141,3 +145,14 @@ def test_a_readme_folder_is_left_alone(corpus, tmp_path, capsys):
     assert main(["report", str(out), "--no-plots"]) == 0
     assert (out / "README.md").is_dir() and not (out / "README.md.tmp").exists()
     assert "was not written by gap" in capsys.readouterr().err
+
+
+def test_lengths_are_counted_in_log_bins_and_the_median_is_within_its_bin():
+    assert [length_bin(n) for n in (0, 1, 9, 10, 11, 999, 1000, 1_000_000)] == [0, 0, 19, 20, 20, 59, 60, 120]
+    edges = bin_edges(60, 61)
+    assert len(edges) == 3 and edges[0] == 1000 and edges[1] < 1000 * 1.13
+    lengths = [120, 900, 1000, 1010, 1100, 5000, 80_000]
+    bins = collections.Counter(length_bin(n) for n in lengths)
+    median = median_length(dict(bins))
+    assert bin_edges(length_bin(1010), length_bin(1010))[0] <= median < bin_edges(length_bin(1010), length_bin(1010))[1]
+    assert median_length({}) == 0.0
