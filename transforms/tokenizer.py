@@ -332,25 +332,39 @@ def sample_key(doc_id: str, seed: int) -> int:
     return stable_hash("tokenizer-sample", seed, doc_id)
 
 
-class _SmallestKeysUpToChars(beam.CombineFn):
-    """Keeps the documents with the smallest sample keys whose texts add up to `max_chars`.
+def smallest_keys_up_to_chars(items: list[tuple[int, str, str]], max_chars: int) -> list[tuple[int, str, str]]:
+    """Of (key, id, text) items, those with the smallest keys whose texts add up to `max_chars` (the one
+    that crosses it included), in key order.
 
-    Trimming a part is safe: a document in the global answer is also kept in any part holding it, since
-    fewer characters precede it there. So memory stays near `max_chars` whatever the input size.
-    """
+    Trimming a part is safe: an item in the answer over all items is also kept in any part holding it,
+    since fewer characters precede it there."""
+    items = sorted(items)
+    kept, used = [], 0
+    for item in items:
+        if used >= max_chars:
+            break
+        kept.append(item)
+        used += len(item[2])
+    return kept
+
+
+def sample_smallest_keys(items: Iterable[tuple[int, str, str]], max_chars: int) -> list[tuple[int, str, str]]:
+    """`smallest_keys_up_to_chars` over a stream, holding about twice `max_chars` characters at most."""
+    held, chars = [], 0
+    for item in items:
+        held.append(item)
+        chars += len(item[2])
+        if chars > 2 * max_chars:
+            held = smallest_keys_up_to_chars(held, max_chars)
+            chars = sum(len(i[2]) for i in held)
+    return smallest_keys_up_to_chars(held, max_chars)
+
+
+class _SmallestKeysUpToChars(beam.CombineFn):
+    """`smallest_keys_up_to_chars` as a combiner: memory stays near `max_chars` whatever the input size."""
 
     def __init__(self, max_chars: int):
         self._max_chars = max_chars
-
-    def _trim(self, items: list[tuple[int, str, str]]) -> list[tuple[int, str, str]]:
-        items.sort()
-        kept, used = [], 0
-        for item in items:
-            if used >= self._max_chars:
-                break
-            kept.append(item)
-            used += len(item[2])
-        return kept
 
     def create_accumulator(self):
         return [[], 0]  # items, their characters
@@ -360,16 +374,16 @@ class _SmallestKeysUpToChars(beam.CombineFn):
         items.append(item)
         chars += len(item[2])
         if chars > 2 * self._max_chars:  # never hold more than about twice the cap
-            items = self._trim(items)
+            items = smallest_keys_up_to_chars(items, self._max_chars)
             chars = sum(len(i[2]) for i in items)
         return [items, chars]
 
     def merge_accumulators(self, accs):
-        items = self._trim([item for acc in accs for item in acc[0]])
+        items = smallest_keys_up_to_chars([item for acc in accs for item in acc[0]], self._max_chars)
         return [items, sum(len(i[2]) for i in items)]
 
     def extract_output(self, acc):
-        return self._trim(acc[0])
+        return smallest_keys_up_to_chars(acc[0], self._max_chars)
 
 
 class TrainTokenizer(beam.PTransform):

@@ -103,17 +103,12 @@ def _file_documents(path: str) -> Iterator[tuple[str, str]]:
 
 
 def sample_texts(docs: Iterator[tuple[str, str]], seed: int, max_chars: int) -> list[str]:
-    """The texts with the smallest seeded-hash ids, up to max_chars in all (each cut to max_chars)."""
-    from transforms.tokenizer import sample_key
+    """The texts with the smallest seeded-hash ids, up to max_chars in all (each cut to max_chars): the
+    build's own sample rule, holding about twice max_chars characters whatever the input size."""
+    from transforms.tokenizer import sample_key, sample_smallest_keys
 
-    keyed = sorted((sample_key(doc_id, seed), doc_id, text[:max_chars]) for doc_id, text in docs)
-    sample, used = [], 0
-    for _, _, text in keyed:
-        if used >= max_chars:
-            break
-        sample.append(text)
-        used += len(text)
-    return sample
+    keyed = ((sample_key(doc_id, seed), doc_id, text[:max_chars]) for doc_id, text in docs)
+    return [text for _, _, text in sample_smallest_keys(keyed, max_chars)]
 
 
 def run_train(args) -> int:

@@ -76,3 +76,21 @@ def test_tokenizer_sample_is_the_smallest_hash_keys_up_to_the_cap(docs):
         used += len(item[2])
     assert merged == merged_rev == expected
     assert sum(len(i[2]) for i in merged[:-1]) < 5000
+
+
+def test_the_streamed_sample_is_the_whole_sorted_answer_and_holds_about_twice_the_cap(docs, monkeypatch):
+    from transforms import tokenizer
+    items = [(tokenizer.sample_key(d.id, 5), d.id, d.text[:3000]) for d in docs] * 4  # many more than needed
+    expected, used = [], 0
+    for item in sorted(items):
+        if used >= 3000:
+            break
+        expected.append(item)
+        used += len(item[2])
+    held = []
+    trim = tokenizer.smallest_keys_up_to_chars
+    monkeypatch.setattr(tokenizer, "smallest_keys_up_to_chars",
+                        lambda part, cap: held.append(sum(len(i[2]) for i in part)) or trim(part, cap))
+    assert tokenizer.sample_smallest_keys(iter(items), 3000) == expected
+    assert len(held) > 2 and max(held) <= 2 * 3000 + 3000  # trimmed as it goes: the cap twice, plus one text
+    assert tokenizer.sample_smallest_keys(iter(items), 0) == []
