@@ -25,6 +25,22 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+# The optional fields and what each may hold: a value of another type would be silently ignored by the
+# survivor rule (a "priority" of "high" ranks the document by its subset), so it is refused instead.
+_OPTIONAL_FIELDS = {"source": (str,), "subset": (str,), "priority": (int, float), "date": (str, int),
+                    "year": (str, int), "cluster": (str, int)}
+
+
+def _field_problem(obj: dict) -> str | None:
+    for key, kinds in _OPTIONAL_FIELDS.items():
+        value = obj.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, kinds)):
+            wanted = " or ".join({"str": "a string", "int": "an integer", "float": "a number"}[k.__name__]
+                                 for k in kinds)
+            return f'"{key}" must be {wanted}, got {json.dumps(value)}'
+    return None
+
+
 def _read_documents(path: str):
     from schemas.document import SUBSETS, Document
 
@@ -40,6 +56,9 @@ def _read_documents(path: str):
             if not isinstance(obj, dict) or not isinstance(obj.get("id"), (str, int)) \
                     or not isinstance(obj.get("text"), str):
                 raise SystemExit(f'gap dedup-eval: {path}:{line_no}: need an object with "id" and "text"')
+            problem = _field_problem(obj)
+            if problem:
+                raise SystemExit(f"gap dedup-eval: {path}:{line_no}: {problem}")
             doc_id = str(obj["id"])
             if doc_id in seen:
                 raise SystemExit(f"gap dedup-eval: {path}:{line_no}: duplicate id {doc_id!r}")

@@ -54,3 +54,18 @@ def test_out_is_never_the_input(tmp_path):
     with pytest.raises(SystemExit, match="is the input file"):
         _run(src, src)
     assert src.read_text(encoding="utf-8") == GOOD
+
+
+@pytest.mark.parametrize("field, message", [
+    ('"priority": "high"', '"priority" must be an integer or a number, got "high"'),
+    ('"priority": true', '"priority" must be an integer or a number, got true'),
+    ('"date": 5.5', '"date" must be a string or an integer, got 5.5'),
+    ('"source": ["a"]', '"source" must be a string, got ["a"]'),
+    ('"cluster": [1]', '"cluster" must be a string or an integer, got [1]'),
+])
+def test_an_optional_field_of_the_wrong_type_is_refused_not_ignored(tmp_path, field, message):
+    src = tmp_path / "docs.jsonl"
+    src.write_text('{"id": "a", "text": "x"}\n{"id": "b", "text": "y", ' + field + "}\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as exc:
+        _run(src, tmp_path / "o.jsonl")
+    assert str(exc.value) == f"gap dedup-eval: {src}:2: {message}"
