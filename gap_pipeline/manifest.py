@@ -203,7 +203,7 @@ def assemble_manifest(out_dir: str, cfg: "CorpusConfig", *, config_hash: str, so
         "stage_order": list(ordered),
         "sources": {k: sources[k] for k in sorted(sources)},
         "mixture": json.loads(_read(FileSystems.join(out_dir, "_build", "mixture.json"))),
-        "dedup": dedup_manifest_info(cfg.dedup.minhash),
+        "dedup": {**dedup_manifest_info(cfg.dedup.minhash), "clusters": duplicate_clusters(stats)},
         "languages": _language_counts(kept_files),
         "tokens_per_char": round(rate, 6),
         "pack": pack_waste(stats),
@@ -214,6 +214,16 @@ def assemble_manifest(out_dir: str, cfg: "CorpusConfig", *, config_hash: str, so
         manifest.update(extra)
     validate_manifest(manifest)
     return manifest
+
+
+def duplicate_clusters(stats: dict[tuple[str, ...], tuple[int, int, int]]) -> dict[str, dict[str, int]]:
+    """Duplicate clusters by stage and size (survivor + its duplicates), from the dedup phase's statistics:
+    {"dedup_near": {"3": 1}}, sizes in increasing order."""
+    clusters: dict[str, dict[int, int]] = defaultdict(dict)
+    for key, (count, _, _) in stats.items():
+        if key[0] == "dedup_cluster":
+            clusters[key[1]][int(key[2])] = clusters[key[1]].get(int(key[2]), 0) + count
+    return {stage: {str(size): n for size, n in sorted(sizes.items())} for stage, sizes in sorted(clusters.items())}
 
 
 def pack_waste(stats: dict[tuple[str, ...], tuple[int, int, int]]) -> dict[str, dict[str, int]]:

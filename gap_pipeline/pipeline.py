@@ -178,7 +178,7 @@ def build_dedup(p: beam.Pipeline, ctx: PhaseContext) -> None:
     """Abstracts with full text and exact duplicates (keys) -> near duplicates (MinHash sketches of the
     survivors) -> language and decontamination on each survivor -> the corpus's documents/."""
     from transforms import decontaminate, language
-    from transforms.keys import dedup_decisions
+    from transforms.keys import cluster_size_stats, dedup_decisions
 
     cfg, filtered = ctx.cfg, ctx.docs_folder("filter")
     d = cfg.dedup
@@ -192,7 +192,8 @@ def build_dedup(p: beam.Pipeline, ctx: PhaseContext) -> None:
         doc_stages.append((stages.DECONTAMINATE, decontaminate.decontaminate_fn(index, bench.ngram)))
     final = _pass(p, ctx, "Finish", "dedup", filtered, lambda: (doc_stages, _kept_stats), skips=decided.refs,
                   write=True, tags=(DROPPED, STATS))
-    _write_events(ctx, "dedup", decided.drops + [final[DROPPED]], [], [final[STATS]])
+    clusters = cluster_size_stats(decided.drops)
+    _write_events(ctx, "dedup", decided.drops + [final[DROPPED]], [], [final[STATS], clusters])
 
 
 def _yield_document(doc: Document, _part: int, _row: int):

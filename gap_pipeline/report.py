@@ -69,8 +69,8 @@ def median_length(bins: dict[int, int]) -> float:
 
 def collect(out: Path) -> dict[str, Any]:
     """Everything the report shows, as plain values (also handy for tests). Memory: counters by subset,
-    source, licence and language, and length bins; the near/exact duplicate clusters are counted by survivor
-    id, so that part grows with the number of duplicate clusters (one id each)."""
+    source, licence and language, and length bins; duplicate cluster sizes come from the manifest
+    (`dedup.clusters`, counted by the build), or for an older corpus by survivor id from the drops."""
     manifest = read_manifest(out)
     lengths: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     languages: collections.Counter = collections.Counter()
@@ -91,22 +91,29 @@ def collect(out: Path) -> dict[str, Any]:
                 redistributable[source]["documents"] += 1
                 redistributable[source]["chars"] += len(text)
     drops: collections.Counter = collections.Counter()
-    near_winners: collections.Counter = collections.Counter()
-    exact_winners: collections.Counter = collections.Counter()
     dropped_languages: collections.Counter = collections.Counter()
+    recorded = (manifest.get("dedup") or {}).get("clusters")
+    winners = None if isinstance(recorded, dict) else {"near": collections.Counter(), "exact": collections.Counter()}
     for path in corpus_files(out, manifest, "dropped", ".jsonl", ReportError):
         for drop in _read_drops(path, out):
             drops[(drop.stage, drop.reason)] += 1
-            if drop.stage in NEAR_DEDUP_STAGES and drop.detail:
-                near_winners[drop.detail] += 1
-            if drop.stage in EXACT_DEDUP_STAGES and drop.detail:
-                exact_winners[drop.detail] += 1
+            if winners is not None and drop.stage in NEAR_DEDUP_STAGES and drop.detail:
+                winners["near"][drop.detail] += 1
+            if winners is not None and drop.stage in EXACT_DEDUP_STAGES and drop.detail:
+                winners["exact"][drop.detail] += 1
             if drop.stage == stages.LANGUAGE:
                 lang = drop.reason.split(":")[-1]
                 dropped_languages[lang[5:] if lang.startswith("lang_") else lang] += 1
-    # A cluster is the survivor plus every document dropped as its duplicate.
-    near_clusters = collections.Counter(1 + n for n in near_winners.values())
-    exact_clusters = collections.Counter(1 + n for n in exact_winners.values())
+    if winners is None:  # counted by the build (manifest dedup.clusters): nothing held per cluster here
+        try:
+            near_clusters = {int(k): int(n) for k, n in recorded.get(stages.DEDUP_NEAR, {}).items()}
+            exact_clusters = {int(k): int(n) for k, n in recorded.get(stages.DEDUP_EXACT, {}).items()}
+        except (AttributeError, TypeError, ValueError):
+            raise ReportError(f"{out / 'manifest.json'}: dedup.clusters is not a count per stage and cluster size; "
+                              f"run `gap verify {out}`") from None
+    else:  # a corpus built before the manifest recorded them: a cluster is the survivor plus its duplicates
+        near_clusters = collections.Counter(1 + n for n in winners["near"].values())
+        exact_clusters = collections.Counter(1 + n for n in winners["exact"].values())
     return {"manifest": manifest, "lengths": {k: dict(v) for k, v in lengths.items()}, "languages": dict(languages),
             "dropped_languages": dict(dropped_languages), "drops": dict(drops),
             "near_clusters": dict(near_clusters), "exact_clusters": dict(exact_clusters),

@@ -104,5 +104,7 @@ MANIFEST_JSON_SCHEMA: dict[str, Any] = {
                            "tokens": _COUNT, "sha256": _SHA256, "subset_rows": _COUNTS, "source_rows": _COUNTS}}},
         "files": {"type": "object", "additionalProperties": {
             "type": "object", "required": ["sha256", "bytes"], "properties": {"sha256": _SHA256, "bytes": _COUNT}}},
+        "dedup": {"type": "object", "properties": {"clusters": {"type": "object", "additionalProperties": {
+            "type": "object", "propertyNames": {"pattern": "^[1-9][0-9]*$"}, "additionalProperties": _COUNT}}}},
     },
 }

@@ -12,7 +12,7 @@ is at the end of this module, shared with `gap dedup-eval` and the tests.
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Tuple
 
 import apache_beam as beam
 
@@ -20,6 +20,7 @@ from schemas import stages
 from schemas.document import Document
 from schemas.events import Drop, make_drop
 from transforms.dedup.survivor import exact_rank, survivor_id
+from transforms.parts import stat
 from transforms.stage import DROPPED, KEPT, PASSED, Counters, counted
 
 
@@ -297,6 +298,27 @@ def dedup_decisions(read, priority: Mapping[str, int], params, *, exact: bool = 
     decided = (survivors, candidates, payloads.payload) | "NearDedup" >> NearDedupKeys(params)
     near_drops, near_refs = _split(decided[DROPPED], "Near")
     return Decisions([drops, near_drops], (refs, near_refs) | "AllRefs" >> beam.Flatten())
+
+
+CLUSTER_STAGES = (stages.DEDUP_EXACT, stages.DEDUP_NEAR)
+
+
+def cluster_survivor(drop: Drop) -> tuple[str, str] | None:
+    """(stage, survivor id) of a duplicate's drop (its detail names the document that survived), else None."""
+    return (drop.stage, drop.detail) if drop.stage in CLUSTER_STAGES and drop.detail else None
+
+
+def cluster_size_stats(drops: list, label: str = "Clusters"):
+    """The duplicate clusters counted by size, as manifest statistics `dedup_cluster\tSTAGE\tSIZE`: a
+    cluster is a survivor plus every document dropped as its duplicate. Shuffles (stage, survivor id) keys
+    only, one per duplicate; what is summed in the end is one record per (stage, size)."""
+    return (drops | f"{label}Drops" >> beam.Flatten()
+            | f"{label}Survivors" >> beam.Map(cluster_survivor)
+            | f"{label}Duplicates" >> beam.Filter(lambda key: key is not None)
+            | f"{label}PerSurvivor" >> beam.combiners.Count.PerElement()
+            | f"{label}Sizes" >> beam.MapTuple(lambda key, n: stat("dedup_cluster", key[0], str(n + 1)))
+            # Beam's inference misreads stat()'s keyword-only counts as strings: state the statistic's type
+            .with_output_types(Tuple[str, Tuple[int, int, int]]))
 
 
 def decide_on_documents(docs: Iterable[Document], decide, options=None) -> tuple[list[Drop], dict[str, int]]:

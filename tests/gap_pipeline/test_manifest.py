@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from gap_pipeline.config import validate_config
-from gap_pipeline.manifest import (AccountingError, assemble_manifest, enabled_stages, iter_drops, load_stats,
-                                   pack_waste)
+from gap_pipeline.manifest import (AccountingError, assemble_manifest, duplicate_clusters, enabled_stages, iter_drops,
+                                   load_stats, pack_waste)
 from schemas import stages
 from schemas.document import Document
 from schemas.events import Drop, Quarantined
@@ -259,3 +259,12 @@ def test_gap_build_reports_an_accounting_error_in_one_line(tmp_path, monkeypatch
     assert main(["build", "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert err == "gap build: error: documents: extracted 7 != dropped 2 + kept 4\n"
+
+
+def test_duplicate_clusters_are_summed_per_stage_and_size_in_size_order():
+    stats = {("dedup_cluster", "dedup_near", "10"): (1, 0, 0), ("dedup_cluster", "dedup_near", "2"): (4, 0, 0),
+             ("dedup_cluster", "dedup_exact", "2"): (3, 0, 0), ("kept_chars", "cdc"): (5, 100, 0)}
+    clusters = duplicate_clusters(stats)
+    assert clusters == {"dedup_exact": {"2": 3}, "dedup_near": {"2": 4, "10": 1}}
+    assert list(clusters["dedup_near"]) == ["2", "10"]  # by size, not as strings sort
+    assert duplicate_clusters({}) == {}

@@ -7,7 +7,7 @@ import struct
 import pytest
 
 from gap_pipeline.cli import main
-from gap_pipeline.report import PLOTS, bin_edges, collect, length_bin, median_length
+from gap_pipeline.report import PLOTS, ReportError, bin_edges, collect, length_bin, median_length
 from testkit.tail_build import build_fake_out
 from testkit.shard_docs import make_docs
 from tests.gap_pipeline.test_verify import fake_drops
@@ -156,3 +156,17 @@ def test_lengths_are_counted_in_log_bins_and_the_median_is_within_its_bin():
     median = median_length(dict(bins))
     assert bin_edges(length_bin(1010), length_bin(1010))[0] <= median < bin_edges(length_bin(1010), length_bin(1010))[1]
     assert median_length({}) == 0.0
+
+
+def test_cluster_sizes_come_from_the_manifest_when_the_build_counted_them(corpus, tmp_path):
+    import json
+    out = _damaged_copy(corpus, tmp_path, lambda out: None)
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["dedup"] = {**manifest.get("dedup", {}), "clusters": {"dedup_near": {"5": 2}, "dedup_exact": {}}}
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    data = collect(out)
+    assert data["near_clusters"] == {5: 2} and data["exact_clusters"] == {}  # not recounted from the drops
+    manifest["dedup"]["clusters"] = {"dedup_near": {"five": 2}}
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ReportError, match="dedup.clusters is not a count per stage and cluster size"):
+        collect(out)

@@ -1,6 +1,7 @@
 """Build the embedded sample corpus end to end (twice: 1 and 2 workers) and check the contracts."""
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 from pathlib import Path
@@ -62,6 +63,22 @@ def test_manifest_accounting_adds_up(builds):
         assert counters[f"pack:tail_waste_tokens_{subset}"] == waste["tail_waste_tokens"]
     from gap_pipeline.verify import verify_corpus
     assert verify_corpus(str(out)) == []
+
+
+def test_the_manifest_counts_duplicate_clusters_as_the_drops_show_them(builds):
+    (out, manifest), (_, manifest_two) = builds
+    survivors = collections.Counter()
+    for path in sorted((out / "dropped").glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").split("\n"):
+            drop = json.loads(line) if line else {}
+            if drop.get("stage") in ("dedup_exact", "dedup_near") and drop.get("detail"):
+                survivors[(drop["stage"], drop["detail"])] += 1
+    expected = collections.defaultdict(collections.Counter)
+    for (stage, _), n in survivors.items():
+        expected[stage][str(1 + n)] += 1
+    assert manifest["dedup"]["clusters"] == {stage: dict(sizes) for stage, sizes in expected.items()}
+    assert set(manifest["dedup"]["clusters"]) == {"dedup_exact", "dedup_near"}  # the sample has both
+    assert manifest_two["dedup"]["clusters"] == manifest["dedup"]["clusters"]
 
 
 def test_shards_have_the_contract_schema_and_every_subset(builds):

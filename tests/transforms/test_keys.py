@@ -12,7 +12,7 @@ from transforms.dedup.exact import choose_survivors
 from transforms.dedup.near import MinHashParams, candidate_edges, near_duplicates, sketch
 from transforms.extract.medline import UPDATE_LIST_KEY, apply_pubmed_updates, drop_abstracts_with_full_text
 from transforms.keys import (DROPPED, KEPT, ExactDedupKeys, FullTextKeys, NearDedupKeys, PubmedUpdateKeys,
-                             candidate_refs, doc_key)
+                             candidate_refs, cluster_size_stats, doc_key)
 
 PRIORITY = {"guidelines": 0, "papers": 1, "abstracts": 2, "replay": 3}
 WORDS = [f"w{i}" for i in range(400)]
@@ -143,3 +143,23 @@ def test_decide_on_documents_counts_pubmed_updates_once_each():
     assert [d.to_json() for d in dropped] == sorted(d.to_json() for d in want_dropped)
     assert counters["pubmed_updates:kept"] == len(want_kept) == 3  # pmids 1 and 2, and the paper
     assert sum(counters.values()) == len(docs)
+
+
+def test_cluster_size_stats_count_each_survivor_with_its_duplicates():
+    from schemas import stages
+    from schemas.events import Drop
+
+    def drop(doc_id, stage, detail):
+        return Drop(doc_id=doc_id, source="s", subset="papers", stage=stage, reason="r", detail=detail, chars=1)
+
+    drops = [drop("a", stages.DEDUP_NEAR, "w1"), drop("b", stages.DEDUP_NEAR, "w1"), drop("c", stages.DEDUP_NEAR, "w2"),
+             drop("d", stages.DEDUP_EXACT, "w1"),  # same survivor id, other stage: another cluster
+             drop("e", stages.DEDUP_EXACT, ""),   # no survivor named: not counted
+             drop("f", stages.FULLTEXT, "pmc1")]  # full text is not a duplicate cluster
+    with beam.Pipeline(runner="FnApiRunner") as p:
+        half = len(drops) // 2
+        stats = cluster_size_stats([p | "A" >> beam.Create(drops[:half]), p | "B" >> beam.Create(drops[half:])])
+        summed = stats | beam.CombinePerKey(lambda values: tuple(map(sum, zip(*values))))
+        assert_that(summed, equal_to([("dedup_cluster\tdedup_near\t3", (1, 0, 0)),
+                                      ("dedup_cluster\tdedup_near\t2", (1, 0, 0)),
+                                      ("dedup_cluster\tdedup_exact\t2", (1, 0, 0))]))
