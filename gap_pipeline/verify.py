@@ -131,6 +131,8 @@ def load_manifest(out: str | Path | CorpusFiles) -> dict[str, Any]:
 
 
 def _read_manifest(files: CorpusFiles) -> Any:
+    if not files.remote and os.path.isdir(files.path("manifest.json")):
+        raise ManifestError(f"no manifest: {files.path('manifest.json')} is a folder, not a file")
     if not files.is_file("manifest.json"):
         raise ManifestError(f"no manifest: {files.path('manifest.json')} does not exist "
                             f"(is {files.root} a built corpus?)")

@@ -27,6 +27,8 @@ def read_manifest(out: str | Path, error: type[Exception] = ManifestError) -> di
     """OUT/manifest.json of a corpus folder on this machine, parsed; `error` (the caller's exception type)
     when it is missing or not a JSON object (`gap_pipeline.verify` reads remote corpora, and checks every field)."""
     path = Path(out) / "manifest.json"
+    if path.is_dir():
+        raise error(f"no manifest: {path} is a folder, not a file")
     if not path.is_file():
         raise error(f"no manifest: {path} does not exist (is {out} a built corpus?)")
     try:

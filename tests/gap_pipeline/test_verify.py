@@ -87,7 +87,10 @@ def test_unlisted_shard_tokenizer_and_drops_are_caught(corpus, capsys):
 
 def test_missing_manifest(tmp_path, capsys):
     code, text = run_verify(tmp_path, capsys)
-    assert code == 1 and "no manifest" in text
+    assert code == 1 and "no manifest" in text and "does not exist" in text
+    (tmp_path / "manifest.json").mkdir()
+    code, text = run_verify(tmp_path, capsys)
+    assert code == 1 and f"no manifest: {tmp_path / 'manifest.json'} is a folder, not a file" in text
 
 
 # ------------------------------------------------------------------ issue 15: a verify that trusts nothing

@@ -23,6 +23,11 @@ def test_read_manifest_names_what_is_wrong(tmp_path):
     (tmp_path / "manifest.json").write_text("[1, 2]")
     with pytest.raises(ManifestError, match="manifest.json is not a JSON object"):
         read_manifest(tmp_path)
+    (tmp_path / "manifest.json").unlink()
+    (tmp_path / "manifest.json").mkdir()
+    with pytest.raises(ManifestError, match=r"no manifest: .*manifest.json is a folder, not a file$"):
+        read_manifest(tmp_path)
+    (tmp_path / "manifest.json").rmdir()
     (tmp_path / "manifest.json").write_text(json.dumps({"shards": []}))
     assert read_manifest(str(tmp_path)) == {"shards": []}
 
