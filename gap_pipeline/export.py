@@ -75,15 +75,21 @@ def corpus_files(out: Path, manifest: dict[str, Any], folder: str, suffix: str,
     return paths
 
 
+def documents_batches(out: Path, manifest: dict[str, Any], error: type[Exception], columns: list[str] | None = None):
+    """The corpus's kept documents as record batches (1,024 documents each), file by file in order; `error`
+    naming a documents file that is missing or not readable."""
+    for path in corpus_files(out, manifest, "documents", ".parquet", error):
+        try:
+            yield from pq.ParquetFile(path).iter_batches(batch_size=1024, columns=columns)
+        except (pa.ArrowException, OSError) as exc:
+            raise error(f"{path}: not a readable documents file ({' '.join(str(exc).split())}); "
+                        f"run `gap verify {out}`") from None
+
+
 def iter_documents(out: Path, manifest: dict[str, Any]):
     """Every kept document of the corpus, one record batch in memory at a time."""
-    for path in corpus_files(out, manifest, "documents", ".parquet", ExportError):
-        try:
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
-                yield from batch.to_pylist()
-        except (pa.ArrowException, OSError) as exc:
-            raise ExportError(f"{path}: not a readable documents file ({' '.join(str(exc).split())}); "
-                              f"run `gap verify {out}`") from None
+    for batch in documents_batches(out, manifest, ExportError):
+        yield from batch.to_pylist()
 
 
 # Documents per Parquet row group of the export (and per batch held in memory while writing).

@@ -11,10 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-from gap_pipeline.export import corpus_files, licence_allows_redistribution
+from gap_pipeline.export import corpus_files, documents_batches, licence_allows_redistribution
 from schemas import stages
 from schemas.events import drop_from_json
 from schemas.jsonl import jsonl_lines
@@ -77,13 +74,9 @@ def collect(out: Path) -> dict[str, Any]:
     redistributable: dict[str, dict[str, int]] = collections.defaultdict(lambda: {"documents": 0, "chars": 0})
     licences: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     sources = manifest.get("sources", {})
-    for path in corpus_files(out, manifest, "documents", ".parquet", ReportError):
-        try:
-            table = pq.read_table(path, columns=["source", "subset", "text", "license", "lang"])
-        except (pa.ArrowException, OSError) as exc:
-            raise ReportError(f"{path}: not a readable documents file ({' '.join(str(exc).split())}); "
-                              f"run `gap verify {out}`") from None
-        for source, subset, text, licence, lang in zip(*(table.column(c).to_pylist() for c in table.column_names)):
+    fields = ["source", "subset", "text", "license", "lang"]
+    for batch in documents_batches(out, manifest, ReportError, fields):
+        for source, subset, text, licence, lang in zip(*(batch.column(name).to_pylist() for name in fields)):
             lengths[subset][length_bin(len(text))] += 1
             languages[lang or "und"] += 1
             licences[source][licence or "unknown"] += 1

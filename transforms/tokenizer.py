@@ -349,15 +349,13 @@ def smallest_keys_up_to_chars(items: list[tuple[int, str, str]], max_chars: int)
 
 
 def sample_smallest_keys(items: Iterable[tuple[int, str, str]], max_chars: int) -> list[tuple[int, str, str]]:
-    """`smallest_keys_up_to_chars` over a stream, holding about twice `max_chars` characters at most."""
-    held, chars = [], 0
+    """`smallest_keys_up_to_chars` over a stream, the build's combiner run in one process: it holds about
+    twice `max_chars` characters at most."""
+    sample = _SmallestKeysUpToChars(max_chars)
+    acc = sample.create_accumulator()
     for item in items:
-        held.append(item)
-        chars += len(item[2])
-        if chars > 2 * max_chars:
-            held = smallest_keys_up_to_chars(held, max_chars)
-            chars = sum(len(i[2]) for i in held)
-    return smallest_keys_up_to_chars(held, max_chars)
+        acc = sample.add_input(acc, item)
+    return sample.extract_output(acc)
 
 
 class _SmallestKeysUpToChars(beam.CombineFn):
