@@ -54,6 +54,17 @@ def test_tokenizer_errors():
         load_tokenizer(b"not a model")
 
 
+def _smallest_keys_by_sorting(items: list, cap: int) -> list:
+    """The sample by its definition: every item sorted, taken while fewer than `cap` characters are taken."""
+    expected, used = [], 0
+    for item in sorted(items):
+        if used >= cap:
+            break
+        expected.append(item)
+        used += len(item[2])
+    return expected
+
+
 def test_tokenizer_sample_is_the_smallest_hash_keys_up_to_the_cap(docs):
     from transforms.tokenizer import _SmallestKeysUpToChars, sample_key
     fn = _SmallestKeysUpToChars(5000)
@@ -68,25 +79,14 @@ def test_tokenizer_sample_is_the_smallest_hash_keys_up_to_the_cap(docs):
         parts.append(acc)
     merged = fn.extract_output(fn.merge_accumulators(parts))
     merged_rev = fn.extract_output(fn.merge_accumulators(parts[::-1]))
-    expected, used = [], 0
-    for item in sorted(items):
-        if used >= 5000:
-            break
-        expected.append(item)
-        used += len(item[2])
-    assert merged == merged_rev == expected
+    assert merged == merged_rev == _smallest_keys_by_sorting(items, 5000)
     assert sum(len(i[2]) for i in merged[:-1]) < 5000
 
 
 def test_the_streamed_sample_is_the_whole_sorted_answer_and_holds_about_twice_the_cap(docs, monkeypatch):
     from transforms import tokenizer
     items = [(tokenizer.sample_key(d.id, 5), d.id, d.text[:3000]) for d in docs] * 4  # many more than needed
-    expected, used = [], 0
-    for item in sorted(items):
-        if used >= 3000:
-            break
-        expected.append(item)
-        used += len(item[2])
+    expected = _smallest_keys_by_sorting(items, 3000)
     held = []
     trim = tokenizer.smallest_keys_up_to_chars
     monkeypatch.setattr(tokenizer, "smallest_keys_up_to_chars",
